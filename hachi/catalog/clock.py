@@ -1,0 +1,9 @@
+"""Timestamps as the catalog stores them: UTC ISO-8601 strings that sort as text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

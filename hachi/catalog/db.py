@@ -1,0 +1,57 @@
+"""Opening the catalog: one function prepares every connection the same way.
+
+WAL lets the web server read while the indexer writes; ``busy_timeout`` turns brief lock
+contention into a short wait instead of an error; ``synchronous=NORMAL`` is durable across
+application crashes in WAL mode, which is the failure the design cares about (SIGKILL).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hachi.catalog.schema import migrate
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(
+    path: Path, *, readonly: bool = False, migrate_schema: bool = True
+) -> sqlite3.Connection:
+    """A connection with Hachi's pragmas; the first writer brings the schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if readonly:
+        uri = f"file:{path}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate_schema:
+            migrate(conn)
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -65536")
+    conn.execute("PRAGMA mmap_size = 268435456")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+    IMMEDIATE takes the write lock up front so two writers queue instead of deadlocking
+    on a read-to-write upgrade.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

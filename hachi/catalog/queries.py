@@ -1,0 +1,217 @@
+"""Finding photos: criteria in, ids out. The only place where search becomes SQL.
+
+Filters on cameras, lenses, places and folders are resolved against their small
+dimension tables first, so the photos table is reached through an index on an id list
+rather than a LIKE over every row; that is what keeps a 100,000-photo library answering
+in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from hachi.textnorm import fold
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter: the values are OR-ed, ``negated`` negates the whole filter.
+
+    field: camera | lens | place | country_codes | folder | file | mimes | orientation |
+    date | text | photo_ids
+    """
+
+    field: str
+    values: tuple[Any, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Criteria:
+    conditions: tuple[Condition, ...] = ()
+    fts: str | None = None  # an FTS5 expression built by search, or None
+    order: str = "date_desc"  # date_desc | date_asc | rank
+
+
+@dataclass
+class _Sql:
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _dimension_clause(
+    column: str, table: str, values: tuple[Any, ...], words: bool
+) -> tuple[str, list[Any]]:
+    tests, params = [], []
+    for value in values:
+        folded = _escape_like(fold(str(value)))
+        tests.append("terms LIKE ? ESCAPE '\\'")
+        params.append(f"% {folded} %" if words else f"%{folded}%")
+    return f"{column} IN (SELECT id FROM {table} WHERE {' OR '.join(tests)})", params
+
+
+def _clause(cond: Condition) -> tuple[str, list[Any], str | None]:
+    """SQL for one condition, its parameters, and the nullable column negation must spare."""
+    v = cond.values
+    if cond.field == "camera":
+        return (*_dimension_clause("p.camera_id", "cameras", v, words=False), "p.camera_id")
+    if cond.field == "lens":
+        return (*_dimension_clause("p.lens_id", "lenses", v, words=False), "p.lens_id")
+    if cond.field == "place":
+        return (*_dimension_clause("p.place_id", "places", v, words=True), "p.place_id")
+    if cond.field == "folder":
+        return (*_dimension_clause("p.dir_id", "dirs", v, words=False), None)
+    if cond.field == "country_codes":
+        marks = ",".join("?" for _ in v)
+        sql = f"p.place_id IN (SELECT id FROM places WHERE country_code IN ({marks}))"
+        return sql, list(v), "p.place_id"
+    if cond.field == "file":
+        sql = " OR ".join("p.name LIKE ? ESCAPE '\\'" for _ in v)
+        return f"({sql})", [f"%{_escape_like(str(x))}%" for x in v], None
+    if cond.field == "mimes":
+        tests = ["p.mime LIKE ?" if str(x).endswith("%") else "p.mime = ?" for x in v]
+        return f"({' OR '.join(tests)})", list(v), None
+    if cond.field == "orientation":
+        shapes = {
+            "portrait": "p.height > p.width",
+            "landscape": "p.width > p.height",
+            "square": "p.width = p.height",
+        }
+        return f"({' OR '.join(shapes[str(x)] for x in v)})", [], "p.width"
+    if cond.field == "date":
+        tests, params = [], []
+        for start, end in v:
+            parts = []
+            if start:
+                parts.append("p.taken_at >= ?")
+                params.append(start)
+            if end:
+                parts.append("p.taken_at < ?")
+                params.append(end)
+            tests.append("(" + " AND ".join(parts or ["1"]) + ")")
+        return f"({' OR '.join(tests)})", params, "p.taken_at"
+    if cond.field == "text":
+        return "p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)", [v[0]], None
+    if cond.field == "photo_ids":
+        marks = ",".join("?" for _ in v)
+        return f"p.id IN ({marks})", list(v), None
+    raise ValueError(f"unknown condition field {cond.field!r}")
+
+
+def _build(criteria: Criteria) -> _Sql:
+    sql = _Sql()
+    for cond in criteria.conditions:
+        clause, params, nullable = _clause(cond)
+        if cond.negated:
+            clause = f"NOT ({clause})"
+            if nullable:
+                clause = f"({nullable} IS NULL OR {clause})"
+        sql.where.append(clause)
+        sql.params.extend(params)
+    if criteria.fts:
+        sql.where.append("p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)")
+        sql.params.append(criteria.fts)
+    return sql
+
+
+_ORDER = {
+    "date_desc": "p.taken_at IS NULL, p.taken_at DESC, p.id DESC",
+    "date_asc": "p.taken_at IS NULL, p.taken_at ASC, p.id ASC",
+}
+
+
+def count_matching(conn: sqlite3.Connection, criteria: Criteria) -> int:
+    sql = _build(criteria)
+    where = " AND ".join(sql.where) or "1"
+    return int(
+        conn.execute(f"SELECT COUNT(*) FROM photos p WHERE {where}", sql.params).fetchone()[0]
+    )
+
+
+def ids_matching(
+    conn: sqlite3.Connection, criteria: Criteria, limit: int | None, offset: int = 0
+) -> list[tuple[int, float]]:
+    """(photo id, lexical score) in the requested order; score is 0 without free text."""
+    sql = _build(criteria)
+    where = " AND ".join(sql.where) or "1"
+    page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    if criteria.order == "rank" and criteria.fts:
+        query = (
+            "SELECT p.id, -bm25(photos_fts) AS score FROM photos_fts "
+            "JOIN photos p ON p.id = photos_fts.rowid "
+            f"WHERE photos_fts MATCH ? AND {where} ORDER BY score DESC, p.taken_at DESC{page}"
+        )
+        rows = conn.execute(query, [criteria.fts, *sql.params])
+    else:
+        order = _ORDER.get(criteria.order, _ORDER["date_desc"])
+        rows = conn.execute(
+            f"SELECT p.id, 0.0 FROM photos p WHERE {where} ORDER BY {order}{page}", sql.params
+        )
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def all_ids_matching(conn: sqlite3.Connection, criteria: Criteria) -> list[int]:
+    sql = _build(criteria)
+    where = " AND ".join(sql.where) or "1"
+    return [int(r[0]) for r in conn.execute(f"SELECT p.id FROM photos p WHERE {where}", sql.params)]
+
+
+def country_codes_named(conn: sqlite3.Connection, names: tuple[str, ...]) -> list[str]:
+    """Country codes whose code or (accent- and case-folded) name equals one of ``names``."""
+    wanted = {fold(n) for n in names}
+    rows = conn.execute(
+        "SELECT DISTINCT country, country_code FROM places WHERE country_code != ''"
+    )
+    return [r[1] for r in rows if fold(r[1]) in wanted or fold(r[0]) in wanted]
+
+
+SUMMARY_SQL = """
+    SELECT p.id, p.path, p.name, p.size, p.mime, p.width, p.height, p.taken_at, p.tz_offset,
+           p.taken_source, c.label AS camera, c.make AS camera_make, c.model AS camera_model,
+           l.name AS lens, p.focal_length, p.aperture, p.exposure_time, p.iso,
+           p.latitude, p.longitude, p.altitude, p.orientation, p.content_hash,
+           pl.label AS place, pl.name AS place_name, pl.city AS place_city,
+           pl.region AS place_region, pl.country AS place_country,
+           pl.country_code AS place_country_code, d.label AS folder, p.folder_id, p.indexed_at
+    FROM photos p
+    JOIN dirs d ON d.id = p.dir_id
+    LEFT JOIN cameras c ON c.id = p.camera_id
+    LEFT JOIN lenses l ON l.id = p.lens_id
+    LEFT JOIN places pl ON pl.id = p.place_id
+"""
+
+
+def photo_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for row in conn.execute(f"{SUMMARY_SQL} WHERE p.id IN ({marks})", chunk):
+            out[int(row["id"])] = dict(row)
+    return out
+
+
+def library_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    row = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM photos), (SELECT COUNT(*) FROM failed_files), "
+        "(SELECT COUNT(*) FROM folders)"
+    ).fetchone()
+    return {"photos": int(row[0]), "failed": int(row[1]), "folders": int(row[2])}
+
+
+def failed_files(
+    conn: sqlite3.Connection, folder_id: int | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    where, params = ("WHERE folder_id = ?", [folder_id]) if folder_id is not None else ("", [])
+    rows = conn.execute(
+        f"SELECT id, folder_id, path, error, failed_at FROM failed_files {where} "
+        f"ORDER BY path LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,185 @@
+"""The catalog schema as a list of stepwise migrations.
+
+``PRAGMA user_version`` holds the schema version. Each migration runs in its own
+transaction, so a crash mid-upgrade leaves the previous version intact. A catalog newer
+than this code is refused rather than guessed at: the user's index is worth more than
+a clever fallback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hachi.errors import CatalogTooNew
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: folders, photos and their dimension tables, failures, jobs, auth, vectors, FTS.
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL,
+        last_scan_at TEXT
+    );
+    CREATE TABLE cameras (
+        id INTEGER PRIMARY KEY,
+        make TEXT NOT NULL,
+        model TEXT NOT NULL,
+        label TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (make, model)
+    );
+    CREATE TABLE lenses (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, terms TEXT NOT NULL
+    );
+    CREATE TABLE places (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        city TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL DEFAULT '',
+        country TEXT NOT NULL DEFAULT '',
+        country_code TEXT NOT NULL DEFAULT '',
+        label TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (name, city, region, country_code)
+    );
+    CREATE TABLE dirs (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        dir_id INTEGER NOT NULL REFERENCES dirs(id),
+        path TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        tz_offset INTEGER,
+        taken_source TEXT,
+        camera_id INTEGER REFERENCES cameras(id),
+        lens_id INTEGER REFERENCES lenses(id),
+        focal_length REAL,
+        aperture REAL,
+        exposure_time REAL,
+        iso INTEGER,
+        latitude REAL,
+        longitude REAL,
+        altitude REAL,
+        orientation INTEGER,
+        place_id INTEGER REFERENCES places(id),
+        job_id INTEGER,
+        indexed_at TEXT NOT NULL
+    );
+    CREATE INDEX photos_taken ON photos (taken_at);
+    CREATE INDEX photos_camera ON photos (camera_id, taken_at);
+    CREATE INDEX photos_place ON photos (place_id, taken_at);
+    CREATE INDEX photos_lens ON photos (lens_id);
+    CREATE INDEX photos_folder ON photos (folder_id);
+    CREATE INDEX photos_dir ON photos (dir_id);
+    CREATE INDEX photos_hash ON photos (content_hash);
+    CREATE TABLE failed_files (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        job_id INTEGER,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX failed_folder ON failed_files (folder_id);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        folder_ids TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        found INTEGER NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        moved INTEGER NOT NULL DEFAULT 0,
+        current TEXT,
+        error TEXT,
+        owner_pid INTEGER,
+        heartbeat_at REAL
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE TABLE vector_sets (
+        model TEXT PRIMARY KEY,
+        dim INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        rows_committed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE VIRTUAL TABLE photos_fts USING fts5 (
+        name, folder, place, people, ocr,
+        tokenize = "unicode61 remove_diacritics 2"
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the catalog to SCHEMA_VERSION; returns the version it started from."""
+    start = schema_version(conn)
+    if start > SCHEMA_VERSION:
+        raise CatalogTooNew(
+            f"catalog schema version {start} is newer than this Hachi understands "
+            f"({SCHEMA_VERSION}); upgrade Hachi instead of downgrading the catalog",
+            {"catalog_version": start, "code_version": SCHEMA_VERSION},
+        )
+    for version in range(start, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if schema_version(conn) > version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return start
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; executescript would commit behind our back."""
+    parts, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            parts.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        parts.append(buffer.strip())
+    return parts

@@ -1,0 +1,117 @@
+"""One typed Settings object, built once and passed explicitly to every stage.
+
+Each field reads ``HACHI_<FIELD>`` from the environment, so tests point Hachi at a
+temporary home with one variable and nothing is patched. The ``help`` metadata of each
+field is the source of the README's configuration table (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+ENV_PREFIX = "HACHI_"
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("hachi", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(
+        default_factory=_default_home,
+        metadata={"help": "Data directory: catalog, vectors, thumbnails, models, secrets."},
+    )
+    models_dir: Path | None = field(
+        default=None, metadata={"help": "Where models live (default: HOME/models)."}
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "Address the API server binds; loopback only, Caddy faces the LAN."},
+    )
+    port: int = field(default=8686, metadata={"help": "Port of the API server."})
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Extra Host names accepted (comma-separated), e.g. a LAN name."},
+    )
+    workers: int = field(
+        default_factory=lambda: max(2, os.cpu_count() or 2),
+        metadata={"help": "Decoding threads used by the indexer."},
+    )
+    thumb_size: int = field(
+        default=320, metadata={"help": "Long side in pixels of the grid thumbnails."}
+    )
+    preview_size: int = field(
+        default=1600, metadata={"help": "Long side in pixels of the large previews."}
+    )
+    ocr: bool = field(default=True, metadata={"help": "Read text in photos while indexing."})
+    face_backend: str = field(
+        default="dlib", metadata={"help": "Face backend: dlib (no download) or insightface."}
+    )
+    clip_model: str = field(
+        default="ViT-B-32-256-datacomp", metadata={"help": "CLIP model used for semantic search."}
+    )
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.db"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.home / "vectors"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.home / "thumbs"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``HACHI_*`` variables, then explicit overrides (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.vectors_dir, self.thumbs_dir, self.models_path):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def _coerce(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(f.type)
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def settings_help() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for docs and `--help`."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        if f.default is not dataclasses.MISSING:
+            default = repr(f.default)
+        else:
+            default = "(computed)"
+        rows.append((ENV_PREFIX + f.name.upper(), default, f.metadata["help"]))
+    return rows

@@ -1,0 +1,234 @@
+"""One indexing job: scan the folders, extract changed files in parallel, write in order.
+
+Worker threads extract (decode, EXIF, thumbnails); this thread is the single writer and
+commits in batches, with the job's progress in the same transaction, so a SIGKILL at any
+instant leaves the catalog either before or after a whole batch. Rerunning the job then
+finds the finished files unchanged and carries on: resume is just a rescan.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hachi.catalog import folders as folders_db
+from hachi.catalog import jobs as jobs_db
+from hachi.catalog import photos as photos_db
+from hachi.catalog.db import transaction
+from hachi.indexer.extract import Extracted, Extractor
+from hachi.indexer.scan import FoundFile, walk_photos
+
+PHOTOS_PER_COMMIT = 128
+SECONDS_PER_COMMIT = 1.0
+FOUND_REPORT_EVERY = 500
+
+
+@dataclass
+class Progress:
+    """Counters of one job, written to the jobs row at every commit."""
+
+    found: int = 0
+    done: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    removed: int = 0
+    moved: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in jobs_db.COUNTERS}
+
+
+@dataclass
+class _Plan:
+    """What a scan decided: files to extract, and vanished photos to delete or re-home."""
+
+    todo: list[tuple[FoundFile, int, str]] = field(default_factory=list)
+    vanished: dict[str, photos_db.KnownFile] = field(default_factory=dict)
+
+
+class Cancelled(Exception):
+    """Raised inside the writer loop when the user cancelled the job."""
+
+
+class IndexJob:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        job: jobs_db.Job,
+        extractor: Extractor,
+        workers: int,
+        on_progress: Callable[[Progress, str | None], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.job = job
+        self.extractor = extractor
+        self.workers = max(1, workers)
+        self.progress = Progress()
+        self.on_progress = on_progress
+        self._last_commit = time.monotonic()
+
+    def run(self) -> Progress:
+        """Runs to completion or cancellation; finishes the job row either way."""
+        try:
+            plan = self._scan()
+            self._extract_all(plan)
+            self._remove_vanished(plan)
+            for folder_id in self.job.folder_ids:
+                folders_db.mark_scanned(self.conn, folder_id)
+        except Cancelled:
+            jobs_db.finish_job(self.conn, self.job.id, "cancelled")
+            return self.progress
+        jobs_db.finish_job(self.conn, self.job.id, "done")
+        return self.progress
+
+    # -- scanning -----------------------------------------------------------------------
+
+    def _scan(self) -> _Plan:
+        plan = _Plan()
+        for folder_id in self.job.folder_ids:
+            try:
+                folder = folders_db.get_folder(self.conn, folder_id)
+            except Exception:  # noqa: BLE001 - folder removed since the job was queued
+                continue
+            known = photos_db.known_files(self.conn, folder_id)
+            seen: set[str] = set()
+            for found in walk_photos(Path(folder.path)):
+                seen.add(found.path)
+                self._classify(found, known.get(found.path), folder_id, folder.path, plan)
+            plan.vanished.update({p: k for p, k in known.items() if p not in seen})
+        self._report(None, force=True)
+        return plan
+
+    def _classify(
+        self,
+        found: FoundFile,
+        known: photos_db.KnownFile | None,
+        folder_id: int,
+        root: str,
+        plan: _Plan,
+    ) -> None:
+        self.progress.found += 1
+        if known and known.size == found.size and known.mtime_ns == found.mtime_ns:
+            if known.job_id == self.job.id:  # finished by this job before a restart
+                self.progress.failed += known.failed
+                self.progress.done += not known.failed
+            else:
+                self.progress.unchanged += 1
+        else:
+            plan.todo.append((found, folder_id, root))
+        if self.progress.found % FOUND_REPORT_EVERY == 0:
+            self._check_cancel()
+            self._report(found.path, force=True)
+
+    # -- extraction and writing ---------------------------------------------------------
+
+    def _extract_all(self, plan: _Plan) -> None:
+        moved_from = _by_hash(plan.vanished)
+        batch: list[Extracted] = []
+        for result in self._results(plan.todo):
+            batch.append(result)
+            if len(batch) >= PHOTOS_PER_COMMIT or self._commit_due():
+                self._write(batch, moved_from, plan)
+                batch = []
+        self._write(batch, moved_from, plan)
+
+    def _results(self, todo: list[tuple[FoundFile, int, str]]) -> Iterator[Extracted]:
+        """Results in input order with a bounded number in flight (bounded memory)."""
+        window = self.workers * 4
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="hachi-extract") as pool:
+            pending: deque[Future[Extracted]] = deque()
+            for item in todo:
+                pending.append(pool.submit(self.extractor.extract, *item))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _commit_due(self) -> bool:
+        return time.monotonic() - self._last_commit >= SECONDS_PER_COMMIT
+
+    def _write(
+        self,
+        batch: list[Extracted],
+        moved_from: dict[str, list[photos_db.KnownFile]],
+        plan: _Plan,
+    ) -> None:
+        self._check_cancel()
+        with transaction(self.conn):
+            for item in batch:
+                self._write_one(item, moved_from, plan)
+            current = batch[-1].found.path if batch else None
+            jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
+        self._last_commit = time.monotonic()
+        self._report(batch[-1].found.path if batch else None)
+
+    def _write_one(
+        self, item: Extracted, moved_from: dict[str, list[photos_db.KnownFile]], plan: _Plan
+    ) -> None:
+        found = item.found
+        if item.record is None:
+            folder_id = self._folder_of(found.path)
+            photos_db.record_failure(
+                self.conn,
+                folder_id,
+                found.path,
+                found.size,
+                found.mtime_ns,
+                item.error or "unknown error",
+                self.job.id,
+            )
+            self.progress.failed += 1
+            self.progress.errors.append((found.path, item.error or "unknown error"))
+            return
+        candidates = moved_from.get(item.record.content_hash)
+        if candidates:
+            origin = candidates.pop(0)
+            plan.vanished.pop(origin.path, None)
+            photos_db.move_photo(self.conn, origin.id, item.record, self.job.id)
+            self.progress.moved += 1
+            return
+        photos_db.upsert_photo(self.conn, item.record, self.job.id)
+        self.progress.done += 1
+
+    def _folder_of(self, path: str) -> int:
+        for folder_id in self.job.folder_ids:
+            row = self.conn.execute(
+                "SELECT path FROM folders WHERE id = ?", (folder_id,)
+            ).fetchone()
+            if row and (path.startswith(row[0].rstrip("/") + "/")):
+                return folder_id
+        return self.job.folder_ids[0]
+
+    def _remove_vanished(self, plan: _Plan) -> None:
+        self._check_cancel()
+        photo_ids = [k.id for k in plan.vanished.values() if not k.failed]
+        failed_paths = [k.path for k in plan.vanished.values() if k.failed]
+        with transaction(self.conn):
+            photos_db.delete_photos(self.conn, photo_ids)
+            photos_db.forget_failures(self.conn, failed_paths)
+            self.progress.removed += len(photo_ids)
+            jobs_db.update_progress(self.conn, self.job.id, None, **self.progress.counts())
+
+    def _check_cancel(self) -> None:
+        if jobs_db.job_state(self.conn, self.job.id) in ("cancelling", "cancelled"):
+            raise Cancelled
+
+    def _report(self, current: str | None, force: bool = False) -> None:
+        if force:
+            jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
+        if self.on_progress is not None:
+            self.on_progress(self.progress, current)
+
+
+def _by_hash(vanished: dict[str, photos_db.KnownFile]) -> dict[str, list[photos_db.KnownFile]]:
+    index: dict[str, list[photos_db.KnownFile]] = {}
+    for known in vanished.values():
+        if known.content_hash and not known.failed:
+            index.setdefault(known.content_hash, []).append(known)
+    return index

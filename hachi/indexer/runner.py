@@ -1,0 +1,79 @@
+"""Running queued index jobs: in a background thread for the server, in the foreground
+for `hachi index`. Both go through ``run_next_job``, which also resumes a job whose
+process died mid-way."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from hachi.catalog import jobs as jobs_db
+from hachi.catalog.db import connect
+from hachi.config import Settings
+from hachi.indexer.extract import Extractor
+from hachi.indexer.pipeline import IndexJob, Progress
+
+log = logging.getLogger(__name__)
+IDLE_POLL_S = 2.0
+
+
+def run_next_job(
+    settings: Settings,
+    extractor: Extractor,
+    on_progress: Callable[[Progress, str | None], None] | None = None,
+) -> tuple[jobs_db.Job, Progress] | None:
+    """Claim and run one job to its end; None when there is nothing to do."""
+    conn = connect(settings.catalog_path)
+    try:
+        job = jobs_db.claim_next_job(conn)
+        if job is None:
+            return None
+        if job.state == "cancelling":
+            jobs_db.finish_job(conn, job.id, "cancelled")
+            return job, Progress()
+        try:
+            progress = IndexJob(conn, job, extractor, settings.workers, on_progress).run()
+        except Exception as exc:
+            log.exception("index job %s failed", job.id)
+            jobs_db.finish_job(conn, job.id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        return jobs_db.get_job(conn, job.id), progress
+    finally:
+        conn.close()
+
+
+class BackgroundIndexer:
+    """A daemon thread that runs jobs as they are queued, so the server stays responsive."""
+
+    def __init__(self, settings: Settings, extractor: Extractor) -> None:
+        self.settings = settings
+        self.extractor = extractor
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="hachi-indexer", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = run_next_job(self.settings, self.extractor)
+            except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
+                ran = None
+            if ran is None:
+                self._wake.wait(IDLE_POLL_S)
+                self._wake.clear()

@@ -1,0 +1,231 @@
+"""The application service: what the CLI and the REST API can ask of a photo library.
+
+Both front ends call these methods, so a folder added from a script and one added from
+the browser go through the same validation, the same job queue and the same errors.
+Reader connections are per thread (the WSGI server is threaded); writes that the user
+triggers are small and go through their own connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hachi.catalog import folders as folders_db
+from hachi.catalog import jobs as jobs_db
+from hachi.catalog import photos as photos_db
+from hachi.catalog import queries, suggest
+from hachi.catalog.db import connect, transaction
+from hachi.config import Settings
+from hachi.errors import BadRequest, NotFound
+from hachi.indexer.extract import Extractor
+from hachi.indexer.runner import BackgroundIndexer
+from hachi.indexer.scan import validate_folder
+from hachi.media.decode import decode_image
+from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.search import engine
+
+SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place")
+
+
+class Library:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.ensure_dirs()
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._extractor: Extractor | None = None
+        self._background: BackgroundIndexer | None = None
+        connect(settings.catalog_path).close()  # create / migrate once, up front
+
+    # -- connections --------------------------------------------------------------------
+
+    @property
+    def conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.settings.catalog_path, migrate_schema=False)
+            self._local.conn = conn
+        return conn
+
+    @property
+    def extractor(self) -> Extractor:
+        if self._extractor is None:
+            self._extractor = Extractor(self.settings)
+        return self._extractor
+
+    def close(self) -> None:
+        self.stop_background()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- background indexing ------------------------------------------------------------
+
+    def start_background(self) -> None:
+        if self._background is None:
+            self._background = BackgroundIndexer(self.settings, self.extractor)
+        self._background.start()
+
+    def stop_background(self) -> None:
+        if self._background is not None:
+            self._background.stop()
+
+    def _wake(self) -> None:
+        if self._background is not None:
+            self._background.wake()
+
+    # -- folders and jobs ---------------------------------------------------------------
+
+    def list_folders(self) -> list[folders_db.Folder]:
+        return folders_db.list_folders(self.conn)
+
+    def add_folder(self, path: str) -> tuple[folders_db.Folder, jobs_db.Job]:
+        resolved = validate_folder(path, forbidden=(self.settings.home.resolve(),))
+        with self._write_lock:
+            folder = folders_db.add_folder(self.conn, str(resolved))
+            job = jobs_db.create_job(self.conn, [folder.id])
+        self._wake()
+        return folder, job
+
+    def remove_folder(self, folder_id: int) -> None:
+        folders_db.get_folder(self.conn, folder_id)
+        with self._write_lock, transaction(self.conn):
+            photos_db.remove_folder(self.conn, folder_id)
+
+    def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
+        known = {f.id for f in self.list_folders()}
+        wanted = list(known) if not folder_ids else folder_ids
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            raise NotFound(f"no folder with id {missing[0]}")
+        if not wanted:
+            raise BadRequest("no folders to scan: add a folder first")
+        with self._write_lock:
+            job = jobs_db.create_job(self.conn, wanted)
+        self._wake()
+        return job
+
+    def job_dict(self, job: jobs_db.Job) -> dict[str, Any]:
+        data = job.to_dict()
+        data.update(_rate_eta(job))
+        return data
+
+    def current_job(self) -> jobs_db.Job | None:
+        active = jobs_db.active_jobs(self.conn)
+        return active[0] if active else jobs_db.latest_job(self.conn)
+
+    def get_job(self, job_id: int) -> jobs_db.Job:
+        return jobs_db.get_job(self.conn, job_id)
+
+    def cancel_job(self, job_id: int) -> jobs_db.Job:
+        with self._write_lock:
+            return jobs_db.request_cancel(self.conn, job_id)
+
+    def failed_files(self, folder_id: int | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        return queries.failed_files(self.conn, folder_id, limit, offset)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        counts = queries.library_counts(self.conn)
+        job = self.current_job()
+        return {
+            **counts,
+            "home": str(self.settings.home),
+            "job": self.job_dict(job) if job else None,
+            "features": {"semantic_search": False, "faces": False, "ocr": False},
+            "notices": [
+                "semantic search is off: no CLIP model is installed (run: hachi models pull)"
+            ],
+        }
+
+    def search(self, q: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        return engine.search(self.conn, q, limit, cursor).to_dict()
+
+    def _row(self, photo_id: int) -> dict[str, Any]:
+        rows = queries.photo_rows(self.conn, [photo_id])
+        if photo_id not in rows:
+            raise NotFound(f"no photo with id {photo_id}")
+        return rows[photo_id]
+
+    def photo(self, photo_id: int) -> dict[str, Any]:
+        row = self._row(photo_id)
+        details = engine.summary(row, 0.0)
+        details.pop("score")
+        details.update(
+            {
+                "camera_make": row["camera_make"],
+                "camera_model": row["camera_model"],
+                "focal_length": row["focal_length"],
+                "aperture": row["aperture"],
+                "exposure_time": row["exposure_time"],
+                "iso": row["iso"],
+                "altitude": row["altitude"],
+                "orientation": row["orientation"],
+                "place_details": {
+                    "name": row["place_name"],
+                    "city": row["place_city"],
+                    "region": row["place_region"],
+                    "country": row["place_country"],
+                    "country_code": row["place_country_code"],
+                }
+                if row["place"]
+                else None,
+                "preview_url": f"/api/photos/{photo_id}/thumbnail?size=preview",
+                "original_url": f"/api/photos/{photo_id}/original",
+                "indexed_at": row["indexed_at"],
+            }
+        )
+        return details
+
+    def original_path(self, photo_id: int) -> Path:
+        """The original file, only if it still lies inside an indexed folder."""
+        row = self._row(photo_id)
+        path = Path(row["path"])
+        roots = [f.path for f in self.list_folders()]
+        try:
+            real = path.resolve(strict=True)
+        except OSError:
+            raise NotFound(f"the original of photo {photo_id} is no longer on disk") from None
+        if not any(str(path).startswith(r.rstrip("/") + "/") for r in roots) or not real.is_file():
+            raise NotFound(f"the original of photo {photo_id} is not available")
+        return real
+
+    def thumbnail_path(self, photo_id: int, kind: str = GRID) -> Path:
+        if kind not in KINDS:
+            raise BadRequest(f"size must be one of {', '.join(KINDS)}")
+        row = self._row(photo_id)
+        path = thumbnail_path(self.settings.thumbs_dir, row["content_hash"], kind)
+        if not path.exists():
+            self._render(photo_id, kind, path)
+        return path
+
+    def _render(self, photo_id: int, kind: str, path: Path) -> None:
+        """Previews are made on first view, not while indexing: most are never opened."""
+        size = self.settings.preview_size if kind == PREVIEW else self.settings.thumb_size
+        data = self.original_path(photo_id).read_bytes()
+        decoded = decode_image(data, size * 3 // 4, self._row(photo_id)["name"])
+        write_thumbnail(decoded.image, path, size)
+
+    def suggest(self, prefix: str, kind: str | None, limit: int = 10) -> list[dict[str, Any]]:
+        if kind is not None and kind not in SUGGEST_KINDS:
+            raise BadRequest(f"kind must be one of {', '.join(SUGGEST_KINDS)}")
+        if not 1 <= limit <= 100:
+            raise BadRequest("limit must be between 1 and 100")
+        return suggest.suggestions(self.conn, prefix or "", kind, limit)
+
+
+def _rate_eta(job: jobs_db.Job) -> dict[str, float | None]:
+    if not job.started_at or job.state not in ("running", "cancelling"):
+        return {"rate": None, "eta_s": None}
+    started = datetime.strptime(job.started_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    elapsed = max(1e-3, time.time() - started.timestamp())
+    processed = job.done + job.failed + job.moved
+    rate = processed / elapsed
+    remaining = max(0, job.found - job.unchanged - processed)
+    return {"rate": round(rate, 2), "eta_s": round(remaining / rate, 1) if rate > 0 else None}

@@ -1,0 +1,389 @@
+"""Turn a photo file's bytes into a small upright RGB image, as cheaply as the format allows.
+
+The indexer needs pixels only for a grid thumbnail (~320 px) and the models (~224 px), so
+nothing here materialises a full 12-48 MP bitmap when it can be avoided: JPEG is decoded
+at 1/2, 1/4 or 1/8 scale straight from the DCT, RAW files give up their embedded preview,
+and other formats are decoded and then box-reduced by an integer factor.
+
+Every failure becomes ``UnreadableFile`` with a short reason a person can act on, because
+one bad file among a hundred thousand must never stop an indexing job. Sizes are checked
+from the header before any pixel is decoded, so a decompression bomb costs nothing.
+Pillow's global settings are left alone: its plugins are called directly (``Image.open``
+would warn on large images, and pytest turns warnings into errors), and EXIF orientation
+is read from the raw EXIF bytes rather than through Pillow's warning-prone EXIF parser.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import (
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from hachi.errors import HachiError, NotAPhoto, UnreadableFile
+from hachi.media.formats import RAW_MIMES, SNIFF_BYTES, describe_non_image, sniff_mime
+
+MAX_PIXELS = 200_000_000
+"""Largest image accepted at all; JPEG and RAW previews stay cheap up to this size."""
+
+MAX_BITMAP_PIXELS = 89_000_000
+"""Largest image decoded at full size (PNG, TIFF, WebP, HEIC, ...): ~360 MB as RGBA.
+
+Kept below Pillow's own decompression-bomb warning threshold, so Pillow never warns."""
+
+MAX_EXIF_ENTRIES = 512
+"""IFD entries scanned for the orientation tag; real IFD0s hold a few dozen."""
+
+BACKGROUND = (255, 255, 255)
+"""Transparent pixels are shown on white, as an image viewer would."""
+
+ORIENTATION_TAG = 0x0112
+
+# EXIF orientation -> the transpose that makes the stored pixels upright.
+_TRANSPOSE: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# LibRaw's ``sizes.flip`` (dcraw bit flags) -> the equivalent EXIF orientation.
+_LIBRAW_FLIP_TO_EXIF: dict[int, int] = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+
+
+class _JpegImageFile(JpegImagePlugin.JpegImageFile):
+    """Pillow's JPEG reader without its DPI-from-EXIF guess.
+
+    Pillow parses the whole EXIF block on open just to fill ``info["dpi"]``, which photos
+    never need: skipping it saves time per photo and keeps a corrupt maker note from
+    raising warnings (pytest makes those errors; users would see them on stderr).
+    """
+
+    def _read_dpi_from_exif(self) -> None:
+        return None
+
+
+_PILLOW_PLUGINS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
+    "image/jpeg": _JpegImageFile,
+    "image/png": PngImagePlugin.PngImageFile,
+    "image/webp": WebPImagePlugin.WebPImageFile,
+    "image/tiff": TiffImagePlugin.TiffImageFile,
+    "image/gif": GifImagePlugin.GifImageFile,
+    "image/bmp": BmpImagePlugin.BmpImageFile,
+}
+
+# How Pillow, libheif and LibRaw say "the data stopped early".
+_TRUNCATION_SIGNS = ("truncated", "end of file", "input/output error")
+
+_LABELS: dict[str, str] = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WebP",
+    "image/tiff": "TIFF",
+    "image/gif": "GIF",
+    "image/bmp": "BMP",
+    "image/heic": "HEIC",
+    "image/heif": "HEIF",
+    "image/avif": "AVIF",
+}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A reduced, upright RGB rendition plus the size a viewer would show at full resolution."""
+
+    image: Image.Image
+    width: int
+    height: int
+    mime: str
+
+
+def decode_image(data: bytes, min_side: int, name: str = "") -> DecodedImage:
+    """Decode by content (``name`` only hints TIFF-based RAWs); shorter side >= ``min_side``.
+
+    The returned image's shorter side is at least ``min(min_side, original shorter side)``
+    and less than about twice that, so callers resize a small image, never a huge one.
+    """
+    if not data:
+        raise UnreadableFile("zero-byte file")
+    mime = sniff_mime(data[:SNIFF_BYTES], name)
+    if mime is None:
+        raise _unrecognised(data)
+    try:
+        if mime in RAW_MIMES:
+            return _decode_raw(data, mime, max(1, min_side))
+        return _decode_with_pillow(data, mime, max(1, min_side))
+    except HachiError:
+        raise
+    except MemoryError as exc:
+        raise UnreadableFile(f"out of memory decoding {_label(mime)}") from exc
+    except Exception as exc:  # noqa: BLE001 - C decoders raise anything; one file never kills a job
+        raise UnreadableFile(_reason(exc, mime)) from exc
+
+
+def _unrecognised(data: bytes) -> UnreadableFile:
+    what = describe_non_image(data[:SNIFF_BYTES])
+    if what is not None:
+        return NotAPhoto(f"not an image: looks like {what}")
+    return UnreadableFile("unrecognised image format")
+
+
+def _label(mime: str) -> str:
+    if mime in RAW_MIMES:
+        return f"RAW ({mime.rsplit('-', 1)[-1].upper()})"
+    return _LABELS.get(mime, mime)
+
+
+def _reason(exc: BaseException, mime: str) -> str:
+    text = _message(exc)
+    lowered = text.lower()
+    if isinstance(exc, EOFError) or any(sign in lowered for sign in _TRUNCATION_SIGNS):
+        return f"truncated {_label(mime)}"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"image too large: {_label(mime)} refused by the decoder"
+    return f"corrupt {_label(mime)}: {text[:120]}"
+
+
+def _message(exc: BaseException) -> str:
+    """LibRaw's errors carry bytes (``b'Input/output error'``); show them as plain text."""
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    if isinstance(arg, bytes):
+        return arg.decode("utf-8", "replace").strip() or type(exc).__name__
+    return str(exc).strip() or type(exc).__name__
+
+
+# ---------------------------------------------------------------- Pillow-family formats
+
+
+def _decode_with_pillow(data: bytes, mime: str, min_side: int) -> DecodedImage:
+    if mime in ("image/heic", "image/heif"):
+        return _decode_heif(data, mime, min_side)
+    with _open_pillow(data, mime) as im:
+        limit = MAX_PIXELS if mime == "image/jpeg" else MAX_BITMAP_PIXELS
+        _check_size(im.size, limit)
+        full_size = im.size
+        if mime == "image/jpeg":
+            _draft_jpeg(im, min_side)
+        im.load()
+        orientation = _pillow_orientation(im)
+        image = _reduce(_to_rgb(im), min_side)
+    return _finish(image, full_size, orientation, mime)
+
+
+def _open_pillow(data: bytes, mime: str) -> ImageFile.ImageFile:
+    """Open with the one plugin the magic bytes named, skipping ``Image.open``'s guesswork."""
+    if mime == "image/avif":
+        from PIL import AvifImagePlugin  # imported on demand: absent from minimal Pillow builds
+
+        return AvifImagePlugin.AvifImageFile(io.BytesIO(data))
+    return _PILLOW_PLUGINS[mime](io.BytesIO(data))
+
+
+def _check_size(size: tuple[int, int], limit: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise UnreadableFile(f"invalid image size {width}x{height}")
+    if width * height > limit:
+        raise UnreadableFile(f"image too large: {width}x{height} exceeds {limit // 1_000_000} MP")
+
+
+def _draft_jpeg(im: ImageFile.ImageFile, min_side: int) -> None:
+    """Ask libjpeg for the smallest DCT scale (1/2..1/8) that keeps the short side >= min_side."""
+    width, height = im.size
+    shorter = min(width, height)
+    if shorter <= min_side:
+        return
+    scale = shorter / min_side
+    im.draft("RGB", (math.ceil(width / scale), math.ceil(height / scale)))
+
+
+def _pillow_orientation(im: ImageFile.ImageFile) -> int:
+    if isinstance(im, TiffImagePlugin.TiffImageFile):
+        value = im.tag_v2.get(ORIENTATION_TAG, 1)
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    exif = im.info.get("exif")
+    return exif_orientation(exif) if isinstance(exif, bytes) else 1
+
+
+def _reduce(image: Image.Image, min_side: int) -> Image.Image:
+    """Box-reduce by the largest integer factor that keeps the short side >= min_side."""
+    factor = min(image.size) // min_side
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _finish(
+    image: Image.Image, full_size: tuple[int, int], orientation: int, mime: str
+) -> DecodedImage:
+    transpose = _TRANSPOSE.get(orientation)
+    if transpose is not None:
+        image = image.transpose(transpose)
+    width, height = _oriented_size(full_size, orientation)
+    return DecodedImage(image=image, width=width, height=height, mime=mime)
+
+
+def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """Orientations 5-8 turn the picture a quarter, so a viewer swaps width and height."""
+    return (size[1], size[0]) if orientation >= 5 else size
+
+
+# ---------------------------------------------------------------- pixel modes
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; 16-bit data is scaled (not clipped), alpha goes on white."""
+    if im.mode.startswith("I") or im.mode == "F":
+        im = _high_depth_to_l(im)
+    if im.mode == "RGB":
+        return im
+    if _has_alpha(im):
+        return _flatten_alpha(im.convert("RGBA"))
+    return im.convert("RGB")
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def _flatten_alpha(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _high_depth_to_l(im: Image.Image) -> Image.Image:
+    """16/32-bit grey -> 8-bit: Pillow's own convert clips at 255, which turns photos white."""
+    values = np.asarray(im)
+    if im.mode == "F":
+        top = float(values.max()) if values.size else 1.0
+        scaled = values / (top if top > 1.0 else 1.0) * 255.0
+        return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+    return Image.fromarray((np.clip(values, 0, 65535) >> 8).astype(np.uint8), "L")
+
+
+# ---------------------------------------------------------------- EXIF orientation
+
+
+def exif_orientation(exif: bytes) -> int:
+    """Orientation (1-8) from raw EXIF bytes; 1 when absent or malformed.
+
+    Reads only IFD0's tag 0x0112, so corrupt maker notes or GPS blocks elsewhere in the
+    EXIF cannot make orientation (or Pillow's warnings) fail a decode.
+    """
+    body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    order = {b"II": "<", b"MM": ">"}.get(body[:2])
+    if order is None or len(body) < 8:
+        return 1
+    (offset,) = struct.unpack(order + "I", body[4:8])
+    if offset + 2 > len(body):
+        return 1
+    (count,) = struct.unpack(order + "H", body[offset : offset + 2])
+    for index in range(min(count, MAX_EXIF_ENTRIES)):
+        entry = offset + 2 + 12 * index
+        if entry + 12 > len(body):
+            break
+        tag, kind = struct.unpack(order + "HH", body[entry : entry + 4])
+        if tag == ORIENTATION_TAG:
+            fmt = "I" if kind == 4 else "H"
+            (value,) = struct.unpack_from(order + fmt, body, entry + 8)
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+# ---------------------------------------------------------------- HEIC / HEIF
+
+
+def _decode_heif(data: bytes, mime: str, min_side: int) -> DecodedImage:
+    """libheif applies the container's rotation and mirroring itself, so EXIF is ignored."""
+    import pillow_heif  # loaded on first HEIC only; registers nothing with Pillow
+
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+    _check_size(heif.size, MAX_BITMAP_PIXELS)
+    image = _reduce(_to_rgb(heif.to_pillow()), min_side)
+    return DecodedImage(image=image, width=heif.size[0], height=heif.size[1], mime=mime)
+
+
+# ---------------------------------------------------------------- RAW
+
+
+def _decode_raw(data: bytes, mime: str, min_side: int) -> DecodedImage:
+    try:
+        return _decode_with_libraw(data, mime, min_side)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 - LibRaw gave up; the TIFF container may not
+        return _raw_fallback_tiff(data, mime, min_side, exc)
+
+
+def _decode_with_libraw(data: bytes, mime: str, min_side: int) -> DecodedImage:
+    """Embedded preview first; a half-size demosaic only when no preview is big enough."""
+    import rawpy
+
+    with rawpy.imread(io.BytesIO(data)) as raw:
+        sizes = raw.sizes
+        _check_size((sizes.raw_width, sizes.raw_height), MAX_PIXELS)
+        orientation = _LIBRAW_FLIP_TO_EXIF.get(sizes.flip, 1)
+        width, height = _oriented_size((sizes.width, sizes.height), orientation)
+        preview = _raw_preview(raw, min_side)
+        if preview is not None and min(preview.size) >= min(min_side, width, height):
+            image = _finish(preview, preview.size, orientation, mime).image
+        else:
+            image = _raw_demosaic(raw, min_side, preview, orientation, mime)
+    return DecodedImage(image=image, width=width, height=height, mime=mime)
+
+
+def _raw_preview(raw: Any, min_side: int) -> Image.Image | None:
+    """The camera's own JPEG (or bitmap) rendering, unrotated; None if missing or broken."""
+    import rawpy
+
+    try:
+        thumb = raw.extract_thumb()
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            with _JpegImageFile(io.BytesIO(thumb.data)) as im:
+                _check_size(im.size, MAX_PIXELS)
+                _draft_jpeg(im, min_side)
+                im.load()
+                return _reduce(_to_rgb(im), min_side)
+        array = np.ascontiguousarray(thumb.data)
+        return _reduce(_to_rgb(Image.fromarray(array)), min_side)
+    except Exception:  # noqa: BLE001 - a broken preview just means demosaicing instead
+        return None
+
+
+def _raw_demosaic(
+    raw: Any, min_side: int, preview: Image.Image | None, orientation: int, mime: str
+) -> Image.Image:
+    """Half-size demosaic (LibRaw rotates it itself); a too-small preview beats nothing."""
+    try:
+        rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+    except Exception:
+        if preview is None:
+            raise
+        return _finish(preview, preview.size, orientation, mime).image
+    return _reduce(Image.fromarray(np.ascontiguousarray(rgb)), min_side)
+
+
+def _raw_fallback_tiff(data: bytes, mime: str, min_side: int, exc: Exception) -> DecodedImage:
+    """LibRaw refused the file; TIFF-based RAWs (DNG, NEF, ...) may still hold a TIFF image."""
+    if not data.startswith((b"II*\x00", b"MM\x00*")):
+        raise UnreadableFile(_reason(exc, mime)) from exc
+    try:
+        decoded = _decode_with_pillow(data, "image/tiff", min_side)
+    except Exception:  # noqa: BLE001 - report LibRaw's reason, the more telling one
+        raise UnreadableFile(_reason(exc, mime)) from exc
+    return DecodedImage(decoded.image, decoded.width, decoded.height, mime)

@@ -1,0 +1,79 @@
+"""WebP thumbnails, stored by content hash.
+
+Keying by content rather than by photo id means identical photos share one file, a moved
+photo keeps its thumbnail with no rewrite, and decoding workers can write thumbnails
+before the catalog row (and its id) exists. Files appear atomically, so the server never
+serves half a thumbnail while the indexer is writing it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+GRID = "grid"
+PREVIEW = "preview"
+KINDS = frozenset({GRID, PREVIEW})
+
+WEBP_METHOD = 1
+"""libwebp effort (0-6): 1 encodes a 320 px grid tile ~2x faster than the default 4
+for a file only ~10% larger, and indexing throughput is bound by this step."""
+
+HASH_SHARD_CHARS = 2
+"""Leading hash characters naming the sub-folder: 256 folders keep each one small."""
+
+RESAMPLE = Image.Resampling.LANCZOS
+REDUCING_GAP = 2.0
+"""Box-reduce to within 2x of the target first, then Lanczos: sharp and fast."""
+
+
+def fit(image: Image.Image, max_side: int) -> Image.Image:
+    """Shrink so the longer side is at most ``max_side``; never enlarge, never mutate."""
+    if max(image.size) <= max_side:
+        return image
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), RESAMPLE, reducing_gap=REDUCING_GAP)
+    return copy
+
+
+def encode_webp(image: Image.Image, max_side: int, quality: int = 80) -> bytes:
+    """Lossy WebP of ``image`` fitted within ``max_side``; alpha is kept if present."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    fitted = fit(image, max_side)
+    if fitted.mode not in ("RGB", "RGBA"):
+        fitted = fitted.convert("RGBA" if "A" in fitted.getbands() else "RGB")
+    buffer = io.BytesIO()
+    fitted.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD)
+    return buffer.getvalue()
+
+
+def thumbnail_path(thumbs_dir: Path, content_hash: str, kind: str) -> Path:
+    """``thumbs_dir/<hash[:2]>/<hash>.<kind>.webp``; refuses hashes that could escape."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown thumbnail kind {kind!r}")
+    if len(content_hash) <= HASH_SHARD_CHARS or not content_hash.isalnum():
+        raise ValueError(f"not a content hash: {content_hash!r}")
+    return thumbs_dir / content_hash[:HASH_SHARD_CHARS] / f"{content_hash}.{kind}.webp"
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    """Write beside the target and rename over it, so readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_thumbnail(image: Image.Image, path: Path, max_side: int) -> None:
+    """Encode first, then write: a failed encode leaves no file, old or new, half-written."""
+    write_bytes_atomic(path, encode_webp(image, max_side))

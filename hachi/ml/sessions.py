@@ -1,0 +1,43 @@
+"""The one place where ONNX Runtime sessions are created.
+
+Keeping provider choice and threading here means every model (CLIP, faces, OCR) runs
+with the same policy: CUDA or another accelerator when ONNX Runtime offers one, else the
+CPU, with a bounded thread pool so indexing never starves the web server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+from hachi.errors import ModelUnavailable
+
+PREFERRED_PROVIDERS = (
+    "CUDAExecutionProvider",
+    "CoreMLExecutionProvider",
+    "DmlExecutionProvider",
+    "CPUExecutionProvider",
+)
+
+
+def available_providers() -> list[str]:
+    """Providers to use, best first; honours HACHI_PROVIDERS (comma list) to force one."""
+    forced = os.environ.get("HACHI_PROVIDERS", "").strip()
+    installed = set(ort.get_available_providers())
+    wanted = [p.strip() for p in forced.split(",") if p.strip()] or list(PREFERRED_PROVIDERS)
+    chosen = [p for p in wanted if p in installed]
+    return chosen or ["CPUExecutionProvider"]
+
+
+def create_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """Open an ONNX graph; a missing file is a ModelUnavailable, not a crash."""
+    if not path.is_file():
+        raise ModelUnavailable(f"model file missing: {path}", {"path": str(path)})
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2))
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=available_providers())
