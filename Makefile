@@ -31,8 +31,8 @@ run: $(STAMP)
 	@HACHI_PORT=$(PORT) $(BIN)/hachi serve $(if $(PHOTOS),--index "$(PHOTOS)")
 
 lint: $(STAMP)
-	$(BIN)/ruff check hachi tests bench tools
-	$(BIN)/ruff format --check hachi tests bench tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy hachi
