@@ -1,0 +1,146 @@
+"""The `hachi` command as a user runs it: a real process, a real catalog, real photos."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.photo_factory import Shot, write_photo
+
+
+def hachi(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HACHI_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "hachi.cli", *args],
+        env=env,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    write_photo(folder / "paris.jpg", Shot(taken="2019:05:04 10:00:00", lat=48.8566, lon=2.3522))
+    write_photo(
+        folder / "tokyo.jpg",
+        Shot(
+            taken="2021:01:02 10:00:00",
+            make="SONY",
+            model="ILCE-7M3",
+            lat=35.69,
+            lon=139.70,
+            seed=2,
+        ),
+    )
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (folder / "song.mp3").write_bytes(b"ID3 not a photo")
+    return folder
+
+
+def test_index_then_search_json(tmp_path: Path, photos: Path) -> None:
+    home = tmp_path / "home"
+    run = hachi(home, "index", str(photos))
+    assert run.returncode == 0, run.stderr
+    assert "2 indexed" in run.stderr and "1 failed" in run.stderr
+    assert "broken.jpg" in run.stderr, "failures are listed with their reasons"
+    assert "song.mp3" not in run.stderr, "non-photo files are passed over quietly"
+
+    out = hachi(home, "search", "camera:canon year:2019 place:paris", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["total"] == 1
+    hit = data["results"][0]
+    assert hit["path"] == str(photos / "paris.jpg")
+    assert hit["taken_at"] == "2019-05-04T10:00:00"
+    assert "Paris" in hit["place"] and hit["camera"] == "Canon EOS 5D Mark IV"
+    assert data["parsed"]["filters"] and data["took_ms"] >= 0
+
+    everything = json.loads(hachi(home, "search", "--json").stdout)
+    assert everything["total"] == 2 and len(everything["results"]) == 2
+    limited = json.loads(hachi(home, "search", "--json", "--limit", "1").stdout)
+    assert limited["total"] == 2 and len(limited["results"]) == 1
+
+
+def test_rerun_reports_unchanged_and_status(tmp_path: Path, photos: Path) -> None:
+    home = tmp_path / "home"
+    assert hachi(home, "index", str(photos)).returncode == 0
+    again = hachi(home, "index", str(photos))
+    assert again.returncode == 0
+    assert "0 indexed, 3 unchanged" in again.stderr
+    status = json.loads(hachi(home, "status", "--json").stdout)
+    assert (status["photos"], status["failed"], status["folders"]) == (2, 1, 1)
+    folders = json.loads(hachi(home, "folders", "--json").stdout)
+    assert folders[0]["path"] == str(photos)
+
+
+def test_user_errors_exit_2_with_a_message(tmp_path: Path, photos: Path) -> None:
+    home = tmp_path / "home"
+    bad_query = hachi(home, "search", "camra:canon")
+    assert bad_query.returncode == 2
+    assert 'unknown filter "camra:"' in bad_query.stderr
+    assert "Traceback" not in bad_query.stderr
+    for folder in ("/etc", str(tmp_path / "missing"), str(photos / "paris.jpg")):
+        run = hachi(home, "index", folder)
+        assert run.returncode == 2, folder
+        assert "Traceback" not in run.stderr
+
+
+def test_passwd_and_token(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert hachi(home, "passwd", "--stdin", stdin="short\n").returncode == 2
+    assert hachi(home, "passwd", "--stdin", stdin="correct horse battery\n").returncode == 0
+    token = hachi(home, "token", "--name", "backup-script")
+    assert token.returncode == 0 and token.stdout.startswith("hachi_")
+    listed = hachi(home, "token", "--list")
+    assert "backup-script" in listed.stdout
+    from hachi.catalog import auth
+    from hachi.catalog.db import connect
+
+    conn = connect(home / "catalog.db")
+    try:
+        assert auth.check_password(conn, "correct horse battery")
+        assert not auth.check_password(conn, "wrong")
+        assert auth.token_is_valid(conn, token.stdout.strip())
+        stored = conn.execute("SELECT token_hash FROM tokens").fetchone()[0]
+        assert token.stdout.strip() not in stored, "only a hash of the token is stored"
+    finally:
+        conn.close()
+
+
+NO_DAC = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--",
+]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="as root, needs setpriv to drop the capability that lets root read any file",
+)
+def test_unreadable_file_is_recorded_not_fatal(tmp_path: Path) -> None:
+    """Root reads every file, so the indexer runs here without CAP_DAC_OVERRIDE."""
+    folder = tmp_path / "photos"
+    write_photo(folder / "ok.jpg")
+    write_photo(folder / "secret.jpg", Shot(seed=3)).chmod(0)
+    env = {**os.environ, "HACHI_HOME": str(tmp_path / "home")}
+    run = subprocess.run(
+        [*NO_DAC, sys.executable, "-m", "hachi.cli", "index", str(folder)],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 indexed" in run.stderr and "1 failed" in run.stderr
+    assert "secret.jpg: cannot read file: permission denied" in run.stderr
