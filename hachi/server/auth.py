@@ -1,0 +1,109 @@
+"""Who may call the API: a signed session cookie (browsers) or a bearer token (scripts).
+
+The cookie is Flask's signed session, keyed by a secret kept in the catalog, and bound
+to a fingerprint of the password hash, so changing the password logs every browser out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from hachi.errors import Unauthorized
+from hachi.server.context import services
+
+SESSION_COOKIE_NAME = "hachi_session"
+SESSION_LIFETIME = timedelta(days=30)
+LOGIN_LINK_PATH = "/api/login/link"
+PASSWD_HINT = (
+    "no password is set yet: run `hachi passwd`, or use the login link `hachi serve` printed"
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ProxyAwareSessionInterface(SecureCookieSessionInterface):
+    """Mark the cookie Secure exactly when the browser reached us over HTTPS (via Caddy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
+
+
+def public(view: F) -> F:
+    """Let a view answer without credentials (health, login)."""
+    view.hachi_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_public_request() -> bool:
+    if not request.path.startswith("/api"):
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "hachi_public", False))
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def unauthorized(message: str) -> Unauthorized:
+    """401 that also tells a login page whether a password exists yet."""
+    has_password = services().credentials.has_password()
+    detail: dict[str, Any] = {"password_set": has_password}
+    if not has_password:
+        detail["hint"] = PASSWD_HINT
+    return Unauthorized(message, detail)
+
+
+def session_is_valid() -> bool:
+    if not session.get("auth"):
+        return False
+    return session.get("pw") == services().credentials.password_fingerprint()
+
+
+def authenticate() -> None:
+    """before_request: settle g.auth as 'bearer' or 'cookie', or refuse with 401."""
+    g.auth = None
+    if _is_public_request():
+        return
+    token = _bearer_token()
+    if token is not None:
+        if not token or not services().credentials.token_is_valid(token):
+            raise unauthorized("the bearer token is not valid")
+        g.auth = "bearer"
+    elif session_is_valid():
+        g.auth = "cookie"
+    if g.auth is None:
+        raise unauthorized("log in first, or send an `Authorization: Bearer <token>` header")
+
+
+def start_session() -> None:
+    """Replace whatever the cookie held with a fresh, permanent, logged-in session."""
+    session.clear()
+    session.permanent = True
+    session["auth"] = 1
+    session["pw"] = services().credentials.password_fingerprint()
+
+
+def install(app: Flask, secret: str) -> None:
+    app.secret_key = secret
+    app.session_interface = ProxyAwareSessionInterface()
+    app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+    )
+    app.before_request(authenticate)
+
+
+def mint_login_link(app: Flask) -> str:
+    """A fresh one-time login link, as a path: the caller prefixes the server's base URL."""
+    return f"{LOGIN_LINK_PATH}?token={services(app).links.mint()}"

@@ -1,0 +1,330 @@
+"""The OpenAPI 3.1 description of /api, built as plain data.
+
+Written by hand next to the routes rather than generated from them, because what a
+client needs (shapes, limits, error cases) is not in the route table; a test keeps the
+two in step in both directions. Limits are the routes' own constants, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from hachi.server.openapi_parts import (
+    BOOL,
+    INT,
+    STR,
+    Schema,
+    components,
+    json_content,
+    obj,
+    operation,
+    path_id,
+    query,
+    ref,
+)
+from hachi.server.params import MAX_ID, MAX_OFFSET
+from hachi.server.routes_auth import MAX_PASSWORD_LENGTH
+from hachi.server.routes_folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
+from hachi.server.routes_photos import THUMB_SIZES
+from hachi.server.routes_search import (
+    DEFAULT_SEARCH_LIMIT,
+    DEFAULT_SUGGESTIONS,
+    MAX_PREFIX_LENGTH,
+    MAX_QUERY_LENGTH,
+    MAX_SEARCH_LIMIT,
+    MAX_SUGGESTIONS,
+    SUGGESTION_KINDS,
+)
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1"
+DESCRIPTION = (
+    "Private photo search. Log in with the password (session cookie) or send "
+    "`Authorization: Bearer <token>`. Cookie requests that change state need an Origin "
+    'of this site. Every error is `{"error": {"code", "message", "detail"}}`.'
+)
+
+
+def limit_param(default: int, high: int) -> Schema:
+    schema = {"type": "integer", "minimum": 1, "maximum": high, "default": default}
+    return query("limit", schema, "How many items to return.")
+
+
+def image(description: str, media: str) -> Schema:
+    return {
+        "description": description,
+        "content": {media: {"schema": {"type": "string", "contentEncoding": "binary"}}},
+    }
+
+
+def auth_paths() -> dict[str, Schema]:
+    session = json_content(ref("Session"), "The session after the call.")
+    password = obj(("password",), password={"type": "string", "maxLength": MAX_PASSWORD_LENGTH})
+    token = query("token", STR, "The one-time token `hachi serve` printed.", required=True)
+    return {
+        "/api/login": {
+            "post": operation(
+                "login",
+                "Log in with the password; sets the session cookie.",
+                "auth",
+                {"200": session},
+                body=password,
+                errors=(400, 401, 413, 429),
+                public=True,
+            )
+        },
+        "/api/logout": {
+            "post": operation("logout", "Clear the session cookie.", "auth", {"200": session})
+        },
+        "/api/session": {
+            "get": operation("getSession", "Who is calling, and how.", "auth", {"200": session})
+        },
+        "/api/login/link": {
+            "get": operation(
+                "loginLink",
+                "Redeem a one-time login link; redirects to the UI.",
+                "auth",
+                {"303": {"description": "Logged in; redirect to `/`."}},
+                params=(token,),
+                errors=(400, 401),
+                public=True,
+            )
+        },
+    }
+
+
+def system_paths() -> dict[str, Schema]:
+    health = json_content(obj(("ok",), ok=BOOL), "The server answers.")
+    return {
+        "/api/health": {
+            "get": operation("health", "Liveness probe.", "system", {"200": health}, public=True)
+        },
+        "/api/status": {
+            "get": operation(
+                "status",
+                "Index size, job and models.",
+                "system",
+                {"200": json_content(ref("Status"), "Current state.")},
+            )
+        },
+        "/api/openapi.json": {
+            "get": operation(
+                "openapi",
+                "This document.",
+                "system",
+                {"200": json_content({"type": "object"}, "OpenAPI 3.1 document.")},
+            )
+        },
+    }
+
+
+def folder_paths() -> dict[str, Schema]:
+    folder_id = path_id("folder_id")
+    added = obj(("folder", "job"), folder=ref("Folder"), job=ref("Job"))
+    new_folder = obj(("path",), path={"type": "string", "maxLength": MAX_PATH_LENGTH})
+    failed = obj(
+        ("failed", "limit", "offset"),
+        failed={"type": "array", "items": ref("FailedFile")},
+        limit=INT,
+        offset=INT,
+    )
+    folders = obj(("folders",), folders={"type": "array", "items": ref("Folder")})
+    return {
+        "/api/folders": {
+            "get": operation(
+                "listFolders",
+                "Indexed folders.",
+                "folders",
+                {"200": json_content(folders, "All folders.")},
+            ),
+            "post": operation(
+                "addFolder",
+                "Add a folder and start indexing it.",
+                "folders",
+                {"201": json_content(added, "Added; the job indexes it.")},
+                body=new_folder,
+                errors=(400, 413),
+            ),
+        },
+        "/api/folders/{folder_id}": {
+            "delete": operation(
+                "removeFolder",
+                "Forget a folder and its photos (files stay).",
+                "folders",
+                {"204": {"description": "Removed."}},
+                params=(folder_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/folders/{folder_id}/rescan": {
+            "post": operation(
+                "rescanFolder",
+                "Look for new, changed, moved and removed files.",
+                "folders",
+                {"202": json_content(obj(("job",), job=ref("Job")), "Queued.")},
+                params=(folder_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/failed": {
+            "get": operation(
+                "failedFiles",
+                "Files that could not be indexed, and why.",
+                "folders",
+                {"200": json_content(failed, "One page.")},
+                params=(
+                    query(
+                        "folder_id",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                        "Only this folder.",
+                    ),
+                    limit_param(DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE),
+                    query(
+                        "offset",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                        "Items to skip.",
+                    ),
+                ),
+                errors=(400,),
+            )
+        },
+    }
+
+
+def job_paths() -> dict[str, Schema]:
+    job_id = path_id("job_id")
+    job = json_content(ref("Job"), "The job.")
+    current = obj(("job",), job={"anyOf": [ref("Job"), {"type": "null"}]})
+    return {
+        "/api/jobs/current": {
+            "get": operation(
+                "currentJob",
+                "The running or queued job, if any.",
+                "jobs",
+                {"200": json_content(current, "The job or null.")},
+            )
+        },
+        "/api/jobs/{job_id}": {
+            "get": operation(
+                "getJob",
+                "One job's progress.",
+                "jobs",
+                {"200": job},
+                params=(job_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/jobs/{job_id}/cancel": {
+            "post": operation(
+                "cancelJob",
+                "Ask a job to stop.",
+                "jobs",
+                {"200": job},
+                params=(job_id,),
+                errors=(400, 404),
+            )
+        },
+    }
+
+
+def search_paths() -> dict[str, Schema]:
+    q = query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "The query line.", True)
+    suggestions = obj(("suggestions",), suggestions={"type": "array", "items": ref("Suggestion")})
+    return {
+        "/api/search": {
+            "get": operation(
+                "search",
+                "Search with free text and filters.",
+                "search",
+                {"200": json_content(ref("SearchResponse"), "One page of results.")},
+                params=(
+                    q,
+                    limit_param(DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT),
+                    query("cursor", STR, "`next_cursor` of the previous page."),
+                ),
+                errors=(400, 503),
+            )
+        },
+        "/api/suggest": {
+            "get": operation(
+                "suggest",
+                "Autocomplete for filters.",
+                "search",
+                {"200": json_content(suggestions, "Best matches first.")},
+                params=(
+                    query(
+                        "prefix",
+                        {"type": "string", "maxLength": MAX_PREFIX_LENGTH},
+                        "What was typed.",
+                    ),
+                    query("kind", {"enum": list(SUGGESTION_KINDS)}, "Only this kind."),
+                    limit_param(DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS),
+                ),
+                errors=(400,),
+            )
+        },
+    }
+
+
+def photo_paths() -> dict[str, Schema]:
+    photo_id = path_id("photo_id")
+    size = query(
+        "size", {"enum": list(THUMB_SIZES), "default": "grid"}, "Grid thumbnail or large preview."
+    )
+    return {
+        "/api/photos/{photo_id}": {
+            "get": operation(
+                "getPhoto",
+                "Everything known about a photo.",
+                "photos",
+                {"200": json_content(ref("Photo"), "Details.")},
+                params=(photo_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/photos/{photo_id}/thumbnail": {
+            "get": operation(
+                "getThumbnail",
+                "WebP thumbnail (ETag, cacheable).",
+                "photos",
+                {
+                    "200": image("The thumbnail.", "image/webp"),
+                    "304": {"description": "Unchanged."},
+                },
+                params=(
+                    photo_id,
+                    size,
+                    query("v", STR, "Content version; when given, the answer is cached for good."),
+                ),
+                errors=(400, 404),
+            )
+        },
+        "/api/photos/{photo_id}/original": {
+            "get": operation(
+                "getOriginal",
+                "The original file, untouched.",
+                "photos",
+                {
+                    "200": image("The file.", "application/octet-stream"),
+                    "304": {"description": "Unchanged."},
+                },
+                params=(photo_id,),
+                errors=(400, 404),
+            )
+        },
+    }
+
+
+def paths() -> dict[str, Schema]:
+    result: dict[str, Schema] = {}
+    for group in (auth_paths, system_paths, folder_paths, job_paths, search_paths, photo_paths):
+        result.update(group())
+    return result
+
+
+def openapi_document() -> Schema:
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": "Hachi", "version": API_VERSION, "description": DESCRIPTION},
+        "paths": paths(),
+        "components": components(),
+        "security": [{"cookieAuth": []}, {"bearerAuth": []}],
+    }

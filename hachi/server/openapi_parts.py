@@ -1,0 +1,192 @@
+"""Building blocks of the OpenAPI document: schema helpers, shared shapes, error answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hachi.server.routes_search import SUGGESTION_KINDS
+
+Schema = dict[str, Any]
+
+ERROR_RESPONSES = {
+    400: ("BadRequest", "Malformed input; `detail.field` names the culprit."),
+    401: ("Unauthorized", "Not logged in; `detail.password_set` says whether a password exists."),
+    403: ("Forbidden", "Unknown Host header, or a cookie request from a foreign Origin."),
+    404: ("NotFound", "No such resource."),
+    413: ("TooLarge", "Request body over the limit."),
+    429: ("TooManyRequests", "Too many failed logins; wait `Retry-After` seconds."),
+    503: ("Unavailable", "A model is missing; `detail` names the command that installs it."),
+}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def nullable(kind: str) -> Schema:
+    return {"type": [kind, "null"]}
+
+
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+NUM = {"type": "number"}
+
+
+def json_content(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def path_id(name: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": "Positive integer id; anything else is a 400.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+
+def query(name: str, schema: Schema, description: str, required: bool = False) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def operation(
+    op_id: str,
+    summary: str,
+    tag: str,
+    responses: dict[str, Schema],
+    *,
+    params: tuple[Schema, ...] = (),
+    body: Schema | None = None,
+    errors: tuple[int, ...] = (),
+    public: bool = False,
+) -> Schema:
+    """One operation; every non-public one may also answer 401 and 403."""
+    codes = set(errors) | ({403} if public else {401, 403})
+    all_responses = dict(responses)
+    for code in sorted(codes):
+        all_responses[str(code)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"}
+    op: Schema = {"operationId": op_id, "summary": summary, "tags": [tag]}
+    op["responses"] = all_responses
+    if params:
+        op["parameters"] = list(params)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def schemas() -> dict[str, Schema]:
+    return {
+        "Error": obj(
+            ("error",),
+            error=obj(
+                ("code", "message", "detail"),
+                code=STR,
+                message=STR,
+                detail={"description": "Machine-readable context, or null."},
+            ),
+        ),
+        "Session": obj(
+            ("authenticated", "method", "password_set"),
+            authenticated=BOOL,
+            method={"enum": ["cookie", "bearer", None]},
+            password_set=BOOL,
+        ),
+        "Folder": obj(
+            ("id", "path", "added_at", "last_scan_at", "photos", "failed"),
+            id=INT,
+            path=STR,
+            added_at=STR,
+            last_scan_at=nullable("string"),
+            photos=INT,
+            failed=INT,
+        ),
+        "Job": job_schema(),
+        "FailedFile": obj(("path", "error"), path=STR, error=STR, failed_at=nullable("string")),
+        "SearchResult": search_result_schema(),
+        "SearchResponse": obj(
+            ("query", "results", "next_cursor"),
+            query=STR,
+            parsed={"description": "The query as the parser understood it."},
+            total=INT,
+            took_ms=NUM,
+            results={"type": "array", "items": ref("SearchResult")},
+            next_cursor=nullable("string"),
+        ),
+        "Photo": {**search_result_schema(), "additionalProperties": True},
+        "Suggestion": obj(
+            ("kind", "value", "label"),
+            kind={"enum": list(SUGGESTION_KINDS)},
+            value=STR,
+            label=STR,
+            count=INT,
+        ),
+        "Status": {
+            **obj(("photos", "folders"), photos=INT, failed=INT, folders=INT),
+            "additionalProperties": True,
+        },
+    }
+
+
+def job_schema() -> Schema:
+    counters = {name: INT for name in ("found", "done", "unchanged", "failed", "removed", "moved")}
+    return obj(
+        ("id", "kind", "state"),
+        id=INT,
+        kind=STR,
+        folder_ids={"type": "array", "items": INT},
+        state={"enum": ["queued", "running", "cancelling", "done", "cancelled", "failed"]},
+        created_at=STR,
+        started_at=nullable("string"),
+        finished_at=nullable("string"),
+        current=nullable("string"),
+        error=nullable("string"),
+        rate=nullable("number"),
+        eta_s=nullable("number"),
+        **counters,
+    )
+
+
+def search_result_schema() -> Schema:
+    return obj(
+        ("id", "path", "name"),
+        id=INT,
+        path=STR,
+        name=STR,
+        score=nullable("number"),
+        taken_at=nullable("string"),
+        camera=nullable("string"),
+        place=nullable("string"),
+        thumbnail_url=STR,
+    )
+
+
+def components() -> Schema:
+    responses = {
+        name: json_content(ref("Error"), description)
+        for name, description in ERROR_RESPONSES.values()
+    }
+    responses["TooManyRequests"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait.", "schema": INT}
+    }
+    return {
+        "schemas": schemas(),
+        "responses": responses,
+        "securitySchemes": {
+            "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "hachi_session"},
+            "bearerAuth": {"type": "http", "scheme": "bearer"},
+        },
+    }

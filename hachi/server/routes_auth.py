@@ -1,0 +1,68 @@
+"""Logging in and out: password, one-time link, and the 'who am I' probe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, redirect, request, session
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import TooManyRequests
+
+from hachi.server.auth import PASSWD_HINT, public, start_session, unauthorized
+from hachi.server.context import services
+from hachi.server.params import body_text, json_object, query_text
+from hachi.server.throttle import TooManyAttempts
+
+MAX_PASSWORD_LENGTH = 1024
+MAX_LINK_TOKEN_LENGTH = 200
+
+bp = Blueprint("auth", __name__)
+
+
+def _session_state(method: str | None) -> dict[str, Any]:
+    return {
+        "authenticated": method is not None,
+        "method": method,
+        "password_set": services().credentials.has_password(),
+    }
+
+
+@bp.post("/login")
+@public
+def login() -> ResponseReturnValue:
+    password = body_text(json_object(), "password", MAX_PASSWORD_LENGTH)
+    state = services()
+    client = request.remote_addr or "unknown"
+    try:
+        state.throttle.begin(client)
+    except TooManyAttempts as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from exc
+    if not state.credentials.has_password():
+        state.throttle.refund(client)
+        raise unauthorized(PASSWD_HINT)
+    if not state.credentials.check_password(password):
+        raise unauthorized("wrong password")
+    state.throttle.succeeded(client)
+    start_session()
+    return jsonify(_session_state("cookie"))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return jsonify(_session_state("bearer" if g.auth == "bearer" else None))
+
+
+@bp.get("/session")
+def current_session() -> ResponseReturnValue:
+    return jsonify(_session_state(g.auth))
+
+
+@bp.get("/login/link")
+@public
+def login_link() -> ResponseReturnValue:
+    token = query_text("token", required=True, max_length=MAX_LINK_TOKEN_LENGTH) or ""
+    if not services().links.redeem(token):
+        raise unauthorized("this login link is invalid, expired or already used")
+    start_session()
+    return redirect("/", code=303)

@@ -1,0 +1,52 @@
+"""The built web UI (static/), so that `hachi serve` alone is a complete app on localhost.
+
+Caddy may serve the same files on the LAN; serving them here too keeps the one-time
+login link (which redirects to ``/``) working without Caddy. Unknown page paths fall
+back to index.html because the UI routes on the client side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, send_from_directory
+from werkzeug.exceptions import NotFound
+
+STATIC_DIR_KEY = "HACHI_STATIC_DIR"
+ASSET_MAX_AGE_S = 365 * 24 * 60 * 60
+
+bp = Blueprint("ui", __name__)
+
+
+def default_static_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+def _static_dir() -> Path:
+    return Path(current_app.config[STATIC_DIR_KEY])
+
+
+def _index() -> Response:
+    if not (_static_dir() / "index.html").is_file():
+        raise NotFound("the web UI is not built (static/index.html is missing); the API is at /api")
+    response = send_from_directory(_static_dir(), "index.html", max_age=0)
+    response.cache_control.no_cache = True
+    return response
+
+
+@bp.get("/")
+def index() -> Response:
+    return _index()
+
+
+@bp.get("/<path:path>")
+def page(path: str) -> Response:
+    if path == "api" or path.startswith("api/"):
+        raise NotFound()
+    if (_static_dir() / path).is_file():
+        # Vite names built assets by content hash, so they never change under one name.
+        immutable = path.startswith("assets/")
+        return send_from_directory(_static_dir(), path, max_age=ASSET_MAX_AGE_S if immutable else 0)
+    if "." in Path(path).name:
+        raise NotFound()
+    return _index()

@@ -1,0 +1,160 @@
+"""Request screening that protects a localhost server from the browser it serves.
+
+A server on 127.0.0.1 is still reachable from any web page the user visits: through DNS
+rebinding (a hostile name that resolves to 127.0.0.1, so the Host header gives it away)
+and through cross-site form posts (the Origin header gives those away). Caddy on the
+same machine is the only proxy, so forwarded headers are believed from loopback only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from hachi.errors import Forbidden
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_CONTENT_LENGTH = 1024 * 1024
+JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+UI_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+FILE_CSP = "default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a peer or bind address is this machine's loopback (names included)."""
+    if not address:
+        return False
+    host = address.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class TrustedProxy:
+    """WSGI wrapper: believe X-Forwarded-Proto/-For only when the peer is loopback (Caddy).
+
+    Doing this in the app, not in waitress, keeps the Flask test client and the real
+    server on the same rules; waitress is told not to touch the headers.
+    """
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if is_loopback(environ.get("REMOTE_ADDR")):
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+            forwarded_for = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+            if forwarded_for:
+                environ["REMOTE_ADDR"] = forwarded_for
+        return self.app(environ, start_response)
+
+
+def hostname_of(host_header: str) -> str:
+    """The name part of a Host value, lower-cased, with any port and IPv6 brackets removed."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_is_allowed(hostname: str, extra: Iterable[str]) -> bool:
+    """Loopback names, any port, plus configured names; '.example.org' also admits subdomains."""
+    if not hostname:
+        return False
+    if hostname in LOOPBACK_NAMES:
+        return True
+    for entry in extra:
+        allowed = hostname_of(entry)
+        if allowed == hostname:
+            return True
+        if entry.startswith(".") and (hostname.endswith(allowed) or hostname == allowed[1:]):
+            return True
+    return False
+
+
+def check_host(allowed_hosts: Iterable[str]) -> None:
+    """Refuse a Host we do not serve: that is how DNS rebinding shows itself."""
+    host = request.host
+    if not host_is_allowed(hostname_of(host), allowed_hosts):
+        raise Forbidden(
+            f"Host {host!r} is not allowed; add it to HACHI_ALLOWED_HOSTS if it is yours",
+            {"host": host},
+        )
+
+
+def uses_bearer_token() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def check_origin(allowed_hosts: Iterable[str], cookie_name: str) -> None:
+    """A state change by cookie must come from one of our own pages (CSRF defence).
+
+    Scripts with bearer tokens send no cookie, so nothing can be forged on their behalf.
+    A request with neither Origin nor Referer is refused only when it carries a cookie:
+    browsers always send Origin on cross-site POSTs, tools like curl send neither.
+    """
+    if request.method not in UNSAFE_METHODS or uses_bearer_token():
+        return
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is None:
+        if cookie_name in request.cookies:
+            raise Forbidden("a state-changing request with a cookie needs an Origin header")
+        return
+    origin_host = urlsplit(source).hostname or ""
+    if not host_is_allowed(origin_host.lower(), allowed_hosts):
+        raise Forbidden(f"origin {source!r} is not allowed", {"origin": source})
+
+
+def check_content_length(limit: int) -> None:
+    """Refuse an oversized body before anything reads it (werkzeug only checks on read)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise RequestEntityTooLarge(
+            f"request body of {length} bytes is over the limit of {limit} bytes"
+        )
+
+
+def add_security_headers(response: Response) -> Response:
+    """Headers every API answer carries; JSON is never cached and never a document."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if not request.path.startswith("/api"):
+        response.headers.setdefault("Content-Security-Policy", UI_CSP)
+        return response
+    if response.mimetype == "application/json":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = JSON_CSP
+    else:
+        response.headers.setdefault("Content-Security-Policy", FILE_CSP)
+    return response
+
+
+def install(app: Flask, allowed_hosts: tuple[str, ...], cookie_name: str) -> None:
+    """Wire the checks in the order a request meets them: host, size, origin."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.wsgi_app = TrustedProxy(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.before_request
+    def screen_request() -> None:
+        check_host(allowed_hosts)
+        check_content_length(MAX_CONTENT_LENGTH)
+        check_origin(allowed_hosts, cookie_name)
+
+    app.after_request(add_security_headers)
