@@ -15,6 +15,7 @@ is read from the raw EXIF bytes rather than through Pillow's warning-prone EXIF 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
@@ -27,6 +28,7 @@ from PIL import (
     BmpImagePlugin,
     GifImagePlugin,
     Image,
+    ImageCms,
     ImageFile,
     JpegImagePlugin,
     PngImagePlugin,
@@ -50,6 +52,9 @@ MAX_EXIF_ENTRIES = 512
 
 BACKGROUND = (255, 255, 255)
 """Transparent pixels are shown on white, as an image viewer would."""
+
+ICC_TRANSFORMS_CACHED = 16
+"""Distinct colour profiles whose sRGB transform is kept; cameras and phones share few."""
 
 ORIENTATION_TAG = 0x0112
 
@@ -91,18 +96,6 @@ _PILLOW_PLUGINS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
 
 # How Pillow, libheif and LibRaw say "the data stopped early".
 _TRUNCATION_SIGNS = ("truncated", "end of file", "input/output error")
-
-_LABELS: dict[str, str] = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/webp": "WebP",
-    "image/tiff": "TIFF",
-    "image/gif": "GIF",
-    "image/bmp": "BMP",
-    "image/heic": "HEIC",
-    "image/heif": "HEIF",
-    "image/avif": "AVIF",
-}
 
 
 @dataclass(frozen=True)
@@ -148,7 +141,7 @@ def _unrecognised(data: bytes) -> UnreadableFile:
 def _label(mime: str) -> str:
     if mime in RAW_MIMES:
         return f"RAW ({mime.rsplit('-', 1)[-1].upper()})"
-    return _LABELS.get(mime, mime)
+    return mime.removeprefix("image/").upper()
 
 
 def _reason(exc: BaseException, mime: str) -> str:
@@ -183,7 +176,7 @@ def _decode_with_pillow(data: bytes, mime: str, min_side: int) -> DecodedImage:
             _draft_jpeg(im, min_side)
         im.load()
         orientation = _pillow_orientation(im)
-        image = _reduce(_to_rgb(im), min_side)
+        image = _to_srgb(_reduce(_to_rgb(im), min_side), im.info.get("icc_profile"))
     return _finish(image, full_size, orientation, mime)
 
 
@@ -231,11 +224,13 @@ def _reduce(image: Image.Image, min_side: int) -> Image.Image:
 def _finish(
     image: Image.Image, full_size: tuple[int, int], orientation: int, mime: str
 ) -> DecodedImage:
-    transpose = _TRANSPOSE.get(orientation)
-    if transpose is not None:
-        image = image.transpose(transpose)
     width, height = _oriented_size(full_size, orientation)
-    return DecodedImage(image=image, width=width, height=height, mime=mime)
+    return DecodedImage(_upright(image, orientation), width, height, mime)
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    transpose = _TRANSPOSE.get(orientation)
+    return image if transpose is None else image.transpose(transpose)
 
 
 def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
@@ -274,6 +269,34 @@ def _high_depth_to_l(im: Image.Image) -> Image.Image:
         scaled = values / (top if top > 1.0 else 1.0) * 255.0
         return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
     return Image.fromarray((np.clip(values, 0, 65535) >> 8).astype(np.uint8), "L")
+
+
+def _to_srgb(image: Image.Image, icc: object) -> Image.Image:
+    """Convert wide-gamut RGB (Adobe RGB, Display P3) to sRGB, which thumbnails and CLIP assume.
+
+    Thumbnails carry no profile, so without this they look washed out. Done after the
+    reduction, on a few hundred thousand pixels; an unusable profile leaves pixels as they are.
+    """
+    if not isinstance(icc, bytes) or not icc:
+        return image
+    try:
+        transform = _srgb_transform(icc)
+        return image if transform is None else transform.apply(image)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+
+
+@functools.lru_cache(maxsize=ICC_TRANSFORMS_CACHED)
+def _srgb_transform(icc: bytes) -> ImageCms.ImageCmsTransform | None:
+    """One transform per distinct profile (a library holds a handful): building one costs
+    about as much as decoding a photo. NOCACHE makes a transform safe to share across
+    threads (LittleCMS otherwise keeps a one-pixel cache inside it)."""
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    description = (profile.profile.profile_description or "").lower()
+    if profile.profile.xcolor_space.strip() != "RGB" or "srgb" in description:
+        return None
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    return ImageCms.ImageCmsTransform(profile, srgb, "RGB", "RGB", flags=ImageCms.Flags.NOCACHE)
 
 
 # ---------------------------------------------------------------- EXIF orientation
@@ -315,6 +338,7 @@ def _decode_heif(data: bytes, mime: str, min_side: int) -> DecodedImage:
     heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
     _check_size(heif.size, MAX_BITMAP_PIXELS)
     image = _reduce(_to_rgb(heif.to_pillow()), min_side)
+    image = _to_srgb(image, heif.info.get("icc_profile"))
     return DecodedImage(image=image, width=heif.size[0], height=heif.size[1], mime=mime)
 
 
@@ -341,9 +365,9 @@ def _decode_with_libraw(data: bytes, mime: str, min_side: int) -> DecodedImage:
         width, height = _oriented_size((sizes.width, sizes.height), orientation)
         preview = _raw_preview(raw, min_side)
         if preview is not None and min(preview.size) >= min(min_side, width, height):
-            image = _finish(preview, preview.size, orientation, mime).image
+            image = _upright(preview, orientation)
         else:
-            image = _raw_demosaic(raw, min_side, preview, orientation, mime)
+            image = _raw_demosaic(raw, min_side, preview, orientation)
     return DecodedImage(image=image, width=width, height=height, mime=mime)
 
 
@@ -366,7 +390,7 @@ def _raw_preview(raw: Any, min_side: int) -> Image.Image | None:
 
 
 def _raw_demosaic(
-    raw: Any, min_side: int, preview: Image.Image | None, orientation: int, mime: str
+    raw: Any, min_side: int, preview: Image.Image | None, orientation: int
 ) -> Image.Image:
     """Half-size demosaic (LibRaw rotates it itself); a too-small preview beats nothing."""
     try:
@@ -374,7 +398,7 @@ def _raw_demosaic(
     except Exception:
         if preview is None:
             raise
-        return _finish(preview, preview.size, orientation, mime).image
+        return _upright(preview, orientation)
     return _reduce(Image.fromarray(np.ascontiguousarray(rgb)), min_side)
 
 

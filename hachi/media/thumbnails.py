@@ -17,7 +17,7 @@ from PIL import Image
 
 GRID = "grid"
 PREVIEW = "preview"
-KINDS = frozenset({GRID, PREVIEW})
+KINDS = (GRID, PREVIEW)
 
 WEBP_METHOD = 1
 """libwebp effort (0-6): 1 encodes a 320 px grid tile ~2x faster than the default 4
