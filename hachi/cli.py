@@ -235,11 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    try:
-        from hachi import cli_models
-    except ImportError:
-        return
+    from hachi import cli_models, cli_people
+
     cli_models.register(sub, add_common)
+    cli_people.register(sub, add_common)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,10 @@ def run_jobs_in_foreground(
 
     try:
         while not all(_finished(library, j) for j in job_ids):
-            if run_next_job(library.settings, library.extractor, show) is None:
+            ran = run_next_job(
+                library.settings, library.extractor, show, library.models, library.after_job
+            )
+            if ran is None:
                 time.sleep(POLL_S)  # claimed by another process: wait for it
     finally:
         if bar is not None:

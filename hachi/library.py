@@ -14,30 +14,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hachi.catalog import analyses, queries, suggest
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
-from hachi.catalog import queries, suggest
 from hachi.catalog.db import connect, transaction
 from hachi.config import Settings
-from hachi.errors import BadRequest, NotFound
+from hachi.errors import BadRequest, ModelUnavailable, NotFound
+from hachi.indexer.available import AvailableModels
 from hachi.indexer.extract import Extractor
 from hachi.indexer.runner import BackgroundIndexer
 from hachi.indexer.scan import validate_folder
+from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
+from hachi.search.semantic import SemanticIndex
 
 SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place")
 
 
-class Library:
+class Library(PeopleMixin):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.ensure_dirs()
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._extractor: Extractor | None = None
+        self._models: AvailableModels | None = None
+        self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
         connect(settings.catalog_path).close()  # create / migrate once, up front
 
@@ -57,6 +62,20 @@ class Library:
             self._extractor = Extractor(self.settings)
         return self._extractor
 
+    @property
+    def models(self) -> AvailableModels:
+        with self._write_lock:
+            if self._models is None:
+                self._models = AvailableModels.discover(self.settings)
+                if self._models.clip is not None:
+                    self._semantic = SemanticIndex(self._models.clip, self.settings.vectors_dir)
+        return self._models
+
+    @property
+    def semantic(self) -> SemanticIndex | None:
+        _ = self.models
+        return self._semantic
+
     def close(self) -> None:
         self.stop_background()
         conn = getattr(self._local, "conn", None)
@@ -68,8 +87,15 @@ class Library:
 
     def start_background(self) -> None:
         if self._background is None:
-            self._background = BackgroundIndexer(self.settings, self.extractor)
+            self._background = BackgroundIndexer(
+                self.settings, self.extractor, self.models, self.after_job
+            )
         self._background.start()
+
+    def after_job(self, conn: Any) -> None:
+        """Work that follows every index job: people for the new faces."""
+        if self.models.faces is not None:
+            self.update_people(conn)
 
     def stop_background(self) -> None:
         if self._background is not None:
@@ -138,14 +164,44 @@ class Library:
             **counts,
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
-            "features": {"semantic_search": False, "faces": False, "ocr": False},
-            "notices": [
-                "semantic search is off: no CLIP model is installed (run: hachi models pull)"
-            ],
+            "features": self.models.features(),
+            "notices": list(self.models.notices),
         }
 
-    def search(self, q: str, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-        return engine.search(self.conn, q, limit, cursor).to_dict()
+    def search(
+        self, q: str, limit: int = 100, cursor: str | None = None, more: int = 0
+    ) -> dict[str, Any]:
+        return engine.search(
+            self.conn, q, limit, cursor, self.semantic, more, face_backend=self.face_backend
+        ).to_dict()
+
+    def search_image(
+        self,
+        data: bytes,
+        q: str = "",
+        limit: int = 100,
+        cursor: str | None = None,
+        more: int = 0,
+    ) -> dict[str, Any]:
+        """Photos like an uploaded one (plus an optional query line to filter or steer)."""
+        if self.semantic is None:
+            raise ModelUnavailable(
+                "searching with a photo needs semantic search, which is off: no CLIP model "
+                "is installed",
+                {"install": f"hachi models pull {self.settings.clip_model}"},
+            )
+        image = decode_image(data, 256, "upload").image
+        vector = self.semantic.image_vector(image)
+        return engine.search(
+            self.conn,
+            q,
+            limit,
+            cursor,
+            self.semantic,
+            more,
+            query_vector=vector,
+            face_backend=self.face_backend,
+        ).to_dict()
 
     def _row(self, photo_id: int) -> dict[str, Any]:
         rows = queries.photo_rows(self.conn, [photo_id])
@@ -179,6 +235,8 @@ class Library:
                 "preview_url": f"/api/photos/{photo_id}/thumbnail?size=preview",
                 "original_url": f"/api/photos/{photo_id}/original",
                 "indexed_at": row["indexed_at"],
+                "faces": self.faces(photo_id=photo_id),
+                "text": analyses.ocr_text(self.conn, photo_id),
             }
         )
         return details

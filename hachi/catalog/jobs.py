@@ -42,6 +42,9 @@ class Job:
     error: str | None
     owner_pid: int | None
     heartbeat_at: float | None
+    phase: str | None = None
+    phase_done: int = 0
+    phase_total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -152,6 +155,14 @@ def update_progress(
         sets.append(f"{name} = ?")
         params.append(value)
     conn.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*params, job_id))
+
+
+def update_phase(conn: sqlite3.Connection, job_id: int, phase: str, done: int, total: int) -> None:
+    """Progress of a model pass ('clip', 'faces', 'ocr') after the scan phase."""
+    conn.execute(
+        "UPDATE jobs SET phase = ?, phase_done = ?, phase_total = ?, heartbeat_at = ? WHERE id = ?",
+        (phase, done, total, time.time(), job_id),
+    )
 
 
 def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job:

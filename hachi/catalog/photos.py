@@ -156,6 +156,9 @@ def _dir_id(conn: sqlite3.Connection, rec: PhotoRecord) -> int:
     )
 
 
+DERIVED_TABLES = ("analyses", "photo_vectors", "ocr_text", "faces")
+"""Rows computed from a photo's pixels; later migrations add their tables here."""
+
 _PHOTO_COLUMNS = (
     "folder_id",
     "dir_id",
@@ -188,7 +191,14 @@ _PHOTO_COLUMNS = (
 
 
 def upsert_photo(conn: sqlite3.Connection, rec: PhotoRecord, job_id: int | None) -> int:
-    """Insert a new photo or refresh a changed one, keeping its id (faces hang off it)."""
+    """Insert a new photo or refresh a changed one, keeping its id (faces hang off it).
+
+    When the content changed, what the models derived from the old pixels is dropped so
+    every model pass picks the photo up again.
+    """
+    old = conn.execute("SELECT id, content_hash FROM photos WHERE path = ?", (rec.path,)).fetchone()
+    if old is not None and old[1] != rec.content_hash:
+        forget_derived(conn, int(old[0]))
     values = (
         rec.folder_id,
         _dir_id(conn, rec),
@@ -249,6 +259,11 @@ def refresh_fts(conn: sqlite3.Connection, photo_id: int, ocr: str | None = None)
         "VALUES (?, ?, ?, ?, ?, ?)",
         (photo_id, fold(row[0]), fold(row[1]), (row[2] or "").replace("|", " "), people, ocr_text),
     )
+
+
+def forget_derived(conn: sqlite3.Connection, photo_id: int) -> None:
+    for table in DERIVED_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE photo_id = ?", (photo_id,))
 
 
 def record_failure(

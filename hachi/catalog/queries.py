@@ -33,6 +33,7 @@ class Criteria:
     conditions: tuple[Condition, ...] = ()
     fts: str | None = None  # an FTS5 expression built by search, or None
     order: str = "date_desc"  # date_desc | date_asc | rank
+    face_backend: str = "dlib"  # whose faces person: and faces: look at
 
 
 @dataclass
@@ -56,9 +57,15 @@ def _dimension_clause(
     return f"{column} IN (SELECT id FROM {table} WHERE {' OR '.join(tests)})", params
 
 
-def _clause(cond: Condition) -> tuple[str, list[Any], str | None]:
+def _clause(cond: Condition, backend: str) -> tuple[str, list[Any], str | None]:
     """SQL for one condition, its parameters, and the nullable column negation must spare."""
     v = cond.values
+    if cond.field == "person_ids":
+        marks = ",".join("?" for _ in v) or "NULL"
+        sql = f"p.id IN (SELECT photo_id FROM faces WHERE backend = ? AND person_id IN ({marks}))"
+        return sql, [backend, *v], None
+    if cond.field == "faces":
+        return _faces_clause(v, backend)
     if cond.field == "camera":
         return (*_dimension_clause("p.camera_id", "cameras", v, words=False), "p.camera_id")
     if cond.field == "lens":
@@ -97,17 +104,33 @@ def _clause(cond: Condition) -> tuple[str, list[Any], str | None]:
             tests.append("(" + " AND ".join(parts or ["1"]) + ")")
         return f"({' OR '.join(tests)})", params, "p.taken_at"
     if cond.field == "text":
-        return "p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)", [v[0]], None
+        tests = " OR ".join("folded LIKE ? ESCAPE '\\'" for _ in v)
+        params = [f"%{_escape_like(fold(str(x)))}%" for x in v]
+        return f"p.id IN (SELECT photo_id FROM ocr_text WHERE {tests})", params, None
     if cond.field == "photo_ids":
         marks = ",".join("?" for _ in v)
         return f"p.id IN ({marks})", list(v), None
     raise ValueError(f"unknown condition field {cond.field!r}")
 
 
+def _faces_clause(values: tuple[Any, ...], backend: str) -> tuple[str, list[Any], str | None]:
+    """faces:N / faces:N+ over photos whose faces were looked for (by this backend)."""
+    count = "(SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id AND f.backend = ?)"
+    tests, params = [], []
+    for number, or_more in values:
+        tests.append(f"{count} {'>=' if or_more else '='} ?")
+        params += [backend, number]
+    analysed = (
+        "EXISTS (SELECT 1 FROM analyses a WHERE a.photo_id = p.id AND a.task = 'faces' "
+        "AND a.model = ? AND a.status = 'ok')"
+    )
+    return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
+
+
 def _build(criteria: Criteria) -> _Sql:
     sql = _Sql()
     for cond in criteria.conditions:
-        clause, params, nullable = _clause(cond)
+        clause, params, nullable = _clause(cond, criteria.face_backend)
         if cond.negated:
             clause = f"NOT ({clause})"
             if nullable:
@@ -215,3 +238,21 @@ def failed_files(
         [*params, limit, offset],
     )
     return [dict(r) for r in rows]
+
+
+def fts_scores(conn: sqlite3.Connection, expression: str) -> dict[int, float]:
+    """Photo id -> lexical relevance (higher is better) for an FTS5 expression."""
+    rows = conn.execute(
+        "SELECT rowid, -bm25(photos_fts) FROM photos_fts WHERE photos_fts MATCH ?", (expression,)
+    )
+    return {int(r[0]): float(r[1]) for r in rows}
+
+
+def taken_at_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
+    out: dict[int, str | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for row in conn.execute(f"SELECT id, taken_at FROM photos WHERE id IN ({marks})", chunk):
+            out[int(row[0])] = row[1]
+    return out

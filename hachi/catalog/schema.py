@@ -137,6 +137,77 @@ MIGRATIONS: tuple[str, ...] = (
         tokenize = "unicode61 remove_diacritics 2"
     );
     """,
+    # 2: per-photo analyses by models (CLIP, faces, OCR), their vectors and text; job phases.
+    """
+    CREATE TABLE analyses (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        task TEXT NOT NULL,
+        model TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        done_at TEXT NOT NULL,
+        PRIMARY KEY (photo_id, task, model)
+    );
+    CREATE INDEX analyses_task ON analyses (task, model);
+    CREATE TABLE photo_vectors (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        PRIMARY KEY (photo_id, model)
+    );
+    CREATE UNIQUE INDEX photo_vectors_row ON photo_vectors (model, row);
+    CREATE TABLE ocr_text (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        folded TEXT NOT NULL
+    );
+    ALTER TABLE vector_sets ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER photo_vectors_added AFTER INSERT ON photo_vectors BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = new.model;
+    END;
+    CREATE TRIGGER photo_vectors_changed AFTER UPDATE ON photo_vectors BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = new.model;
+    END;
+    CREATE TRIGGER photo_vectors_removed AFTER DELETE ON photo_vectors BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = old.model;
+    END;
+    ALTER TABLE jobs ADD COLUMN phase TEXT;
+    ALTER TABLE jobs ADD COLUMN phase_done INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN phase_total INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: faces and people. Boxes are fractions of the displayed (upright) photo, so they
+    # do not depend on the size a backend looked at.
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        cover_face_id INTEGER,
+        created_at TEXT NOT NULL,
+        named_at TEXT
+    );
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        backend TEXT NOT NULL,
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        w REAL NOT NULL,
+        h REAL NOT NULL,
+        landmarks TEXT NOT NULL,
+        score REAL NOT NULL,
+        embedding_row INTEGER NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        assigned_by TEXT NOT NULL DEFAULT 'auto'
+    );
+    CREATE INDEX faces_photo ON faces (photo_id, backend);
+    CREATE INDEX faces_person ON faces (person_id, backend);
+    CREATE TABLE face_rejections (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

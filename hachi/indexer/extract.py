@@ -8,9 +8,11 @@ encode. Any failure becomes a recorded reason, never an exception that could sto
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -29,20 +31,42 @@ MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its g
 MAX_FILE_BYTES = 2 * 1024**3
 
 
-@dataclass(frozen=True)
+class Preparer(Protocol):
+    """The part of a model stage that runs on reader threads (see indexer.stages)."""
+
+    task: str
+    min_side: int
+
+    def prepare(self, image: Image.Image) -> Any: ...
+
+
+@dataclass
 class Extracted:
     found: FoundFile
     record: PhotoRecord | None
     error: str | None
-    image: Image.Image | None = None
+    prepared: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    stage_errors: dict[str, str] = field(default_factory=dict)
 
 
 class Extractor:
     """Holds what every file's extraction shares (settings, the geocoder)."""
 
-    def __init__(self, settings: Settings, geocoder: Geocoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        geocoder: Geocoder | None = None,
+        preparers: Sequence[Preparer] = (),
+    ) -> None:
         self.settings = settings
         self.geocoder = geocoder or Geocoder()
+        self.preparers = tuple(preparers)
+        self.min_side = max([MIN_DECODE_SIDE, *(p.min_side for p in self.preparers)])
+
+    def with_preparers(self, preparers: Sequence[Preparer]) -> Extractor:
+        """The same extractor (and loaded geocoder) feeding other model stages."""
+        return Extractor(self.settings, self.geocoder, preparers)
 
     def extract(self, found: FoundFile, folder_id: int, root: str) -> Extracted:
         try:
@@ -50,7 +74,16 @@ class Extractor:
             record, image = self._record(found, folder_id, root, data)
         except UnreadableFile as exc:
             return Extracted(found, None, exc.message)
-        return Extracted(found, record, None, image)
+        result = Extracted(found, record, None)
+        self.prepare_all(image, result)
+        return result
+
+    def prepare_all(self, image: Image.Image, into: Extracted) -> None:
+        for preparer in self.preparers:
+            try:
+                into.prepared[preparer.task] = preparer.prepare(image)
+            except Exception as exc:  # noqa: BLE001 - one photo's model input, recorded
+                into.stage_errors[preparer.task] = f"{type(exc).__name__}: {exc}"
 
     def _record(
         self, found: FoundFile, folder_id: int, root: str, data: bytes
@@ -58,7 +91,7 @@ class Extractor:
         name = os.path.basename(found.path)
         digest = content_hash(data)
         meta = read_metadata(data, name)
-        decoded = decode_image(data, MIN_DECODE_SIDE, name)
+        decoded = decode_image(data, self.min_side, name)
         thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
         if not thumb.exists():
             write_thumbnail(decoded.image, thumb, self.settings.thumb_size)

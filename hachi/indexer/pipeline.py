@@ -8,20 +8,25 @@ finds the finished files unchanged and carries on: resume is just a rescan.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hachi.catalog import analyses
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
 from hachi.indexer.scan import FoundFile, walk_photos
+from hachi.indexer.stages import Stage
+
+log = logging.getLogger(__name__)
 
 PHOTOS_PER_COMMIT = 128
 SECONDS_PER_COMMIT = 1.0
@@ -64,27 +69,30 @@ class IndexJob:
         extractor: Extractor,
         workers: int,
         on_progress: Callable[[Progress, str | None], None] | None = None,
+        stages: Sequence[Stage] = (),
     ) -> None:
         self.conn = conn
         self.job = job
-        self.extractor = extractor
+        self.stages = tuple(stages)
+        self.extractor = extractor.with_preparers(self.stages)
         self.workers = max(1, workers)
         self.progress = Progress()
         self.on_progress = on_progress
         self._last_commit = time.monotonic()
 
     def run(self) -> Progress:
-        """Runs to completion or cancellation; finishes the job row either way."""
+        """Scan, extract and write; raises Cancelled when the user cancels in between."""
+        plan = self._scan()
+        for stage in self.stages:
+            stage.begin(self.conn)
         try:
-            plan = self._scan()
             self._extract_all(plan)
-            self._remove_vanished(plan)
-            for folder_id in self.job.folder_ids:
-                folders_db.mark_scanned(self.conn, folder_id)
-        except Cancelled:
-            jobs_db.finish_job(self.conn, self.job.id, "cancelled")
-            return self.progress
-        jobs_db.finish_job(self.conn, self.job.id, "done")
+        finally:
+            for stage in self.stages:
+                stage.end()
+        self._remove_vanished(plan)
+        for folder_id in self.job.folder_ids:
+            folders_db.mark_scanned(self.conn, folder_id)
         return self.progress
 
     # -- scanning -----------------------------------------------------------------------
@@ -131,16 +139,25 @@ class IndexJob:
     def _extract_all(self, plan: _Plan) -> None:
         moved_from = _by_hash(plan.vanished)
         batch: list[Extracted] = []
+        waiting: list[Extracted] = []  # extracted, waiting for batched model inference
+        infer_every = max([1, *(stage.batch_size for stage in self.stages)])
         for result in self._results(plan.todo):
-            batch.append(result)
-            if len(batch) >= PHOTOS_PER_COMMIT or self._commit_due():
+            waiting.append(result)
+            if len(waiting) >= infer_every:
+                batch += run_stages(self.stages, waiting)
+                waiting = []
+            if len(batch) >= PHOTOS_PER_COMMIT or (batch and self._commit_due()):
                 self._write(batch, moved_from, plan)
                 batch = []
-        self._write(batch, moved_from, plan)
+        self._write(batch + run_stages(self.stages, waiting), moved_from, plan)
 
     def _results(self, todo: list[tuple[FoundFile, int, str]]) -> Iterator[Extracted]:
-        """Results in input order with a bounded number in flight (bounded memory)."""
-        window = self.workers * 4
+        """Results in input order with a bounded number in flight (bounded memory).
+
+        The window covers two model batches, so readers decode the next batch while the
+        writer thread runs the models on the previous one.
+        """
+        window = max(self.workers * 4, 2 * max([1, *(s.batch_size for s in self.stages)]))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="hachi-extract") as pool:
             pending: deque[Future[Extracted]] = deque()
             for item in todo:
@@ -161,8 +178,12 @@ class IndexJob:
     ) -> None:
         self._check_cancel()
         with transaction(self.conn):
+            stored: list[tuple[int, Extracted]] = []
             for item in batch:
-                self._write_one(item, moved_from, plan)
+                photo_id = self._write_one(item, moved_from, plan)
+                if photo_id is not None:
+                    stored.append((photo_id, item))
+            store_stage_results(self.conn, self.stages, stored)
             current = batch[-1].found.path if batch else None
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         self._last_commit = time.monotonic()
@@ -170,7 +191,8 @@ class IndexJob:
 
     def _write_one(
         self, item: Extracted, moved_from: dict[str, list[photos_db.KnownFile]], plan: _Plan
-    ) -> None:
+    ) -> int | None:
+        """Writes one file's row; returns the photo id when model results should be stored."""
         found = item.found
         if item.record is None:
             folder_id = self._folder_of(found.path)
@@ -185,16 +207,17 @@ class IndexJob:
             )
             self.progress.failed += 1
             self.progress.errors.append((found.path, item.error or "unknown error"))
-            return
+            return None
         candidates = moved_from.get(item.record.content_hash)
         if candidates:
             origin = candidates.pop(0)
             plan.vanished.pop(origin.path, None)
             photos_db.move_photo(self.conn, origin.id, item.record, self.job.id)
             self.progress.moved += 1
-            return
-        photos_db.upsert_photo(self.conn, item.record, self.job.id)
+            return None  # same content: what the models found still holds
+        photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
+        return photo_id
 
     def _folder_of(self, path: str) -> int:
         for folder_id in self.job.folder_ids:
@@ -224,6 +247,38 @@ class IndexJob:
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         if self.on_progress is not None:
             self.on_progress(self.progress, current)
+
+
+def run_stages(stages: Sequence[Stage], items: list[Extracted]) -> list[Extracted]:
+    """Batched inference for every stage; a failing batch marks its photos, never the job."""
+    for stage in stages:
+        ready = [i for i in items if stage.task in i.prepared]
+        if not ready:
+            continue
+        try:
+            outputs = stage.run([i.prepared.pop(stage.task) for i in ready])
+        except Exception as exc:  # noqa: BLE001 - recorded per photo, the job goes on
+            log.exception("%s inference failed", stage.task)
+            for item in ready:
+                item.stage_errors[stage.task] = f"{type(exc).__name__}: {exc}"
+            continue
+        for item, output in zip(ready, outputs, strict=True):
+            item.results[stage.task] = output
+    return items
+
+
+def store_stage_results(
+    conn: sqlite3.Connection, stages: Sequence[Stage], stored: list[tuple[int, Extracted]]
+) -> None:
+    for stage in stages:
+        ids = [pid for pid, item in stored if stage.task in item.results]
+        outputs = [item.results[stage.task] for _pid, item in stored if stage.task in item.results]
+        stage.store(conn, ids, outputs)
+        for pid, item in stored:
+            if stage.task in item.stage_errors:
+                analyses.record_analysis(
+                    conn, pid, stage.task, stage.model, item.stage_errors[stage.task]
+                )
 
 
 def _by_hash(vanished: dict[str, photos_db.KnownFile]) -> dict[str, list[photos_db.KnownFile]]:

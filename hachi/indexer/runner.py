@@ -5,14 +5,17 @@ process died mid-way."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
+from hachi.indexer.available import AvailableModels
 from hachi.indexer.extract import Extractor
-from hachi.indexer.pipeline import IndexJob, Progress
+from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
@@ -22,22 +25,39 @@ def run_next_job(
     settings: Settings,
     extractor: Extractor,
     on_progress: Callable[[Progress, str | None], None] | None = None,
+    models: AvailableModels | None = None,
+    after_job: Callable[[sqlite3.Connection], None] | None = None,
 ) -> tuple[jobs_db.Job, Progress] | None:
-    """Claim and run one job to its end; None when there is nothing to do."""
+    """Claim and run one job to its end; None when there is nothing to do.
+
+    The job scans and indexes (CLIP inline when installed), then runs the catch-up and
+    slow model passes (OCR, faces); cancelling stops it between batches.
+    """
     conn = connect(settings.catalog_path)
     try:
         job = jobs_db.claim_next_job(conn)
         if job is None:
             return None
+        progress = Progress()
         if job.state == "cancelling":
             jobs_db.finish_job(conn, job.id, "cancelled")
-            return job, Progress()
+            return job, progress
+        inline = models.inline_stages() if models else []
+        passes = models.pass_stages() if models else []
         try:
-            progress = IndexJob(conn, job, extractor, settings.workers, on_progress).run()
+            progress = IndexJob(conn, job, extractor, settings.workers, on_progress, inline).run()
+            for stage in passes:
+                run_pass(conn, job.id, stage, settings.workers)
+            if after_job is not None:
+                after_job(conn)
+        except (Cancelled, PassCancelled):
+            jobs_db.finish_job(conn, job.id, "cancelled")
         except Exception as exc:
             log.exception("index job %s failed", job.id)
             jobs_db.finish_job(conn, job.id, "failed", f"{type(exc).__name__}: {exc}")
             raise
+        else:
+            jobs_db.finish_job(conn, job.id, "done")
         return jobs_db.get_job(conn, job.id), progress
     finally:
         conn.close()
@@ -46,9 +66,17 @@ def run_next_job(
 class BackgroundIndexer:
     """A daemon thread that runs jobs as they are queued, so the server stays responsive."""
 
-    def __init__(self, settings: Settings, extractor: Extractor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extractor: Extractor,
+        models: AvailableModels | None = None,
+        after_job: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.extractor = extractor
+        self.models = models
+        self.after_job = after_job
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,7 +99,9 @@ class BackgroundIndexer:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                ran = run_next_job(self.settings, self.extractor)
+                ran = run_next_job(
+                    self.settings, self.extractor, models=self.models, after_job=self.after_job
+                )
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
                 ran = None
             if ran is None:

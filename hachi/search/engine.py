@@ -10,13 +10,20 @@ import base64
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.queries import Condition, Criteria
 from hachi.errors import BadRequest, ModelUnavailable
+from hachi.search import ranking
 from hachi.search.query import DateRange, Filter, FilterKey, Query, SortOrder, parse_query
+from hachi.search.ranking import MAX_MORE
+from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import fold
 
 MAX_LIMIT = 1_000_000
@@ -54,6 +61,7 @@ class SearchResult:
     results: list[dict[str, Any]]
     next_cursor: str | None
     notices: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +72,7 @@ class SearchResult:
             "results": self.results,
             "next_cursor": self.next_cursor,
             "notices": self.notices,
+            **self.extra,
         }
 
 
@@ -95,14 +104,15 @@ def fts_expression(text: str) -> str | None:
 class Translator:
     """Turns a parsed Query into catalog Criteria; collects notices for the user."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, face_backend: str = "dlib") -> None:
         self.conn = conn
+        self.face_backend = face_backend
         self.notices: list[str] = []
 
     def criteria(self, query: Query, order: str) -> Criteria:
         conditions = tuple(c for f in query.filters if (c := self.condition(f)) is not None)
         fts = fts_expression(query.text)
-        return Criteria(conditions, fts, order)
+        return Criteria(conditions, fts, order, self.face_backend)
 
     def condition(self, flt: Filter) -> Condition | None:
         key, values, neg = flt.key, flt.values, flt.negated
@@ -125,30 +135,24 @@ class Translator:
             mimes = tuple(m for v in values for m in TYPE_MIMES.get(str(v).lower(), ()))
             return Condition("mimes", mimes or ("-",), neg)
         if key == FilterKey.TEXT:
-            expr = " OR ".join(f"ocr : ({e})" for v in values if (e := fts_expression(str(v))))
-            return Condition("text", (expr,), neg) if expr else None
+            return Condition("text", tuple(str(v) for v in values), neg)
         if key == FilterKey.PERSON:
-            self.notices.append("no faces have been recognised yet, so person: matches nobody")
-            return Condition("photo_ids", (), neg)
+            terms = [fold(str(v)) for v in values]
+            ids = faces_db.people_matching(self.conn, terms)
+            if not ids:
+                self.notices.append(f"nobody is named {', '.join(map(str, values))}")
+            return Condition("person_ids", tuple(ids), neg)
         if key == FilterKey.FACES:
-            # Until faces are recognised every photo counts as having none.
-            matches_all = any(_zero_faces(v) for v in values)
-            return None if matches_all != neg else Condition("photo_ids", (), False)
+            counts = tuple((int(v.count), bool(v.or_more)) for v in values)
+            return Condition("faces", counts, neg)
         if key == FilterKey.SIMILAR:
-            raise ModelUnavailable(
-                "similar: needs semantic search, which is off: no CLIP model is installed",
-                {"install": "hachi models pull"},
-            )
+            return None  # a ranking, not a filter: handled by the semantic path
         raise BadRequest(f"filter {key}: is not supported")
 
 
 def _range(value: Any) -> tuple[str | None, str | None]:
     assert isinstance(value, DateRange)
     return value.start, value.end
-
-
-def _zero_faces(value: Any) -> bool:
-    return getattr(value, "count", None) == 0 and not getattr(value, "or_more", False)
 
 
 def _order(query: Query) -> str:
@@ -160,29 +164,160 @@ def _order(query: Query) -> str:
 
 
 def search(
-    conn: sqlite3.Connection, q: str, limit: int = 100, cursor: str | None = None
+    conn: sqlite3.Connection,
+    q: str,
+    limit: int = 100,
+    cursor: str | None = None,
+    semantic: SemanticIndex | None = None,
+    more: int = 0,
+    query_vector: NDArray[np.float32] | None = None,
+    face_backend: str = "dlib",
 ) -> SearchResult:
     started = time.perf_counter()
     if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    if not isinstance(more, int) or not 0 <= more <= MAX_MORE:
+        raise BadRequest(f"more must be between 0 and {MAX_MORE}")
     offset = decode_cursor(cursor)
     query = parse_query(q)
-    translator = Translator(conn)
-    criteria = translator.criteria(query, _order(query))
-    total = queries.count_matching(conn, criteria)
-    hits = queries.ids_matching(conn, criteria, limit, offset)
+    translator = Translator(conn, face_backend)
+    vector, exclude = _query_vector(conn, query, semantic, query_vector)
+    if vector is None:
+        if query.text and semantic is None:
+            translator.notices.append(SEMANTIC_OFF)
+        criteria = translator.criteria(query, _order(query))
+        total = queries.count_matching(conn, criteria)
+        hits = queries.ids_matching(conn, criteria, limit, offset)
+        extra: dict[str, Any] = {"semantic": False}
+    else:
+        assert semantic is not None
+        criteria = replace(translator.criteria(query, "date_desc"), fts=None)
+        ranked_ids, ranked_scores, extra = _semantic(
+            conn, semantic, query, criteria, vector, exclude, more
+        )
+        total = len(ranked_ids)
+        hits = list(
+            zip(
+                ranked_ids[offset : offset + limit],
+                ranked_scores[offset : offset + limit],
+                strict=True,
+            )
+        )
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     results = [summary(rows[pid], score) for pid, score in hits if pid in rows]
-    more = offset + len(hits) < total
+    more_left = offset + len(hits) < total
     return SearchResult(
         query=q,
         parsed=query.to_dict(),
         total=total,
         took_ms=(time.perf_counter() - started) * 1000,
         results=results,
-        next_cursor=encode_cursor(offset + len(hits)) if more else None,
+        next_cursor=encode_cursor(offset + len(hits)) if more_left else None,
         notices=translator.notices,
+        extra=extra,
     )
+
+
+SEMANTIC_OFF = (
+    "semantic search is off (no CLIP model installed), so words match file names, folders "
+    "and places only; turn it on with: hachi models pull"
+)
+
+
+def _query_vector(
+    conn: sqlite3.Connection,
+    query: Query,
+    semantic: SemanticIndex | None,
+    uploaded: NDArray[np.float32] | None,
+) -> tuple[NDArray[np.float32] | None, set[int]]:
+    """The CLIP query: text, similar: photos and an uploaded photo, summed on the sphere."""
+    similar = [int(v) for f in query.filters_for(FilterKey.SIMILAR) for v in f.values]
+    if semantic is None:
+        if similar or uploaded is not None:
+            raise ModelUnavailable(
+                "similar photos need semantic search, which is off: no CLIP model is installed",
+                {"install": "hachi models pull"},
+            )
+        return None, set()
+    parts = [semantic.photo_vector(conn, pid) for pid in similar]
+    if uploaded is not None:
+        parts.append(uploaded)
+    if query.text:
+        parts.append(semantic.text_vector(query.text))
+    if not parts:
+        return None, set()
+    total = np.sum(parts, axis=0).astype(np.float32)
+    return total / max(float(np.linalg.norm(total)), 1e-12), set(similar)
+
+
+def _semantic(
+    conn: sqlite3.Connection,
+    semantic: SemanticIndex,
+    query: Query,
+    criteria: Criteria,
+    vector: NDArray[np.float32],
+    exclude: set[int],
+    more: int,
+) -> tuple[list[int], list[float], dict[str, Any]]:
+    snap = semantic.snapshot(conn)
+    ids, clip = snap.photo_ids, semantic.scores(snap, vector)
+    if criteria.conditions or exclude:
+        allowed = set(queries.all_ids_matching(conn, criteria)) if criteria.conditions else None
+        mask = np.fromiter(
+            ((allowed is None or int(i) in allowed) and int(i) not in exclude for i in ids),
+            dtype=bool,
+            count=len(ids),
+        )
+        ids, clip = ids[mask], clip[mask]
+    lexical = np.zeros(len(ids), dtype=np.float32)
+    must_keep = np.zeros(len(ids), dtype=bool)
+    if query.text:
+        lexical, must_keep = _lexical(conn, query.text, ids)
+    ranked = ranking.rank(clip, lexical, must_keep, more)
+    order_ids = [int(ids[i]) for i in ranked.order]
+    scores = [float(s) for s in ranked.scores]
+    if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
+        order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
+    extra = {
+        "semantic": True,
+        "model": semantic.model,
+        "cutoff": ranked.cutoff,
+        "hidden": ranked.hidden,
+        "more": more,
+    }
+    return order_ids, scores, extra
+
+
+def _lexical(
+    conn: sqlite3.Connection, text: str, ids: NDArray[np.int64]
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Per candidate: lexical relevance (any word) and whether every word matched."""
+    words = [w for w in fold(text).split() if w not in STOPWORDS and len(w) > 1]
+    if not words:
+        return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
+    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words))
+    every_word = queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words))
+    lexical = np.fromiter((any_word.get(int(i), 0.0) for i in ids), np.float32, len(ids))
+    keep = np.fromiter((int(i) in every_word for i in ids), bool, len(ids))
+    return lexical, keep
+
+
+def _by_date(
+    conn: sqlite3.Connection, ids: list[int], scores: list[float], ascending: bool
+) -> tuple[list[int], list[float]]:
+    taken = queries.taken_at_of(conn, ids)
+    pairs = sorted(
+        zip(ids, scores, strict=True),
+        key=lambda p: (taken.get(p[0]) or "", p[0]),
+        reverse=not ascending,
+    )
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+STOPWORDS = frozenset(
+    "a an and at by for from in into is of on or the to with photo photos picture pictures "
+    "image images".split()
+)
 
 
 def summary(row: dict[str, Any], score: float) -> dict[str, Any]:

@@ -100,21 +100,13 @@ KEY_ALIASES: dict[str, FilterKey] = {
 }
 SORT_NAMES: dict[str, SortOrder] = {
     "relevance": SortOrder.RELEVANCE,
-    "date": SortOrder.DATE_DESC,
-    "newest": SortOrder.DATE_DESC,
-    "date-desc": SortOrder.DATE_DESC,
-    "date_desc": SortOrder.DATE_DESC,
-    "date-asc": SortOrder.DATE_ASC,
-    "date_asc": SortOrder.DATE_ASC,
-    "oldest": SortOrder.DATE_ASC,
+    **dict.fromkeys(["date", "newest", "date-desc", "date_desc"], SortOrder.DATE_DESC),
+    **dict.fromkeys(["oldest", "date-asc", "date_asc"], SortOrder.DATE_ASC),
 }
 ORIENTATIONS = {
-    "portrait": "portrait",
-    "vertical": "portrait",
-    "landscape": "landscape",
-    "horizontal": "landscape",
-    "square": "square",
-}
+    "portrait": "portrait", "vertical": "portrait", "landscape": "landscape",
+    "horizontal": "landscape", "square": "square",
+}  # fmt: skip
 RAW_TYPES = (
     "dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f 3fr erf kdc mrw iiq rwl"
 ).split()
@@ -493,8 +485,10 @@ class _QueryBuilder:
 
     def _count_values(self, token: _FilterToken) -> None:
         self.value_count += len(token.values)
-        if self.value_count > MAX_VALUES:
-            _fail(f"too many filter values (at most {MAX_VALUES} in one query)", token.values[-1])
+        over = self.value_count - MAX_VALUES
+        if over > 0:
+            first_extra = token.values[len(token.values) - over]
+            _fail(f"too many filter values (at most {MAX_VALUES} in one query)", first_extra)
 
     def _set_sort(self, token: _FilterToken) -> None:
         if self.sort is not None:

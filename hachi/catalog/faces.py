@@ -1,0 +1,303 @@
+"""Faces and people in the catalog, and the user's decisions about them.
+
+A face assigned by the user (``assigned_by = 'user'``) is locked: automatic clustering
+never moves it. "Not this person" is a rejection row: clustering never puts that face
+back into that person. Merging moves faces and rejections, so no decision is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hachi.catalog.clock import utc_now
+from hachi.errors import BadRequest, NotFound
+from hachi.textnorm import fold
+
+USER, AUTO = "user", "auto"
+
+
+@dataclass(frozen=True)
+class NewFace:
+    box: tuple[float, float, float, float]  # x, y, w, h as fractions of the upright photo
+    landmarks: tuple[tuple[float, float], ...]  # fractions too
+    score: float
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str | None
+    hidden: bool
+    faces: int
+    photos: int
+    cover_face_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- writing faces (indexing) -------------------------------------------------------------
+
+
+def replace_faces(
+    conn: sqlite3.Connection,
+    photo_id: int,
+    backend: str,
+    faces: Sequence[NewFace],
+    first_row: int,
+) -> list[int]:
+    """The photo's faces for this backend, replacing any earlier detection of them."""
+    conn.execute("DELETE FROM faces WHERE photo_id = ? AND backend = ?", (photo_id, backend))
+    ids = []
+    for i, face in enumerate(faces):
+        cur = conn.execute(
+            "INSERT INTO faces (photo_id, backend, x, y, w, h, landmarks, score, embedding_row)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, backend, *face.box, json.dumps(face.landmarks), face.score, first_row + i),
+        )
+        ids.append(int(cur.lastrowid or 0))
+    return ids
+
+
+# -- reading faces for clustering ---------------------------------------------------------
+
+
+def face_rows(
+    conn: sqlite3.Connection, backend: str
+) -> list[tuple[int, int, int, int | None, bool]]:
+    """(face id, photo id, embedding row, person id, locked) of every face of a backend."""
+    rows = conn.execute(
+        "SELECT id, photo_id, embedding_row, person_id, assigned_by = 'user' FROM faces "
+        "WHERE backend = ? ORDER BY id",
+        (backend,),
+    )
+    return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+
+def rejections(conn: sqlite3.Connection, backend: str) -> frozenset[tuple[int, int]]:
+    rows = conn.execute(
+        "SELECT r.face_id, r.person_id FROM face_rejections r JOIN faces f ON f.id = r.face_id "
+        "WHERE f.backend = ?",
+        (backend,),
+    )
+    return frozenset((int(a), int(b)) for a, b in rows)
+
+
+def named_people(conn: sqlite3.Connection) -> frozenset[int]:
+    return frozenset(
+        int(r[0]) for r in conn.execute("SELECT id FROM people WHERE name IS NOT NULL")
+    )
+
+
+def create_person(conn: sqlite3.Connection, name: str | None = None) -> int:
+    cur = conn.execute(
+        "INSERT INTO people (name, created_at, named_at) VALUES (?, ?, ?)",
+        (name, utc_now(), utc_now() if name else None),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def set_assignments(conn: sqlite3.Connection, assignments: dict[int, int | None]) -> None:
+    """Automatic assignments; locked faces are never touched, whatever is passed."""
+    conn.executemany(
+        "UPDATE faces SET person_id = ? WHERE id = ? AND assigned_by = 'auto'",
+        [(pid, fid) for fid, pid in assignments.items()],
+    )
+
+
+def drop_empty_people(conn: sqlite3.Connection) -> int:
+    """Unnamed people left without faces; named ones stay (the name is the user's)."""
+    cur = conn.execute(
+        "DELETE FROM people WHERE name IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM faces f WHERE f.person_id = people.id)"
+    )
+    return cur.rowcount
+
+
+def refresh_covers(conn: sqlite3.Connection) -> None:
+    """Each person's cover is their best-scoring face unless it still exists."""
+    conn.execute(
+        "UPDATE people SET cover_face_id = (SELECT f.id FROM faces f WHERE f.person_id = people.id"
+        " ORDER BY f.w * f.h * f.score DESC LIMIT 1) WHERE cover_face_id IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM faces f WHERE f.id = people.cover_face_id AND f.person_id = people.id)"
+    )
+
+
+# -- people for the user ------------------------------------------------------------------
+
+
+def list_people(
+    conn: sqlite3.Connection, backend: str, min_faces: int, include_hidden: bool
+) -> list[Person]:
+    hidden = "" if include_hidden else "AND p.hidden = 0"
+    rows = conn.execute(
+        "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id), p.cover_face_id "
+        "FROM people p LEFT JOIN faces f ON f.person_id = p.id AND f.backend = ? "
+        f"WHERE 1 {hidden} GROUP BY p.id HAVING COUNT(f.id) >= ? OR p.name IS NOT NULL "
+        "ORDER BY p.name IS NULL, COUNT(f.id) DESC, p.id",
+        (backend, min_faces),
+    )
+    return [Person(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+def get_person(conn: sqlite3.Connection, person_id: int, backend: str) -> Person:
+    row = conn.execute(
+        "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id), p.cover_face_id "
+        "FROM people p LEFT JOIN faces f ON f.person_id = p.id AND f.backend = ? "
+        "WHERE p.id = ? GROUP BY p.id",
+        (backend, person_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no person with id {person_id}")
+    return Person(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
+
+
+def rename_person(conn: sqlite3.Connection, person_id: int, name: str | None) -> None:
+    conn.execute(
+        "UPDATE people SET name = ?, named_at = ? WHERE id = ?",
+        (name, utc_now() if name else None, person_id),
+    )
+
+
+def hide_person(conn: sqlite3.Connection, person_id: int, hidden: bool) -> None:
+    conn.execute("UPDATE people SET hidden = ? WHERE id = ?", (int(hidden), person_id))
+
+
+def merge_people(conn: sqlite3.Connection, source: int, target: int) -> None:
+    """All of ``source`` becomes ``target``; the target keeps its name, else takes source's."""
+    if source == target:
+        raise BadRequest("cannot merge a person into itself")
+    conn.execute(
+        "UPDATE people SET name = COALESCE(name, (SELECT name FROM people WHERE id = ?)) "
+        "WHERE id = ?",
+        (source, target),
+    )
+    conn.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (target, source))
+    conn.execute(
+        "INSERT OR IGNORE INTO face_rejections (face_id, person_id) "
+        "SELECT face_id, ? FROM face_rejections WHERE person_id = ?",
+        (target, source),
+    )
+    conn.execute("DELETE FROM people WHERE id = ?", (source,))
+
+
+def face_owner(conn: sqlite3.Connection, face_id: int) -> tuple[int, int | None]:
+    row = conn.execute("SELECT photo_id, person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no face with id {face_id}")
+    return int(row[0]), row[1]
+
+
+def assign_face(conn: sqlite3.Connection, face_id: int, person_id: int) -> None:
+    """ "This is ...": locked, and any earlier rejection of that person is withdrawn."""
+    photo_id, _ = face_owner(conn, face_id)
+    clash = conn.execute(
+        "SELECT id FROM faces WHERE photo_id = ? AND person_id = ? AND id != ?",
+        (photo_id, person_id, face_id),
+    ).fetchone()
+    if clash is not None:
+        # A person appears at most once per photo: the other face lets go (and says why).
+        reject_face(conn, int(clash[0]))
+    conn.execute(
+        "DELETE FROM face_rejections WHERE face_id = ? AND person_id = ?", (face_id, person_id)
+    )
+    conn.execute(
+        "UPDATE faces SET person_id = ?, assigned_by = 'user' WHERE id = ?", (person_id, face_id)
+    )
+
+
+def reject_face(conn: sqlite3.Connection, face_id: int) -> int | None:
+    """ "Not this person": the face leaves and is never put back there automatically."""
+    _, person_id = face_owner(conn, face_id)
+    if person_id is not None:
+        conn.execute(
+            "INSERT OR IGNORE INTO face_rejections (face_id, person_id) VALUES (?, ?)",
+            (face_id, person_id),
+        )
+    conn.execute("UPDATE faces SET person_id = NULL, assigned_by = 'auto' WHERE id = ?", (face_id,))
+    return person_id
+
+
+# -- faces for the user -------------------------------------------------------------------
+
+FACE_SQL = """
+    SELECT f.id, f.photo_id, ph.path, ph.width, ph.height, f.x, f.y, f.w, f.h, f.score,
+           f.person_id, pe.name AS person_name, f.assigned_by, ph.content_hash
+    FROM faces f JOIN photos ph ON ph.id = f.photo_id
+    LEFT JOIN people pe ON pe.id = f.person_id
+"""
+
+
+def face_dicts(
+    conn: sqlite3.Connection, backend: str, where: str = "", params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    clause = f"WHERE f.backend = ? {('AND ' + where) if where else ''}"
+    rows = conn.execute(f"{FACE_SQL} {clause} ORDER BY f.photo_id, f.x", (backend, *params))
+    return [_face_dict(r) for r in rows]
+
+
+def _face_dict(r: sqlite3.Row) -> dict[str, Any]:
+    width, height = r["width"] or 0, r["height"] or 0
+    return {
+        "id": r["id"],
+        "photo_id": r["photo_id"],
+        "path": r["path"],
+        "box": [
+            round(r["x"] * width),
+            round(r["y"] * height),
+            round(r["w"] * width),
+            round(r["h"] * height),
+        ],
+        "box_fraction": [r["x"], r["y"], r["w"], r["h"]],
+        "score": r["score"],
+        "person_id": r["person_id"],
+        "person_name": r["person_name"],
+        "assigned_by": r["assigned_by"],
+        "content_hash": r["content_hash"],
+    }
+
+
+def people_matching(conn: sqlite3.Connection, folded_terms: Sequence[str]) -> list[int]:
+    """Ids of people whose folded name contains a term as whole words, or whose id it is."""
+    out = []
+    for pid, name in conn.execute("SELECT id, name FROM people"):
+        padded = f" {fold(name or '')} "
+        for term in folded_terms:
+            if term == str(pid) or (term and f" {term} " in padded):
+                out.append(int(pid))
+                break
+    return out
+
+
+def refresh_people_text(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> None:
+    """Put the names of the people in each photo into its full-text row."""
+    for pid in set(photo_ids):
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT pe.name FROM faces f JOIN people pe ON pe.id = f.person_id "
+                "WHERE f.photo_id = ? AND pe.name IS NOT NULL",
+                (pid,),
+            )
+        ]
+        conn.execute(
+            "UPDATE photos_fts SET people = ? WHERE rowid = ?", (fold(" ".join(names)), pid)
+        )
+
+
+def photos_of_person(conn: sqlite3.Connection, person_id: int) -> list[int]:
+    rows = conn.execute("SELECT DISTINCT photo_id FROM faces WHERE person_id = ?", (person_id,))
+    return [int(r[0]) for r in rows]
+
+
+def photos_of_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[int]:
+    out = []
+    for fid in face_ids:
+        row = conn.execute("SELECT photo_id FROM faces WHERE id = ?", (fid,)).fetchone()
+        if row:
+            out.append(int(row[0]))
+    return out

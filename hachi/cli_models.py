@@ -1,0 +1,172 @@
+"""`hachi models ...` and `hachi embed`: install, list, remove, export and try models.
+
+Thin like the rest of the CLI: each handler parses nothing itself, calls one library
+function, and prints; errors are hachi.errors types that `hachi.cli.main` maps to
+messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hachi.config import Settings
+from hachi.errors import UnreadableFile
+
+AddCommon = Callable[[argparse.ArgumentParser], None]
+MIB = 1024 * 1024
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.download import pull_model
+
+    installed = pull_model(settings, args.name or settings.clip_model, progress=not args.quiet)
+    print(f"installed {installed.name} ({installed.size_bytes / MIB:.0f} MiB) in {installed.path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.store import installed_models
+
+    models = installed_models(settings)
+    if args.json:
+        _print_json([m.to_dict() for m in models])
+        return 0
+    if not models:
+        print(f"no models installed in {settings.models_path}")
+        print(f"install the default CLIP model with: hachi models pull {settings.clip_model}")
+    for m in models:
+        print(f"{m.name}\t{m.task}\t{m.size_bytes / MIB:.1f} MiB\t{m.source}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.store import remove_model
+
+    remove_model(settings, args.name)
+    print(f"removed {args.name}")
+    return 0
+
+
+def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.store import install_model
+
+    installed = install_model(settings, args.dir, name=args.name)
+    print(f"installed {installed.name} in {installed.path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.clip.export import export_clip
+
+    report = export_clip(
+        args.arch,
+        args.pretrained,
+        args.out,
+        name=args.name,
+        int8=args.int8,
+        licence=args.licence,
+        vocab_path=args.vocab,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"exported {report.config.name} to {report.out_dir} in {report.seconds:.0f} s")
+    print(
+        f"  max |onnx - torch|: image {report.image_max_abs_diff:.2e}, "
+        f"text {report.text_max_abs_diff:.2e}"
+    )
+    if report.int8_mean_cosine is not None:
+        print(f"  int8 image tower: mean cosine to float32 {report.int8_mean_cosine:.5f}")
+    print(f"install it with: hachi models install {report.out_dir}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.clip.encoders import ClipModel
+    from hachi.ml.store import model_dir
+
+    name = args.model or settings.clip_model
+    model = ClipModel(model_dir(settings, name), int8=args.int8)
+    if args.text is not None:
+        vectors = model.encode_texts(args.text)
+    else:
+        side = max(model.config.preprocess.image_size)
+        vectors = model.encode_images([_load_image(Path(p), side) for p in args.image])
+    _print_json({"model": name, "embeddings": vectors.tolist()})
+    return 0
+
+
+def _load_image(path: Path, min_side: int) -> Any:
+    from hachi.media.decode import decode_image
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read {path}: {exc.strerror}", {"path": str(path)}) from exc
+    return decode_image(data, min_side, name=path.name).image
+
+
+def register(subparsers: argparse._SubParsersAction, add_common: AddCommon) -> None:
+    """Add `models` (with its sub-commands) and `embed` to the `hachi` parser."""
+    models = subparsers.add_parser("models", help="Install, list, remove and export models.")
+    sub = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[..., int], text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        add_common(p)
+        p.set_defaults(func=handler)
+        return p
+
+    p = command("pull", cmd_pull, "Download a model from the manifest (default: the CLIP model).")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = command("list", cmd_list, "Show installed models.")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p = command("remove", cmd_remove, "Delete an installed model.")
+    p.add_argument("name", metavar="NAME")
+    p = command("install", cmd_install, "Install a model folder (e.g. from `models export`).")
+    p.add_argument("dir", type=Path, metavar="DIR")
+    p.add_argument("--name", default=None, help="install under this name")
+    _add_export(command("export", cmd_export, "Turn an open_clip model into ONNX (needs torch)."))
+    _add_embed(subparsers, add_common)
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", metavar="ARCH", help="open_clip architecture, or a model config .json")
+    p.add_argument(
+        "--pretrained",
+        required=True,
+        metavar="TAG_OR_FILE",
+        help="open_clip pretrained tag, or a local checkpoint file (works offline)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="new model folder")
+    p.add_argument("--name", default=None, help="model name (default: ARCH-TAG)")
+    p.add_argument("--int8", action="store_true", help="also write an int8 image tower")
+    p.add_argument("--licence", default="unknown", help="licence of the weights")
+    p.add_argument("--vocab", type=Path, default=None, help="BPE vocab other than CLIP's")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _add_embed(subparsers: argparse._SubParsersAction, add_common: AddCommon) -> None:
+    text = "Print CLIP embeddings (L2-normalised, input order) of texts or images as JSON."
+    p = subparsers.add_parser("embed", help=text, description=text)
+    add_common(p)
+    p.set_defaults(func=cmd_embed)
+    p.add_argument(
+        "--model", default=None, help="installed CLIP model (default: $HACHI_CLIP_MODEL)"
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", nargs="+", metavar="TEXT")
+    what.add_argument("--image", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="JSON output (the only format)")
+    p.add_argument("--int8", action="store_true", help="use the int8 image tower if installed")

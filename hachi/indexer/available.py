@@ -1,0 +1,84 @@
+"""Which models this library can use right now, and what to tell the user when one is
+missing. Nothing loads here: sessions open on first use, so the server starts fast and
+runs with any subset of models."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from hachi.config import Settings
+from hachi.errors import HachiError
+from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
+from hachi.ml.clip.encoders import ClipModel
+from hachi.ml.faces.base import FaceBackend
+from hachi.ml.faces.registry import create_backend
+from hachi.ml.ocr import TextReader
+from hachi.ml.store import model_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AvailableModels:
+    settings: Settings
+    clip: ClipModel | None = None
+    ocr: TextReader | None = None
+    faces: FaceBackend | None = None
+    notices: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def discover(cls, settings: Settings) -> AvailableModels:
+        found = cls(settings)
+        found._find_clip()
+        found._find_faces()
+        found._find_ocr()
+        return found
+
+    def _find_faces(self) -> None:
+        try:
+            self.faces = create_backend(self.settings.face_backend, self.settings)
+        except HachiError as exc:
+            self.notices.append(f"faces are not recognised: {exc.message}")
+
+    def _find_clip(self) -> None:
+        try:
+            self.clip = ClipModel(model_dir(self.settings, self.settings.clip_model))
+        except HachiError as exc:
+            self.notices.append(
+                f"semantic search is off: {exc.message}. Turn it on with: "
+                f"hachi models pull {self.settings.clip_model}"
+            )
+
+    def _find_ocr(self) -> None:
+        if not self.settings.ocr:
+            return
+        if importlib.util.find_spec("rapidocr") is None:
+            self.notices.append(
+                "text in photos is not read: the OCR package is missing (pip install rapidocr)"
+            )
+            return
+        self.ocr = TextReader()
+
+    def features(self) -> dict[str, bool]:
+        return {
+            "semantic_search": self.clip is not None,
+            "ocr": self.ocr is not None,
+            "faces": False,
+        }
+
+    def inline_stages(self) -> list[Stage]:
+        """Stages cheap enough to run while the photo is decoded for indexing anyway."""
+        return [ClipStage(self.clip, self.settings.vectors_dir)] if self.clip else []
+
+    def pass_stages(self) -> list[Stage]:
+        """Catch-up and slow stages, run after the scan, in this order."""
+        stages = self.inline_stages()
+        if self.faces is not None:
+            stages.append(FaceStage(self.faces, self.settings.vectors_dir))
+        if self.ocr is not None:
+            stages.append(OcrStage(self.ocr))
+        return stages

@@ -1,0 +1,115 @@
+"""Catch-up passes: run one model stage over photos indexed without it.
+
+A model installed after the library was indexed, a model changed, a stage too slow to
+run inline (OCR, faces): each is a pass over the photos that have no analysis row for
+(task, model). Passes are resumable for free — done photos have their row — and
+cancellable between batches.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hachi.catalog import analyses
+from hachi.catalog import jobs as jobs_db
+from hachi.catalog.db import transaction
+from hachi.errors import UnreadableFile
+from hachi.indexer.stages import Stage
+from hachi.media.decode import decode_image
+
+CHUNK = 256
+
+
+class PassCancelled(Exception):
+    pass
+
+
+def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) -> int:
+    """Runs ``stage`` over every photo that lacks it; returns how many were analysed."""
+    total = analyses.count_needing(conn, stage.task, stage.model)
+    if total == 0:
+        return 0
+    done = 0
+    stage.begin(conn)
+    try:
+        with transaction(conn):
+            jobs_db.update_phase(conn, job_id, stage.task, 0, total)
+        after = 0
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix=f"hachi-{stage.task}") as pool:
+            while chunk := analyses.photos_needing(conn, stage.task, stage.model, after, CHUNK):
+                after = chunk[-1][0]
+                for batch in _batches(_prepared(pool, stage, chunk, workers), stage.batch_size):
+                    _check_cancel(conn, job_id)
+                    done += len(batch)
+                    _store(conn, job_id, stage, batch, done, total)
+    finally:
+        stage.end()
+    return done
+
+
+def _prepare_one(stage: Stage, path: str) -> Any:
+    data = Path(path).read_bytes()
+    return stage.prepare(decode_image(data, stage.min_side, Path(path).name).image)
+
+
+def _prepared(
+    pool: ThreadPoolExecutor, stage: Stage, chunk: list[tuple[int, str]], workers: int
+) -> Iterator[tuple[int, Any, str | None]]:
+    """(photo id, prepared input or None, error) in order, a bounded number in flight."""
+    pending: deque[tuple[int, Future[Any]]] = deque()
+    window = max(workers * 4, 2 * stage.batch_size)
+    for photo_id, path in chunk:
+        pending.append((photo_id, pool.submit(_prepare_one, stage, path)))
+        if len(pending) >= window:
+            yield _outcome(*pending.popleft())
+    while pending:
+        yield _outcome(*pending.popleft())
+
+
+def _outcome(photo_id: int, future: Future[Any]) -> tuple[int, Any, str | None]:
+    try:
+        return photo_id, future.result(), None
+    except UnreadableFile as exc:
+        return photo_id, None, exc.message
+    except OSError as exc:
+        return photo_id, None, f"cannot read file: {exc.strerror or exc}"
+    except Exception as exc:  # noqa: BLE001 - one photo's failure is recorded, not fatal
+        return photo_id, None, f"{type(exc).__name__}: {exc}"
+
+
+def _batches(items: Iterator[tuple[int, Any, str | None]], size: int) -> Iterator[list[Any]]:
+    batch: list[tuple[int, Any, str | None]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _store(
+    conn: sqlite3.Connection, job_id: int, stage: Stage, batch: list[Any], done: int, total: int
+) -> None:
+    good = [(pid, prepared) for pid, prepared, error in batch if error is None]
+    failed = [(pid, error) for pid, _prepared, error in batch if error is not None]
+    try:
+        outputs = stage.run([prepared for _pid, prepared in good])
+    except Exception as exc:  # noqa: BLE001 - the batch is marked failed, the pass goes on
+        failed += [(pid, f"{type(exc).__name__}: {exc}") for pid, _ in good]
+        good, outputs = [], []
+    with transaction(conn):
+        stage.store(conn, [pid for pid, _ in good], outputs)
+        for pid, error in failed:
+            analyses.record_analysis(conn, pid, stage.task, stage.model, error)
+        jobs_db.update_phase(conn, job_id, stage.task, done, total)
+
+
+def _check_cancel(conn: sqlite3.Connection, job_id: int) -> None:
+    if jobs_db.job_state(conn, job_id) in ("cancelling", "cancelled"):
+        raise PassCancelled

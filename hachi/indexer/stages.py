@@ -1,0 +1,186 @@
+"""Model stages: what a model adds to a photo, as three steps that fit the pipeline.
+
+``prepare`` runs on the reader threads right after decoding (pure, e.g. CLIP's resize and
+normalisation), ``run`` runs batched on the writer thread (ONNX Runtime releases the GIL,
+so readers keep decoding the next photos meanwhile), and ``store`` runs inside the
+writer's transaction. The same stage object serves the main indexing pass (inline, the
+photo decoded once for everything) and catch-up passes over photos indexed before a model
+was installed or changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from hachi.catalog import analyses
+from hachi.catalog import faces as faces_db
+from hachi.ml.clip.encoders import ClipModel
+from hachi.ml.clip.preprocess import preprocess_image
+from hachi.ml.faces.base import DetectedFace, FaceBackend
+from hachi.ml.ocr import TextReader
+from hachi.vectors import VectorStore
+
+
+class Stage(ABC):
+    task: str
+    model: str
+    min_side: int
+    batch_size: int = 16
+
+    @abstractmethod
+    def prepare(self, image: Image.Image) -> Any:
+        """Per-photo work on a reader thread; must be thread-safe."""
+
+    @abstractmethod
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        """Batched inference on the writer thread."""
+
+    @abstractmethod
+    def store(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
+    ) -> None:
+        """Write results inside the writer's open transaction."""
+
+    def begin(self, conn: sqlite3.Connection) -> None:  # noqa: B027 - optional hook
+        """Called once before a pass or job, on the writer thread."""
+
+    def end(self) -> None:  # noqa: B027 - optional hook
+        """Called once after, to release what ``begin`` opened."""
+
+
+def vector_path(vectors_dir: Path, model: str, generation: int = 0) -> Path:
+    suffix = f".{generation}" if generation else ""
+    return vectors_dir / f"{model}{suffix}.f16"
+
+
+class ClipStage(Stage):
+    """CLIP image embeddings into the model's own vector file (models never mix)."""
+
+    task = "clip"
+
+    def __init__(self, clip: ClipModel, vectors_dir: Path, batch_size: int = 16) -> None:
+        self.clip = clip
+        self.model = clip.name
+        self.vectors_dir = vectors_dir
+        self.batch_size = batch_size
+        self.min_side = min(clip.config.preprocess.image_size)
+        self._store: VectorStore | None = None
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        committed = analyses.committed_rows(conn, self.model, self.clip.embed_dim)
+        generation = analyses.vector_generation(conn, self.model)
+        path = vector_path(self.vectors_dir, self.model, generation)
+        self._store = VectorStore(path, self.clip.embed_dim, committed)
+
+    def end(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return preprocess_image(image, self.clip.config.preprocess)
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        if not prepared:
+            return []
+        return list(self.clip.encode_image_batch(np.stack(prepared)))
+
+    def store(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
+    ) -> None:
+        if not photo_ids:
+            return
+        assert self._store is not None, "begin() was not called"
+        # Rows are flushed to disk before the transaction that commits their count.
+        first = self._store.append(np.stack(results))
+        analyses.store_vectors(conn, self.model, photo_ids, first)
+        for pid in photo_ids:
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+class OcrStage(Stage):
+    """Text written in photos, into the full-text index. Slow, so it runs as its own pass."""
+
+    task = "ocr"
+    batch_size = 4
+
+    def __init__(self, reader: TextReader, model: str = "rapidocr-ppocr-v4") -> None:
+        self.reader = reader
+        self.model = model
+        # A 4:3 photo then reaches the reader with the long side it works at.
+        self.min_side = reader.max_side * 3 // 4
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        return [self.reader.read_text(image) for image in prepared]
+
+    def store(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
+    ) -> None:
+        for pid, text in zip(photo_ids, results, strict=True):
+            analyses.store_ocr(conn, pid, text)
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+class FaceStage(Stage):
+    """Faces: boxes, landmarks and embeddings (one vector file per backend)."""
+
+    task = "faces"
+    batch_size = 4
+    min_side = 672  # a 4:3 photo then reaches the detector at its 896 px working size
+
+    def __init__(self, backend: FaceBackend, vectors_dir: Path) -> None:
+        self.backend = backend
+        self.model = backend.name
+        self.vector_model = f"faces-{backend.name}"
+        self.vectors_dir = vectors_dir
+        self._store: VectorStore | None = None
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        committed = analyses.committed_rows(conn, self.vector_model, self.backend.dim)
+        path = vector_path(self.vectors_dir, self.vector_model)
+        self._store = VectorStore(path, self.backend.dim, committed)
+
+    def end(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        return [(image.size, self.backend.predict(image)) for image in prepared]
+
+    def store(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
+    ) -> None:
+        assert self._store is not None, "begin() was not called"
+        for pid, ((width, height), detected) in zip(photo_ids, results, strict=True):
+            if detected:
+                first = self._store.append(np.stack([d.embedding for d in detected]))
+                analyses.store_vector_count(conn, self.vector_model, first + len(detected))
+            else:
+                first = 0
+            faces_db.replace_faces(
+                conn, pid, self.model, [_fractions(d, width, height) for d in detected], first
+            )
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+def _fractions(face: DetectedFace, width: int, height: int) -> faces_db.NewFace:
+    x, y, w, h = face.box
+    return faces_db.NewFace(
+        box=(x / width, y / height, w / width, h / height),
+        landmarks=tuple((px / width, py / height) for px, py in face.landmarks),
+        score=float(face.score),
+    )

@@ -1,0 +1,178 @@
+"""CLIP image and text towers on ONNX Runtime, behind the common Model interface.
+
+The two towers are separate models because they live different lives: the text tower
+answers every search and stays loaded (about 250 MB for ViT-B-32), while the image tower
+is only needed while indexing and can be dropped when idle to give its memory back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+from PIL import Image
+
+from hachi.errors import BadRequest, ModelUnavailable
+from hachi.ml.base import Model
+from hachi.ml.clip.config import (
+    TEXTUAL_FILE,
+    VISUAL_FILE,
+    VISUAL_INT8_FILE,
+    ClipConfig,
+    load_config,
+)
+from hachi.ml.clip.preprocess import preprocess_batch
+from hachi.ml.clip.tokenizer import ClipTokenizer
+from hachi.ml.sessions import create_session
+
+NORM_EPSILON = 1e-12
+MAX_QUERY_CHARS = 2_000
+
+
+def l2_normalize(rows: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Unit rows, so a dot product is a cosine; a zero row stays zero instead of NaN."""
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, NORM_EPSILON)).astype(np.float32, copy=False)
+
+
+def _open(model_dir: Path, filename: str, threads: int | None) -> ort.InferenceSession:
+    return create_session(model_dir / filename, threads=threads)
+
+
+class ClipImageEncoder(Model):
+    """(N, 3, H, W) float32 preprocessed photos -> (N, D) unit embeddings."""
+
+    def __init__(self, model_dir: Path, threads: int | None = None, int8: bool = False) -> None:
+        super().__init__()
+        self.model_dir = model_dir
+        self.threads = threads
+        self.want_int8 = int8
+        self.config: ClipConfig | None = None
+        self.quantized = False
+        self._session: ort.InferenceSession | None = None
+        self._input = "image"
+
+    def load(self) -> None:
+        self.config = load_config(self.model_dir)
+        self.quantized = self.want_int8 and (self.model_dir / VISUAL_INT8_FILE).is_file()
+        name = VISUAL_INT8_FILE if self.quantized else VISUAL_FILE
+        self._session = _open(self.model_dir, name, self.threads)
+        self._input = self._session.get_inputs()[0].name
+
+    def release(self) -> None:
+        self._session = None
+
+    def predict(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
+        self.ensure_loaded()
+        assert self._session is not None and self.config is not None
+        batch = np.ascontiguousarray(inputs, dtype=np.float32)
+        expected = (3, *self.config.preprocess.image_size)
+        if batch.ndim != 4 or batch.shape[1:] != expected:
+            raise BadRequest(f"image batch must be (N, {expected}), got {batch.shape}")
+        if len(batch) == 0:
+            return np.zeros((0, self.config.embed_dim), dtype=np.float32)
+        (output,) = self._session.run(None, {self._input: batch})
+        return l2_normalize(output)
+
+
+class ClipTextEncoder(Model):
+    """Texts -> (N, D) unit embeddings; owns the tokenizer that matches its vocabulary."""
+
+    def __init__(self, model_dir: Path, threads: int | None = None) -> None:
+        super().__init__()
+        self.model_dir = model_dir
+        self.threads = threads
+        self.config: ClipConfig | None = None
+        self.tokenizer: ClipTokenizer | None = None
+        self._session: ort.InferenceSession | None = None
+        self._input = "text"
+        self._dtype: type[np.integer] = np.int64
+
+    def load(self) -> None:
+        config = load_config(self.model_dir)
+        tokenizer = ClipTokenizer(
+            self.model_dir / config.tokenizer.vocab_file,
+            context_length=config.context_length,
+            clean=config.tokenizer.clean,
+        )
+        if tokenizer.vocab_size > config.vocab_size:
+            raise ModelUnavailable(
+                f"vocab file has {tokenizer.vocab_size} tokens, model only {config.vocab_size}",
+                {"path": str(self.model_dir)},
+            )
+        self._session = _open(self.model_dir, TEXTUAL_FILE, self.threads)
+        text_input = self._session.get_inputs()[0]
+        self._input = text_input.name
+        self._dtype = np.int32 if text_input.type == "tensor(int32)" else np.int64
+        self.config, self.tokenizer = config, tokenizer
+
+    def release(self) -> None:
+        self._session = None
+        self.tokenizer = None
+
+    def predict(self, inputs: Sequence[str]) -> NDArray[np.float32]:
+        self.ensure_loaded()
+        assert self._session is not None and self.tokenizer is not None and self.config
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if len(texts) == 0:
+            return np.zeros((0, self.config.embed_dim), dtype=np.float32)
+        too_long = [t for t in texts if len(t) > MAX_QUERY_CHARS]
+        if too_long:
+            raise BadRequest(f"text longer than {MAX_QUERY_CHARS} characters")
+        tokens = self.tokenizer(texts).astype(self._dtype, copy=False)
+        (output,) = self._session.run(None, {self._input: tokens})
+        return l2_normalize(output)
+
+
+class ClipModel:
+    """One CLIP model folder: preprocessing, both towers, and idle unloading of the image one.
+
+    Photos and texts land in the same unit-sphere space, so ``encode_texts(q) @
+    encode_images(p).T`` ranks photos for a query.
+    """
+
+    def __init__(self, model_dir: Path, threads: int | None = None, int8: bool = False) -> None:
+        self.model_dir = model_dir
+        self.config = load_config(model_dir)
+        self.image_encoder = ClipImageEncoder(model_dir, threads=threads, int8=int8)
+        self.text_encoder = ClipTextEncoder(model_dir, threads=threads)
+        self._image_used_at = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def embed_dim(self) -> int:
+        return self.config.embed_dim
+
+    def preprocess_batch(self, images: Sequence[Image.Image]) -> NDArray[np.float32]:
+        """Pure and thread-safe: the indexer calls it on reader threads."""
+        return preprocess_batch(images, self.config.preprocess)
+
+    def encode_image_batch(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        self._image_used_at = time.monotonic()
+        return self.image_encoder.predict(batch)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> NDArray[np.float32]:
+        return self.encode_image_batch(self.preprocess_batch(images))
+
+    def encode_texts(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self.text_encoder.predict(texts)
+
+    def unload_images_if_idle(self, idle_seconds: float) -> bool:
+        """Drop the image tower when unused for ``idle_seconds``; True when it was dropped."""
+        idle = time.monotonic() - self._image_used_at
+        if self.image_encoder.loaded and idle >= idle_seconds:
+            self.image_encoder.unload()
+            return True
+        return False
+
+    def unload(self) -> None:
+        self.image_encoder.unload()
+        self.text_encoder.unload()

@@ -1,0 +1,225 @@
+"""Text in photos (signs, plates, banners, documents) via PP-OCR on ONNX Runtime.
+
+The PP-OCRv6 small detector and recogniser and the PP-OCR angle classifier ship inside the
+``rapidocr`` 3.x wheel. We hand rapidocr the paths of those bundled files ourselves: given
+only a model root it checks each file's hash and downloads a replacement when the hash is
+off, and Hachi must never reach the network behind the user's back. Photos go in at a
+reduced size: text detection cost grows with the pixel count, and a long side of
+``OCR_MAX_SIDE`` still reads sign-sized text in a 12 MP photo (measured by
+``bench/bench_ocr.py``). Boxes come back in the pixels of the image the caller passed,
+whatever size the model actually saw.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from hachi.errors import ModelUnavailable
+from hachi.ml.base import Model
+
+OCR_PACKAGE = "rapidocr"
+# One minor version: the bundled models (and so the file names below) change between minors.
+OCR_REQUIREMENT = "rapidocr>=3.10,<3.11"
+# Recorded with each photo's OCR analysis: a different model means the text is read again.
+OCR_MODEL = "rapidocr-ppocr-v6-small"
+# The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
+BUNDLED_MODELS = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+}
+RAPIDOCR_LOGGER = "RapidOCR"
+# rapidocr warns on every photo without text; for a photo library that is the normal case.
+NO_TEXT_MESSAGES = ("detection result is empty", "classifier is empty", "recognize result is empty")
+# Long side, in pixels, of the image the detector sees (see bench/bench_ocr.py).
+OCR_MAX_SIDE = 1280
+DEFAULT_MIN_SCORE = 0.5
+# Lines whose vertical centres differ by less than this fraction of their height share a row.
+SAME_ROW_FRACTION = 0.5
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text: what it says, how sure the recogniser is, and where (x, y, w, h)."""
+
+    text: str
+    score: float
+    box: Box
+
+
+class TextReader(Model):
+    """Reads the lines of text in a photo; the engine loads on first use."""
+
+    name = OCR_MODEL
+
+    def __init__(
+        self,
+        threads: int | None = None,
+        min_score: float = DEFAULT_MIN_SCORE,
+        max_side: int = OCR_MAX_SIDE,
+    ) -> None:
+        super().__init__()
+        self.threads = threads
+        self.min_score = min_score
+        self.max_side = max_side
+        self._engine: Any = None
+
+    def load(self) -> None:
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as exc:
+            raise _missing_package() from exc
+        quiet_rapidocr_logger()
+        params = engine_params(bundled_model_paths(), self.max_side, self.min_score, self.threads)
+        self._engine = RapidOCR(params=params)
+
+    def release(self) -> None:
+        self._engine = None
+
+    def predict(self, image: Image.Image) -> list[TextLine]:
+        """Lines of text in reading order (top to bottom, then left to right)."""
+        self.ensure_loaded()
+        pixels, scale = reduced_bgr(image, self.max_side)
+        result = self._engine(pixels)
+        boxes = getattr(result, "boxes", None)
+        texts = getattr(result, "txts", None) or ()
+        scores = getattr(result, "scores", None) or ()
+        if boxes is None:
+            return []
+        lines = [
+            _to_line(quad, text, score, scale, image.size)
+            for quad, text, score in zip(boxes, texts, scores, strict=False)
+            if float(score) >= self.min_score and str(text).strip()
+        ]
+        return reading_order(lines)
+
+    def read_text(self, image: Image.Image) -> str:
+        """All the text of a photo: a row's pieces joined by spaces, rows by newlines."""
+        return "\n".join(" ".join(line.text for line in row) for row in rows(self.predict(image)))
+
+
+def ocr_installed() -> bool:
+    """Whether the OCR package is importable, without importing it (that takes a while)."""
+    return importlib.util.find_spec(OCR_PACKAGE) is not None
+
+
+def bundled_model_paths() -> dict[str, Path]:
+    """The wheel's own ONNX files by config section; missing ones are a ModelUnavailable,
+    because letting rapidocr look for them itself would start a download."""
+    spec = importlib.util.find_spec(OCR_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing_package()
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    paths = {section: folder / name for section, name in BUNDLED_MODELS.items()}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise ModelUnavailable(
+            f"the {OCR_PACKAGE} package lacks its bundled models; reinstall it: "
+            f"pip install --force-reinstall '{OCR_REQUIREMENT}'",
+            {"model": OCR_MODEL, "missing": missing},
+        )
+    return paths
+
+
+def engine_params(
+    models: dict[str, Path], max_side: int, min_score: float, threads: int | None
+) -> dict[str, Any]:
+    """rapidocr settings: explicit model files (so it never downloads), ONNX Runtime with a
+    bounded thread pool, and a detector that works at ``max_side`` like the caller does."""
+    cpus = os.cpu_count() or 1
+    params: dict[str, Any] = {
+        "Global.text_score": min_score,
+        "Global.max_side_len": max_side,
+        "Global.log_level": "warning",
+        "Det.limit_side_len": max_side,
+        "Det.limit_type": "max",
+        "EngineConfig.onnxruntime.intra_op_num_threads": min(cpus, max(1, threads or cpus)),
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+    for section, path in models.items():
+        params[f"{section}.model_path"] = str(path)
+    return params
+
+
+def quiet_rapidocr_logger() -> None:
+    """rapidocr logs every model load at INFO through its own coloured stderr handler.
+    Route its records through Python logging instead, warnings and worse only, and drop
+    the "nothing found" warnings that a photo without text would otherwise print."""
+    logger = logging.getLogger(RAPIDOCR_LOGGER)
+    logger.setLevel(logging.WARNING)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    if not any(isinstance(f, _NoTextFilter) for f in logger.filters):
+        logger.addFilter(_NoTextFilter())
+
+
+class _NoTextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in NO_TEXT_MESSAGES)
+
+
+def _missing_package() -> ModelUnavailable:
+    return ModelUnavailable(
+        f"OCR needs the {OCR_PACKAGE} package: pip install '{OCR_REQUIREMENT}'",
+        {"model": OCR_MODEL, "command": f"pip install '{OCR_REQUIREMENT}'"},
+    )
+
+
+def reduced_bgr(image: Image.Image, max_side: int) -> tuple[NDArray[np.uint8], float]:
+    """The photo as a BGR array whose long side is at most ``max_side``, and the factor
+    that maps its pixels back to the original (original = reduced * factor)."""
+    rgb = image.convert("RGB")
+    long_side = max(rgb.size)
+    scale = 1.0
+    if long_side > max_side:
+        scale = long_side / max_side
+        size = (max(1, round(rgb.width / scale)), max(1, round(rgb.height / scale)))
+        rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    array = np.asarray(rgb, dtype=np.uint8)
+    return np.ascontiguousarray(array[:, :, ::-1]), scale
+
+
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
+    return [line for row in rows(lines) for line in row]
+
+
+def rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Group lines into visual rows, so that words detected separately read left to right."""
+    grouped: list[list[TextLine]] = []
+    for line in sorted(lines, key=_centre_y):
+        if grouped and _same_row(grouped[-1][-1], line):
+            grouped[-1].append(line)
+        else:
+            grouped.append([line])
+    return [sorted(row, key=lambda line: line.box[0]) for row in grouped]
+
+
+def _same_row(a: TextLine, b: TextLine) -> bool:
+    height = min(a.box[3], b.box[3]) or 1
+    return abs(_centre_y(a) - _centre_y(b)) < SAME_ROW_FRACTION * height
+
+
+def _centre_y(line: TextLine) -> float:
+    return line.box[1] + line.box[3] / 2
+
+
+def _to_line(quad: Any, text: Any, score: Any, scale: float, size: tuple[int, int]) -> TextLine:
+    corners = np.asarray(quad, dtype=np.float64).reshape(-1, 2) * scale
+    x0, y0 = max(0.0, float(corners[:, 0].min())), max(0.0, float(corners[:, 1].min()))
+    x1 = min(float(size[0]), float(corners[:, 0].max()))
+    y1 = min(float(size[1]), float(corners[:, 1].max()))
+    box = (round(x0), round(y0), max(1, round(x1 - x0)), max(1, round(y1 - y0)))
+    return TextLine(text=str(text).strip(), score=float(score), box=box)

@@ -1,0 +1,138 @@
+"""`hachi models ...` and `hachi embed`, run in-process through the real entry point."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hachi.cli import main
+from hachi.ml.clip.encoders import ClipModel
+
+MODEL_DIR = Path(__file__).parents[1] / "models" / "test" / "shapes-clip"
+
+
+def run(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "--home", str(home)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A Hachi home with the shapes model installed as 'shapes' through the CLI."""
+    home = tmp_path / "home"
+    code, out, _ = run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "shapes")
+    assert code == 0 and "shapes" in out
+    return home
+
+
+def test_install_then_list_shows_the_model(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, home, "models", "list", "--json")
+    assert code == 0
+    (entry,) = json.loads(out)
+    assert entry["name"] == "shapes" and entry["task"] == "clip"
+    assert entry["size_bytes"] == sum(p.stat().st_size for p in Path(entry["path"]).iterdir())
+    code, out, _ = run(capsys, home, "models", "list")
+    assert code == 0 and out.startswith("shapes\tclip\t")
+
+
+def test_embed_text_prints_unit_vectors_in_input_order(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts = ["a red circle", "a blue star"]
+    code, out, _ = run(capsys, home, "embed", "--model", "shapes", "--text", *texts, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["model"] == "shapes"
+    vectors = np.array(result["embeddings"], dtype=np.float32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors, ClipModel(MODEL_DIR).encode_texts(texts), atol=1e-6)
+
+
+def test_embed_images_from_files(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "shapes_tool", Path(__file__).parents[1] / "tools" / "train_shapes_clip.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(5)
+    paths = []
+    for i, (colour, shape) in enumerate([("red", "circle"), ("blue", "star")]):
+        path = tmp_path / f"photo{i}.png"
+        tool.draw_shape(colour, shape, rng).save(path)
+        paths.append(str(path))
+    code, out, _ = run(capsys, home, "embed", "--model", "shapes", "--image", *paths, "--json")
+    assert code == 0
+    images = np.array(json.loads(out)["embeddings"], dtype=np.float32)
+    texts = ClipModel(MODEL_DIR).encode_texts(["a red circle", "a blue star"])
+    assert np.argmax(images @ texts.T, axis=1).tolist() == [0, 1]
+
+
+def test_embed_unreadable_image_is_a_user_error(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code, _, err = run(capsys, home, "embed", "--model", "shapes", "--image", str(broken), "--json")
+    assert code == 2 and "hachi:" in err
+    code, _, err = run(capsys, home, "embed", "--model", "shapes", "--image", "/nonexistent.jpg")
+    assert code == 2 and "nonexistent" in err
+
+
+def test_embed_with_a_missing_model_names_the_install_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, tmp_path / "empty", "embed", "--model", "nope", "--text", "x")
+    assert code != 0 and "hachi models pull nope" in err
+
+
+def test_remove_then_list_is_empty(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, home, "models", "remove", "shapes")[0] == 0
+    code, out, _ = run(capsys, home, "models", "list", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, _, err = run(capsys, home, "models", "remove", "shapes")
+    assert code == 2 and "shapes" in err
+
+
+def test_install_rejects_a_folder_without_model_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk").mkdir()
+    code, _, err = run(capsys, tmp_path / "home", "models", "install", str(tmp_path / "junk"))
+    assert code == 2 and "model" in err
+
+
+def test_embed_needs_exactly_one_kind_of_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["embed", "--text", "a", "--image", "b.jpg"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
+def test_export_without_torch_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here; the export path is covered by test_clip_parity")
+    out_dir = tmp_path / "out"
+    code, _, err = run(
+        capsys,
+        tmp_path / "home",
+        "models",
+        "export",
+        "ViT-B-32",
+        "--pretrained",
+        "openai",
+        "--out",
+        str(out_dir),
+    )
+    assert code != 0 and "hachi[export]" in err

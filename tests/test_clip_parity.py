@@ -1,0 +1,202 @@
+"""Hachi's CLIP pipeline against open_clip itself: tokens, pixels, and embeddings.
+
+Runs in the export virtualenv (torch + open-clip-torch); skipped, with the reason, where
+open_clip is not importable, as in the main virtualenv:
+
+    .venv-export/bin/python -m pytest tests/test_clip_parity.py -q
+
+Tests that export a model (a few seconds each on two cores) are marked slow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+open_clip = pytest.importorskip("open_clip", reason="needs open-clip-torch (the export venv)")
+torch = pytest.importorskip("torch")
+
+from hachi.cli import main as hachi_main  # noqa: E402
+from hachi.ml.clip.config import PreprocessConfig, load_config  # noqa: E402
+from hachi.ml.clip.encoders import ClipModel  # noqa: E402
+from hachi.ml.clip.export import check_images  # noqa: E402
+from hachi.ml.clip.preprocess import preprocess_image  # noqa: E402
+from hachi.ml.clip.tokenizer import ClipTokenizer  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+STANDARD_VOCAB = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+TEXTS = [
+    "a photo of a cat",
+    "Hello, World! It's 2024 &amp; we're here.",
+    "",
+    "   lots\tof \n\n whitespace   ",
+    "naïve café Ünïcödé — “curly quotes” don't we'll I'M",
+    "東京の夜景 🐶🐶 emoji and CJK",
+    "mojibake: CafÃ© crÃ¨me",
+    "numbers 1234567890 and 3.14159",
+    "<start_of_text> special <end_of_text> tokens inside",
+    "dog_on_the_beach.jpg IMG_1234.HEIC",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "word " * 100,
+    "Straße, ﬁnancial ligature, ½ fraction, Ａｂｃ fullwidth",
+    "!!!???...---***",
+]
+
+
+def load_tool(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("clean", ["lower", "whitespace", "canonicalize"])
+@pytest.mark.parametrize("context_length", [77, 16])
+def test_tokens_identical_to_open_clip(clean: str, context_length: int) -> None:
+    ours = ClipTokenizer(STANDARD_VOCAB, context_length=context_length, clean=clean)
+    theirs = open_clip.SimpleTokenizer(context_length=context_length, clean=clean)
+    assert np.array_equal(ours(TEXTS), theirs(TEXTS).numpy())
+
+
+def test_tokens_identical_to_get_tokenizer_of_a_named_model() -> None:
+    theirs = open_clip.get_tokenizer("ViT-B-32-256")
+    ours = ClipTokenizer(STANDARD_VOCAB, context_length=77)
+    assert np.array_equal(ours(TEXTS), theirs(TEXTS).numpy())
+
+
+def test_tokens_identical_with_the_shapes_model_vocab() -> None:
+    vocab = ROOT / "models" / "test" / "shapes-clip" / "shapes_vocab.txt.gz"
+    ours = ClipTokenizer(vocab, context_length=16)
+    theirs = open_clip.SimpleTokenizer(bpe_path=str(vocab), context_length=16)
+    assert np.array_equal(ours(TEXTS), theirs(TEXTS).numpy())
+
+
+@pytest.mark.parametrize("mode", ["shortest", "longest", "squash"])
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
+@pytest.mark.parametrize("size", [224, 256, (224, 160)])
+def test_pixels_match_open_clip_transform(mode: str, interpolation: str, size: Any) -> None:
+    transform = open_clip.image_transform(
+        size, is_train=False, mean=MEAN, std=STD, resize_mode=mode, interpolation=interpolation
+    )
+    pair = (size, size) if isinstance(size, int) else size
+    config = PreprocessConfig(pair, MEAN, STD, resize_mode=mode, interpolation=interpolation)
+    rng = np.random.default_rng(1)
+    shapes = [(640, 480), (480, 640), (225, 301), (1000, 37), (224, 224), (31, 80)]
+    for width, height in shapes:
+        for image_mode in ("RGB", "L"):
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            image = Image.fromarray(pixels, "RGB").convert(image_mode)
+            theirs = transform(image).numpy()
+            ours = preprocess_image(image, config)
+            assert ours.shape == theirs.shape
+            assert np.abs(ours - theirs).max() <= 1e-5
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tiny random model, exported with int8, plus open_clip's own copy of it."""
+    tool = load_tool("make_tiny_clip")
+    work = tmp_path_factory.mktemp("tiny")
+    report = tool.make_tiny_clip(work, image_size=64, int8=True)
+    open_clip.add_model_config(work / "src" / f"{tool.ARCH_NAME}.json")
+    model, _, transform = open_clip.create_model_and_transforms(
+        tool.ARCH_NAME, pretrained=str(work / "src" / f"{tool.ARCH_NAME}.pt")
+    )
+    return {"dir": work / "model", "report": report, "model": model.eval(), "transform": transform}
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sum(a * b, axis=1)
+
+
+@pytest.mark.slow
+def test_image_embeddings_match_torch(tiny: dict[str, Any]) -> None:
+    images = check_images(8, seed=99)
+    ours = ClipModel(tiny["dir"]).encode_images(images)
+    with torch.no_grad():
+        batch = torch.stack([tiny["transform"](image) for image in images])
+        theirs = tiny["model"].encode_image(batch).numpy()
+    assert ours.shape == theirs.shape == (8, 32)
+    assert cosines(ours, theirs).min() >= 0.9999
+
+
+@pytest.mark.slow
+def test_text_embeddings_match_torch(tiny: dict[str, Any]) -> None:
+    ours = ClipModel(tiny["dir"]).encode_texts(TEXTS)
+    with torch.no_grad():
+        theirs = tiny["model"].encode_text(open_clip.get_tokenizer("ViT-B-32")(TEXTS)).numpy()
+    assert cosines(ours, theirs).min() >= 0.9999
+
+
+@pytest.mark.slow
+def test_export_report_and_folder(tiny: dict[str, Any]) -> None:
+    report = tiny["report"]
+    assert report["image_max_abs_diff"] < 1e-3 and report["text_max_abs_diff"] < 1e-3
+    assert report["preprocess_max_abs_diff"] <= 1e-5
+    assert report["int8_mean_cosine"] > 0.99
+    config = load_config(tiny["dir"])
+    assert config.embed_dim == 32 and config.preprocess.image_size == (64, 64)
+    assert set(config.files) == {p.name for p in tiny["dir"].iterdir()} - {"model.json"}
+
+
+@pytest.mark.slow
+def test_int8_image_tower_agrees_with_float32(tiny: dict[str, Any]) -> None:
+    images = check_images(6, seed=5)
+    fp32 = ClipModel(tiny["dir"]).encode_images(images)
+    quantized = ClipModel(tiny["dir"], int8=True)
+    int8 = quantized.encode_images(images)
+    assert quantized.image_encoder.quantized
+    assert np.mean(np.sum(fp32 * int8, axis=1)) > 0.99
+
+
+@pytest.mark.slow
+def test_cli_export_install_embed_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tool = load_tool("make_tiny_clip")
+    arch, checkpoint = tool.make_checkpoint(tmp_path / "src", image_size=32)
+    home, out = tmp_path / "home", tmp_path / "exported"
+    argv = ["models", "export", str(arch), "--pretrained", str(checkpoint), "--out", str(out)]
+    assert hachi_main([*argv, "--name", "tiny", "--json", "--home", str(home)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["text_min_cosine"] >= 0.9999 and report["image_min_cosine"] >= 0.9999
+    assert hachi_main(["models", "install", str(out), "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert (
+        hachi_main(["embed", "--model", "tiny", "--text", "a cat", "--json", "--home", str(home)])
+        == 0
+    )
+    vectors = np.array(json.loads(capsys.readouterr().out)["embeddings"])
+    model = open_clip.create_model(tool.ARCH_NAME, pretrained=str(checkpoint)).eval()
+    with torch.no_grad():
+        theirs = model.encode_text(open_clip.get_tokenizer("ViT-B-32")(["a cat"])).numpy()
+    assert cosines(vectors, theirs).min() >= 0.9999
+
+
+def test_export_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    from hachi.errors import BadRequest
+    from hachi.ml.clip.export import export_clip
+
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(BadRequest):
+        export_clip("ViT-B-32", "", tmp_path)
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_export_refuses_hf_tokenizer_models(tmp_path: Path) -> None:
+    from hachi.errors import BadRequest
+    from hachi.ml.clip.export import export_clip
+
+    with pytest.raises(BadRequest, match="tokenizer"):
+        export_clip("ViT-B-16-SigLIP", "", tmp_path / "siglip")

