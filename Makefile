@@ -3,12 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
 PORT ?= 8686
 PHOTOS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck test-fast test-slow system-deps venv clean bench
+.PHONY: run test lint typecheck test-fast test-slow system-deps run-deps venv clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +16,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+include ui.mk
 
 # Debian packages the tests use (ExifTool is the metadata reference). Installed only when
 # missing and only when we may (root); otherwise the tests that need them say so.
@@ -27,8 +28,15 @@ system-deps:
 	  else echo "note: exiftool not installed (Debian: libimage-exiftool-perl); its comparison test will skip"; fi; \
 	fi
 
-run: $(STAMP)
-	@HACHI_PORT=$(PORT) $(BIN)/hachi serve $(if $(PHOTOS),--index "$(PHOTOS)")
+# Caddy puts HTTPS in front of Hachi; without it (and without root to install it) Hachi
+# serves directly on 127.0.0.1 and says how to get Caddy.
+run-deps:
+	@if ! command -v caddy >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null || true; \
+	fi
+
+run: $(STAMP) run-deps
+	@HACHI_PORT=$(PORT) $(BIN)/hachi serve --caddy $(if $(PHOTOS),--index "$(PHOTOS)")
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,7 +48,8 @@ typecheck: $(STAMP)
 test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -q -m "not slow"
 
-test-slow: $(STAMP) system-deps
+test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
+	@test -f static/index.html || $(MAKE) ui
 	$(BIN)/pytest -q -m slow
 
 test: lint test-fast test-slow

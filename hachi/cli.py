@@ -175,25 +175,9 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.server.app import create_app
-    from hachi.server.auth import mint_login_link
-    from hachi.server.serve import serve
+    from hachi.cli_serve import serve_command
 
-    library = Library(settings)
-    for folder in args.index or []:
-        added, _job = library.add_folder(str(Path(folder).expanduser().absolute()))
-        print(f"Indexing {added.path} in the background", flush=True)
-    library.start_background()
-    app = create_app(settings, library)
-    link = mint_login_link(app)
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"Hachi is serving {library.status()['photos']} photos at {base}", flush=True)
-    print(f"Log in with this one-time link: {base}{link}", flush=True)
-    try:
-        serve(settings, app)
-    finally:
-        library.close()
-    return 0
+    return serve_command(args, settings)
 
 
 # -- wiring -----------------------------------------------------------------------------
@@ -230,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "Run the web server and background indexer.")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--index", action="append", metavar="PATH", help="add and index a folder")
+    p.add_argument("--caddy", action="store_true", help="put Caddy (HTTPS) in front, on localhost")
+    p.add_argument("--lan", action="store_true", help="serve HTTPS on the LAN through Caddy")
+    p.add_argument("--ui-port", type=int, default=8443, help="Caddy's HTTPS port (8443)")
     _register_optional(sub)
     return parser
 

@@ -22,6 +22,7 @@ from hachi.catalog.db import connect, transaction
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
 from hachi.indexer.available import AvailableModels
+from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.runner import BackgroundIndexer
 from hachi.indexer.scan import validate_folder
@@ -117,6 +118,11 @@ class Library(PeopleMixin):
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
         return folder, job
+
+    def browse(self, path: str | None) -> dict[str, Any]:
+        """Sub-folders for the folder picker (home and indexed folders only)."""
+        indexed = [Path(f.path) for f in self.list_folders()]
+        return browse(path, Path.home(), indexed)
 
     def remove_folder(self, folder_id: int) -> None:
         folders_db.get_folder(self.conn, folder_id)

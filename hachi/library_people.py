@@ -84,7 +84,16 @@ class PeopleMixin:
         if photo_id is not None:
             where.append("f.photo_id = ?")
             params.append(photo_id)
-        found = faces_db.face_dicts(self.conn, self.face_backend, " AND ".join(where), params)
+        return self.faces_where(" AND ".join(where), params)
+
+    def face(self, face_id: int) -> dict[str, Any]:
+        found = self.faces_where("f.id = ?", [face_id])
+        if not found:
+            raise NotFound(f"no face with id {face_id}")
+        return found[0]
+
+    def faces_where(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
+        found = faces_db.face_dicts(self.conn, self.face_backend, where, params)
         for face in found:
             face.pop("content_hash")
             face["thumbnail_url"] = f"/api/faces/{face['id']}/thumbnail"

@@ -19,7 +19,7 @@ from tests.test_indexer_pipeline import index
 def test_every_corpus_photo_is_indexed_or_failed_with_a_reason(
     settings: Settings, corpus: Path
 ) -> None:
-    exif = corpus / "exif"
+    exif = (corpus / "exif").resolve()
     job = index(settings, exif)
     assert job["state"] == "done"
     photo_files = {str(p) for p in exif.iterdir() if p.is_file() and is_photo_path(p)}

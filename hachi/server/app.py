@@ -14,6 +14,7 @@ from hachi.server import (
     routes_auth,
     routes_folders,
     routes_jobs,
+    routes_people,
     routes_photos,
     routes_search,
     routes_system,
@@ -36,6 +37,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_jobs,
         routes_search,
         routes_photos,
+        routes_people,
     ):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
 

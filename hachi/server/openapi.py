@@ -20,6 +20,7 @@ from hachi.server.openapi_parts import (
     query,
     ref,
 )
+from hachi.server.openapi_people import MORE, browse_paths, people_paths, search_image_paths
 from hachi.server.params import MAX_ID, MAX_OFFSET
 from hachi.server.routes_auth import MAX_PASSWORD_LENGTH
 from hachi.server.routes_folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
@@ -239,6 +240,7 @@ def search_paths() -> dict[str, Schema]:
                     q,
                     limit_param(DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT),
                     query("cursor", STR, "`next_cursor` of the previous page."),
+                    MORE,
                 ),
                 errors=(400, 503),
             )
@@ -315,7 +317,18 @@ def photo_paths() -> dict[str, Schema]:
 
 def paths() -> dict[str, Schema]:
     result: dict[str, Schema] = {}
-    for group in (auth_paths, system_paths, folder_paths, job_paths, search_paths, photo_paths):
+    groups = (
+        auth_paths,
+        system_paths,
+        folder_paths,
+        job_paths,
+        search_paths,
+        photo_paths,
+        search_image_paths,
+        people_paths,
+        browse_paths,
+    )
+    for group in groups:
         result.update(group())
     return result
 

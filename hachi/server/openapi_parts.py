@@ -14,6 +14,7 @@ ERROR_RESPONSES = {
     403: ("Forbidden", "Unknown Host header, or a cookie request from a foreign Origin."),
     404: ("NotFound", "No such resource."),
     413: ("TooLarge", "Request body over the limit."),
+    422: ("Unprocessable", "The uploaded file is not a readable photo."),
     429: ("TooManyRequests", "Too many failed logins; wait `Retry-After` seconds."),
     503: ("Unavailable", "A model is missing; `detail` names the command that installs it."),
 }

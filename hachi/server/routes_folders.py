@@ -6,7 +6,15 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from hachi.server.context import library
-from hachi.server.params import MAX_ID, MAX_OFFSET, body_text, json_object, parse_id, query_int
+from hachi.server.params import (
+    MAX_ID,
+    MAX_OFFSET,
+    body_text,
+    json_object,
+    parse_id,
+    query_int,
+    query_text,
+)
 
 MAX_PATH_LENGTH = 4096
 MAX_FAILED_PAGE = 1000
@@ -25,6 +33,12 @@ def add_folder() -> ResponseReturnValue:
     path = body_text(json_object(), "path", MAX_PATH_LENGTH)
     folder, job = library().add_folder(path)
     return jsonify({"folder": folder.to_dict(), "job": library().job_dict(job)}), 201
+
+
+@bp.get("/browse")
+def browse() -> ResponseReturnValue:
+    path = query_text("path", max_length=MAX_PATH_LENGTH) or None
+    return jsonify(library().browse(path))
 
 
 @bp.delete("/folders/<folder_id>")

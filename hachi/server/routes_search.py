@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from hachi.errors import BadRequest
 from hachi.library import SUGGEST_KINDS
+from hachi.search.ranking import MAX_MORE
 from hachi.server.context import library
 from hachi.server.params import query_choice, query_int, query_text
 
@@ -26,7 +28,21 @@ def search() -> ResponseReturnValue:
     q = query_text("q", required=True, max_length=MAX_QUERY_LENGTH) or ""
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
     cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
-    return jsonify(library().search(q, limit=limit, cursor=cursor))
+    more = query_int("more", 0, 0, MAX_MORE)
+    return jsonify(library().search(q, limit=limit, cursor=cursor, more=more))
+
+
+@bp.post("/search/image")
+def search_image() -> ResponseReturnValue:
+    """Photos like the uploaded one: the body is the image itself (any supported format)."""
+    data = request.get_data(cache=False)
+    if not data:
+        raise BadRequest("send the photo as the request body", {"field": "body"})
+    q = query_text("q", max_length=MAX_QUERY_LENGTH) or ""
+    limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
+    cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
+    more = query_int("more", 0, 0, MAX_MORE)
+    return jsonify(library().search_image(data, q, limit=limit, cursor=cursor, more=more))
 
 
 @bp.get("/suggest")

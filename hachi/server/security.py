@@ -21,6 +21,8 @@ from hachi.errors import Forbidden
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_CONTENT_LENGTH = 1024 * 1024
+MAX_UPLOAD_LENGTH = 64 * 1024 * 1024  # a photo sent to search by image
+UPLOAD_PATHS = frozenset({"/api/search/image"})
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 UI_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -148,13 +150,14 @@ def add_security_headers(response: Response) -> Response:
 
 def install(app: Flask, allowed_hosts: tuple[str, ...], cookie_name: str) -> None:
     """Wire the checks in the order a request meets them: host, size, origin."""
-    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_LENGTH
     app.wsgi_app = TrustedProxy(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.before_request
     def screen_request() -> None:
         check_host(allowed_hosts)
-        check_content_length(MAX_CONTENT_LENGTH)
+        upload = request.path in UPLOAD_PATHS
+        check_content_length(MAX_UPLOAD_LENGTH if upload else MAX_CONTENT_LENGTH)
         check_origin(allowed_hosts, cookie_name)
 
     app.after_request(add_security_headers)

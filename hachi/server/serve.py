@@ -17,12 +17,12 @@ from waitress.server import create_server
 
 from hachi.config import Settings
 from hachi.errors import HachiError
-from hachi.server.security import MAX_CONTENT_LENGTH, is_loopback
+from hachi.server.security import MAX_UPLOAD_LENGTH, is_loopback
 
 SERVER_THREADS = 8
 # Waitress refuses bodies over its own limit with a plain-text page; keeping it above the
 # app's limit lets the app answer oversized bodies with the usual JSON 413.
-WAITRESS_BODY_LIMIT = 4 * MAX_CONTENT_LENGTH
+WAITRESS_BODY_LIMIT = 2 * MAX_UPLOAD_LENGTH
 CHANNEL_TIMEOUT_S = 120
 
 

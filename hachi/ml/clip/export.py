@@ -151,7 +151,9 @@ def _load_open_clip(arch: str, pretrained: str) -> tuple[Any, Any, Any, str]:
             )
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelUnavailable(
-            f"cannot load {arch_name} weights {pretrained!r}: {exc}", {"pretrained": pretrained}
+            f"cannot load {arch_name} weights {pretrained!r}: {exc} (offline, pass a downloaded"
+            " checkpoint file as --pretrained)",
+            {"pretrained": pretrained},
         ) from exc
     tokenizer = open_clip.get_tokenizer(arch_name)
     if not isinstance(tokenizer, open_clip.SimpleTokenizer) or tokenizer.reduction_fn:
@@ -225,7 +227,8 @@ def _config_for(
             mean=tuple(float(v) for v in pp["mean"]),  # type: ignore[arg-type]
             std=tuple(float(v) for v in pp["std"]),  # type: ignore[arg-type]
             resize_mode=pp.get("resize_mode", "shortest"),
-            interpolation=pp.get("interpolation", "bicubic"),
+            # open_clip evaluates "random" (a training choice) with bicubic
+            interpolation="bilinear" if pp.get("interpolation") == "bilinear" else "bicubic",
             fill_color=int(pp.get("fill_color", 0)),
         ),
         context_length=int(tokenizer.context_length),

@@ -1,0 +1,105 @@
+// The search bar's model of the query language: filters become chips, the rest stays text.
+// The server parses the query for real; this only splits it the way the server does
+// (whitespace separates tokens, double quotes hold spaces) so chips match its tokens.
+
+export const FILTER_KEYS = [
+  'person', 'people', 'place', 'country', 'camera', 'make', 'model', 'lens', 'after', 'before',
+  'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
+];
+export const SORT_KEY = 'sort';
+
+// Which /api/suggest kind completes the value of a filter key.
+export const SUGGEST_KIND = {
+  camera: 'camera', make: 'camera', model: 'camera', lens: 'lens', folder: 'folder',
+  file: 'file', year: 'year', date: 'year', place: 'place', person: 'person', people: 'person',
+};
+// Which filter a suggestion of a kind becomes when picked.
+export const FILTER_FOR_KIND = {
+  camera: 'camera', lens: 'lens', folder: 'folder', file: 'file', year: 'year', place: 'place',
+  person: 'person',
+};
+
+const TOKEN = /(?:[^\s"]+|"[^"]*"?)+/g;
+const FILTER = /^(-?)([a-z_]+):(.*)$/s;
+
+export function tokenize(text) {
+  return Array.from(text.matchAll(TOKEN), (m) => ({ raw: m[0], start: m.index, end: m.index + m[0].length }));
+}
+
+export function parseFilter(raw) {
+  const found = FILTER.exec(raw);
+  if (!found) return null;
+  const key = found[2].toLowerCase();
+  if (key !== SORT_KEY && !FILTER_KEYS.includes(key)) return null;
+  return { negated: found[1] === '-', key, value: unquote(found[3]) };
+}
+
+export function unquote(value) {
+  return value.replace(/^"/, '').replace(/"$/, '');
+}
+
+export function quoteValue(value) {
+  const clean = String(value).replaceAll('"', '');
+  return /[\s,:]/.test(clean) ? `"${clean}"` : clean;
+}
+
+export function filterToken(key, value, negated = false) {
+  return `${negated ? '-' : ''}${key}:${quoteValue(value)}`;
+}
+
+// Split a whole query (from the URL) into chips, free text and the sort order.
+export function splitQuery(q) {
+  const chips = [];
+  const words = [];
+  let sort = '';
+  for (const token of tokenize(q)) {
+    const filter = parseFilter(token.raw);
+    if (filter && filter.key === SORT_KEY) sort = filter.value;
+    else if (filter && filter.value) chips.push(token.raw);
+    else words.push(token.raw);
+  }
+  return { chips, text: words.join(' '), sort };
+}
+
+// Move finished filter tokens (followed by a space, or all when `all`) out of typed text.
+export function extractChips(text, all = false) {
+  const chips = [];
+  const kept = [];
+  let sort = null;
+  for (const token of tokenize(text)) {
+    const finished = all || /\s/.test(text.charAt(token.end));
+    const filter = finished ? parseFilter(token.raw) : null;
+    if (filter && filter.key === SORT_KEY) sort = filter.value;
+    else if (filter && filter.value && !token.raw.endsWith(':')) chips.push(token.raw);
+    else kept.push(token.raw);
+  }
+  const trailing = /\s$/.test(text) && kept.length ? ' ' : '';
+  return { chips, text: kept.join(' ') + trailing, sort };
+}
+
+// The query sent to the server, and where each chip and the text sit in it (for errors).
+export function composeQuery(chips, text, sort) {
+  const parts = [...chips.map((raw) => ({ raw, chip: true }))];
+  if (sort) parts.push({ raw: `${SORT_KEY}:${sort}`, sort: true });
+  if (text.trim()) parts.push({ raw: text.trim(), text: true });
+  let offset = 0;
+  const spans = parts.map((p) => {
+    const span = { ...p, start: offset, end: offset + p.raw.length };
+    offset = span.end + 1;
+    return span;
+  });
+  return { q: parts.map((p) => p.raw).join(' '), spans };
+}
+
+// The token being typed at the caret, with what it asks the autocomplete for.
+export function wordAt(text, caret) {
+  const token = tokenize(text).find((t) => t.start <= caret && caret <= t.end);
+  if (!token || caret !== token.end) return null;
+  const filter = parseFilter(token.raw);
+  if (filter) {
+    const kind = SUGGEST_KIND[filter.key];
+    return kind ? { ...token, kind, key: filter.key, negated: filter.negated, prefix: filter.value } : null;
+  }
+  if (token.raw.includes(':') || token.raw.length < 2) return null;
+  return { ...token, kind: null, key: null, negated: false, prefix: unquote(token.raw) };
+}

@@ -1,0 +1,229 @@
+"""OpenAPI paths of people, faces and search by photo (see openapi.py for the rest)."""
+
+from __future__ import annotations
+
+from hachi.server.openapi_parts import (
+    BOOL,
+    INT,
+    STR,
+    Schema,
+    json_content,
+    nullable,
+    obj,
+    operation,
+    path_id,
+    query,
+    ref,
+)
+from hachi.server.routes_search import (
+    DEFAULT_SEARCH_LIMIT,
+    MAX_QUERY_LENGTH,
+    MAX_SEARCH_LIMIT,
+)
+from hachi.server.security import MAX_UPLOAD_LENGTH
+
+PERSON: Schema = obj(
+    ("id", "name", "hidden", "faces", "photos", "cover_face_id"),
+    id=INT,
+    name=nullable("string"),
+    hidden=BOOL,
+    faces=INT,
+    photos=INT,
+    cover_face_id=nullable("integer"),
+)
+FACE: Schema = obj(
+    ("id", "photo_id", "path", "box", "score", "person_id", "person_name"),
+    id=INT,
+    photo_id=INT,
+    path=STR,
+    box={"type": "array", "items": INT},
+    box_fraction={"type": "array", "items": {"type": "number"}},
+    score={"type": "number"},
+    person_id=nullable("integer"),
+    person_name=nullable("string"),
+    assigned_by=STR,
+    thumbnail_url=STR,
+)
+MORE = query(
+    "more",
+    {"type": "integer", "minimum": 0, "maximum": 2, "default": 0},
+    "Loosen the relevance cutoff: 1 looser, 2 everything ranked.",
+)
+
+
+def search_image_paths() -> dict[str, Schema]:
+    op = operation(
+        "searchByImage",
+        "Photos like the uploaded one (body: the image file).",
+        "search",
+        {"200": json_content(ref("SearchResponse"), "One page of results.")},
+        params=(
+            query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "Filters to apply."),
+            query(
+                "limit",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_SEARCH_LIMIT,
+                    "default": DEFAULT_SEARCH_LIMIT,
+                },
+                "Page size.",
+            ),
+            query("cursor", STR, "`next_cursor` of the previous page."),
+            MORE,
+        ),
+        errors=(400, 413, 422, 503),
+    )
+    op["requestBody"] = {
+        "required": True,
+        "description": f"The photo, at most {MAX_UPLOAD_LENGTH} bytes.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return {"/api/search/image": {"post": op}}
+
+
+def people_paths() -> dict[str, Schema]:
+    person_id, face_id = path_id("person_id"), path_id("face_id")
+    person = json_content(PERSON, "The person.")
+    return {
+        "/api/people": {
+            "get": operation(
+                "listPeople",
+                "People with two or more faces, or a name.",
+                "people",
+                {
+                    "200": json_content(
+                        obj(("people",), people={"type": "array", "items": PERSON}),
+                        "Named first, then by number of faces.",
+                    )
+                },
+                params=(
+                    query(
+                        "all",
+                        {"enum": ["0", "1", "true", "false"]},
+                        "Include hidden people and single faces.",
+                    ),
+                ),
+                errors=(400,),
+            )
+        },
+        "/api/people/recluster": {
+            "post": operation(
+                "reclusterPeople",
+                "Re-cluster every face the user has not placed.",
+                "people",
+                {"200": json_content(obj(("changed",), changed=INT), "Faces that changed person.")},
+            )
+        },
+        "/api/people/{person_id}": {
+            "get": operation(
+                "getPerson",
+                "One person.",
+                "people",
+                {"200": person},
+                params=(person_id,),
+                errors=(400, 404),
+            ),
+            "patch": operation(
+                "updatePerson",
+                "Rename (null clears the name) or hide a person.",
+                "people",
+                {"200": person},
+                params=(person_id,),
+                body=obj((), name=nullable("string"), hidden=BOOL),
+                errors=(400, 404),
+            ),
+        },
+        "/api/people/{person_id}/merge": {
+            "post": operation(
+                "mergePerson",
+                "Merge this person into `into`; decisions are kept.",
+                "people",
+                {"200": person},
+                params=(person_id,),
+                body=obj(("into",), into=INT),
+                errors=(400, 404),
+            )
+        },
+        "/api/people/{person_id}/faces": {
+            "get": operation(
+                "personFaces",
+                "A person's faces.",
+                "people",
+                {
+                    "200": json_content(
+                        obj(("faces",), faces={"type": "array", "items": FACE}), "Faces."
+                    )
+                },
+                params=(person_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/faces/{face_id}/thumbnail": {
+            "get": operation(
+                "faceThumbnail",
+                "A WebP crop around the face.",
+                "people",
+                {
+                    "200": {
+                        "description": "The crop.",
+                        "content": {
+                            "image/webp": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "304": {"description": "Unchanged."},
+                },
+                params=(face_id,),
+                errors=(400, 404),
+            )
+        },
+        "/api/faces/{face_id}/assign": {
+            "post": operation(
+                "assignFace",
+                "This face is a person (by id, or a name, new or existing).",
+                "people",
+                {"200": person},
+                params=(face_id,),
+                body=obj((), person_id=INT, name=STR),
+                errors=(400, 404),
+            )
+        },
+        "/api/faces/{face_id}/reject": {
+            "post": operation(
+                "rejectFace",
+                "Not this person: never put back there automatically.",
+                "people",
+                {
+                    "200": json_content(
+                        obj(("face_id", "rejected_person_id"), face_id=INT, rejected_person_id=INT),
+                        "Done.",
+                    )
+                },
+                params=(face_id,),
+                errors=(400, 404),
+            )
+        },
+    }
+
+
+def browse_paths() -> dict[str, Schema]:
+    entry = obj(("name", "path", "indexed"), name=STR, path=STR, indexed=BOOL)
+    listing = obj(
+        ("path", "parent", "entries", "truncated"),
+        path=STR,
+        parent=nullable("string"),
+        entries={"type": "array", "items": entry},
+        truncated=BOOL,
+    )
+    return {
+        "/api/browse": {
+            "get": operation(
+                "browseFolders",
+                "Sub-folders of the home folder or an indexed folder (folder picker).",
+                "folders",
+                {"200": json_content(listing, "Folders only, sorted.")},
+                params=(query("path", STR, "An absolute folder; default: the home folder."),),
+                errors=(400, 403, 404),
+            )
+        }
+    }

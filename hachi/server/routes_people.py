@@ -1,0 +1,100 @@
+"""People and faces: list, name, merge, hide, and per-face corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, send_file
+from flask.typing import ResponseReturnValue
+
+from hachi.errors import BadRequest
+from hachi.server.context import library
+from hachi.server.params import json_object, parse_id, query_choice
+
+MAX_NAME_LENGTH = 200
+
+bp = Blueprint("people", __name__)
+
+
+def _optional_name(body: dict[str, Any]) -> str | None:
+    value = body.get("name")
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("field 'name' must be a string or null", {"field": "name"})
+    return value
+
+
+@bp.get("/people")
+def list_people() -> ResponseReturnValue:
+    everyone = query_choice("all", ("0", "1", "true", "false"), "0") in ("1", "true")
+    found = library().people(include_hidden=everyone, min_faces=1 if everyone else 2)
+    return jsonify({"people": found})
+
+
+@bp.get("/people/<person_id>")
+def get_person(person_id: str) -> ResponseReturnValue:
+    return jsonify(library().person(parse_id(person_id, "person")))
+
+
+@bp.patch("/people/<person_id>")
+def update_person(person_id: str) -> ResponseReturnValue:
+    pid = parse_id(person_id, "person")
+    person = library().person(pid)
+    body = json_object()
+    unknown = set(body) - {"name", "hidden"}
+    if unknown or not body:
+        raise BadRequest("send 'name' and/or 'hidden'", {"field": ", ".join(sorted(unknown))})
+    if "name" in body:
+        person = library().rename_person(pid, _optional_name(body))
+    if "hidden" in body:
+        if not isinstance(body["hidden"], bool):
+            raise BadRequest("field 'hidden' must be true or false", {"field": "hidden"})
+        person = library().hide_person(pid, body["hidden"])
+    return jsonify(person)
+
+
+@bp.post("/people/<person_id>/merge")
+def merge_person(person_id: str) -> ResponseReturnValue:
+    pid = parse_id(person_id, "person")
+    library().person(pid)
+    body = json_object()
+    into = body.get("into")
+    if not isinstance(into, int) or isinstance(into, bool) or into <= 0:
+        raise BadRequest("field 'into' must be a person id", {"field": "into"})
+    return jsonify(library().merge_people(pid, into))
+
+
+@bp.get("/people/<person_id>/faces")
+def person_faces(person_id: str) -> ResponseReturnValue:
+    pid = parse_id(person_id, "person")
+    library().person(pid)
+    return jsonify({"faces": library().faces(person_id=pid)})
+
+
+@bp.post("/people/recluster")
+def recluster() -> ResponseReturnValue:
+    return jsonify({"changed": library().update_people(full=True)})
+
+
+@bp.get("/faces/<face_id>/thumbnail")
+def face_thumbnail(face_id: str) -> ResponseReturnValue:
+    path = library().face_thumbnail(parse_id(face_id, "face"))
+    response = send_file(path, mimetype="image/webp", conditional=True, etag=True)
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response
+
+
+@bp.post("/faces/<face_id>/assign")
+def assign_face(face_id: str) -> ResponseReturnValue:
+    fid = parse_id(face_id, "face")
+    library().face(fid)
+    body = json_object()
+    person = body.get("person_id")
+    if person is not None and (not isinstance(person, int) or isinstance(person, bool)):
+        raise BadRequest("field 'person_id' must be a person id", {"field": "person_id"})
+    return jsonify(library().assign_face(fid, person_id=person, name=_optional_name(body)))
+
+
+@bp.post("/faces/<face_id>/reject")
+def reject_face(face_id: str) -> ResponseReturnValue:
+    return jsonify(library().reject_face(parse_id(face_id, "face")))

@@ -1,0 +1,121 @@
+// Speed at library scale (10,000 photos): time from Enter to results on screen, and the
+// DOM size while scrolling through every result. Figures go to artifacts/ui_perf.json.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { env, openBrowser } from './harness.js';
+
+const TOTAL = Number(env('HACHI_EXPECT_TOTAL'));
+const RESULTS_VISIBLE_BUDGET_MS = 300;
+const MAX_DOM_ELEMENTS = 2000;
+const MAX_TILES = 600;
+const REPEATS = 5;
+const QUERIES = ['camera:canon', 'year:2010', 'IMG_01', 'place:kyoto', 'sort:oldest']; // sort last: it sticks
+const SCROLL_TIMEOUT_MS = 120_000;
+
+let session;
+let page;
+const figures = { total: TOTAL, budget_ms: RESULTS_VISIBLE_BUDGET_MS, queries: {} };
+
+before(async () => {
+  session = await openBrowser();
+  page = session.page;
+  await page.goto('/login');
+  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator(`.grid[data-count="200"]`).waitFor();
+});
+
+after(async () => {
+  const dir = env('HACHI_ARTIFACTS');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'ui_perf.json'), JSON.stringify(figures, null, 2) + '\n');
+  await session?.close();
+});
+
+// Arms a timer in the page that starts at the Enter keydown and stops when the grid shows
+// tiles of a new query (and, separately, when the first thumbnail has loaded).
+async function timeSearch(q) {
+  const input = page.locator('#search-input');
+  while (await page.locator('.chip-remove').count()) await page.locator('.chip-remove').first().click();
+  await input.fill(q);
+  await page.evaluate(() => {
+    const before = document.querySelector('.grid')?.dataset.q;
+    window.__timing = new Promise((resolve) => {
+      let t0 = null;
+      let visible = null;
+      const inputEl = document.querySelector('#search-input');
+      inputEl.addEventListener('keydown', (e) => { if (e.key === 'Enter') t0 = performance.now(); }, { capture: true, once: true });
+      const observer = new MutationObserver(() => {
+        const grid = document.querySelector('.grid');
+        const img = grid && grid.dataset.q !== before && grid.querySelector('a.tile img');
+        if (t0 === null || !img || visible !== null) return;
+        visible = performance.now() - t0;
+        observer.disconnect();
+        const done = () => resolve({ visible, thumbnail: performance.now() - t0 });
+        if (img.complete) done();
+        else img.addEventListener('load', done, { once: true });
+      });
+      observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+  });
+  await input.press('Enter');
+  return page.evaluate(() => window.__timing);
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+test(`results are visible within ${RESULTS_VISIBLE_BUDGET_MS} ms of Enter`, async () => {
+  for (const q of QUERIES) {
+    const runs = [];
+    let total = null;
+    for (let i = 0; i < REPEATS; i++) {
+      runs.push(await timeSearch(q));
+      total = Number((await page.getByTestId('result-count').textContent()).replace(/\D/g, ''));
+      await timeSearch(i % 2 ? 'year:2011' : 'year:2012'); // change the query between runs
+    }
+    const visible = runs.map((r) => r.visible);
+    figures.queries[q] = {
+      total,
+      visible_ms_median: Math.round(median(visible)),
+      visible_ms_max: Math.round(Math.max(...visible)),
+      first_thumbnail_ms_median: Math.round(median(runs.map((r) => r.thumbnail))),
+    };
+  }
+  for (const [q, f] of Object.entries(figures.queries)) {
+    assert.ok(f.visible_ms_median <= RESULTS_VISIBLE_BUDGET_MS, `${q}: ${f.visible_ms_median} ms`);
+  }
+});
+
+test('the DOM stays small while scrolling through all 10,000 results', async () => {
+  await page.goto('/');
+  await page.locator('.grid[data-count="200"]').waitFor();
+  const started = Date.now();
+  let maxElements = 0;
+  let maxTiles = 0;
+  for (let step = 0; ; step++) {
+    const state = await page.evaluate(() => {
+      window.scrollBy(0, window.innerHeight * 3);
+      return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve({
+        elements: document.getElementsByTagName('*').length,
+        tiles: document.querySelectorAll('.grid .cell').length,
+        atBottom: window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2,
+        loaded: Number(document.querySelector('.grid').dataset.count),
+      }))));
+    });
+    maxElements = Math.max(maxElements, state.elements);
+    maxTiles = Math.max(maxTiles, state.tiles);
+    if (state.atBottom && state.loaded === TOTAL) break;
+    assert.ok(Date.now() - started < SCROLL_TIMEOUT_MS, `stuck at ${state.loaded} loaded`);
+    if (state.atBottom) await page.waitForTimeout(50);
+  }
+  await page.locator(`.grid [data-index="${TOTAL - 1}"] a.tile`).waitFor();
+  figures.scroll = { max_dom_elements: maxElements, max_rendered_tiles: maxTiles, scroll_all_ms: Date.now() - started };
+  assert.ok(maxElements <= MAX_DOM_ELEMENTS, `${maxElements} DOM elements`);
+  assert.ok(maxTiles <= MAX_TILES, `${maxTiles} tiles in the DOM`);
+});
+
+test('nothing went wrong in the page along the way', () => {
+  assert.deepEqual(session.problems, []);
+});
