@@ -6,6 +6,20 @@ several ``max_side`` values. Prints, per size, seconds per photo and the share o
 whose text was read exactly (ignoring spaces and case).
 
     .venv/bin/python bench/bench_ocr.py [--photos 6] [--threads 2] [--sizes 960,1280,1600]
+
+Measured with ``--photos 4 --threads 2`` on the 2-core shared dev VM (load average ~5,
+so timings vary by up to 2x between runs; best of two or three runs), onnxruntime 1.32:
+
+    engine (models)                              max_side  s/photo  signs read
+    rapidocr 3.10 (PP-OCRv6 small det + rec)          960     0.62   19/20
+                                                     1280     2.08   20/20
+                                                     1600     4.51   20/20
+    rapidocr-onnxruntime 1.4.4 (PP-OCRv4 mobile)      960     0.81   17/20
+                                                     1280     1.34   20/20
+                                                     1600     2.39   19/20
+
+Text detection is ~85 % of the time (the PP-OCRv6 small detector is twice the size of
+the v4 mobile one); recognition ~10 %, the angle classifier ~1 %. OCR_MAX_SIDE stays 1280.
 """
 
 from __future__ import annotations
@@ -13,12 +27,13 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from hachi.ml.ocr import TextReader
+from hachi.ml.ocr import OCR_MODEL, OCR_PACKAGE, TextReader
 
 PHOTO_SIZE = (4000, 3000)
 FONT_PATHS = (
@@ -87,6 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(1234)
     photos = [scene(rng) for _ in range(args.photos)]
+    print(f"{OCR_MODEL} ({OCR_PACKAGE} {version(OCR_PACKAGE)}), {args.threads} threads")
     print(f"{args.photos} photos of {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}, text heights {TEXT_HEIGHTS}")
     print(f"{'max_side':>8} {'s/photo':>10} signs read")
     for size in (int(s) for s in args.sizes.split(",")):

@@ -31,7 +31,7 @@ def test_shipped_manifest_has_clip_faces_and_ocr() -> None:
     tasks = {entry.task for entry in manifest.values()}
     assert {"clip", "faces", "ocr"} <= tasks
     assert Settings().clip_model in manifest
-    assert manifest["pp-ocr-v4"].bundled_with == "rapidocr-onnxruntime"
+    assert manifest["rapidocr-ppocr-v6-small"].bundled_with == "rapidocr"
 
 
 def test_shipped_downloads_are_pinned_and_checksummed() -> None:

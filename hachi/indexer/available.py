@@ -4,7 +4,6 @@ runs with any subset of models."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
 from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.faces.base import FaceBackend
 from hachi.ml.faces.registry import create_backend
-from hachi.ml.ocr import TextReader
+from hachi.ml.ocr import OCR_REQUIREMENT, TextReader, ocr_installed
 from hachi.ml.store import model_dir
 
 log = logging.getLogger(__name__)
@@ -56,9 +55,10 @@ class AvailableModels:
     def _find_ocr(self) -> None:
         if not self.settings.ocr:
             return
-        if importlib.util.find_spec("rapidocr") is None:
+        if not ocr_installed():
             self.notices.append(
-                "text in photos is not read: the OCR package is missing (pip install rapidocr)"
+                f"text in photos is not read: the OCR package is missing "
+                f"(pip install '{OCR_REQUIREMENT}')"
             )
             return
         self.ocr = TextReader()

@@ -111,9 +111,9 @@ class OcrStage(Stage):
     task = "ocr"
     batch_size = 4
 
-    def __init__(self, reader: TextReader, model: str = "rapidocr-ppocr-v4") -> None:
+    def __init__(self, reader: TextReader) -> None:
         self.reader = reader
-        self.model = model
+        self.model = reader.name
         # A 4:3 photo then reaches the reader with the long side it works at.
         self.min_side = reader.max_side * 3 // 4
 

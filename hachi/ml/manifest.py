@@ -25,7 +25,7 @@ Layout of ``models/manifest.toml``::
     image_size = 224
 
 An entry whose models ship inside a Python package has no files and names that package
-in ``config.bundled_with`` (OCR: ``rapidocr-onnxruntime``).
+in ``config.bundled_with`` (OCR: ``rapidocr``).
 """
 
 from __future__ import annotations

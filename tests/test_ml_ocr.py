@@ -1,0 +1,143 @@
+"""TextReader on generated signs: Pillow-rendered text on coloured backgrounds."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from hachi.ml.ocr import (
+    BUNDLED_MODELS,
+    RAPIDOCR_LOGGER,
+    TextLine,
+    TextReader,
+    bundled_model_paths,
+    engine_params,
+    reading_order,
+    reduced_bgr,
+)
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if FONT.is_file():
+        return ImageFont.truetype(str(FONT), size)
+    return ImageFont.load_default(size=size)
+
+
+def sign(
+    size: tuple[int, int], text: str, at: tuple[int, int], height: int, colours: tuple[str, str]
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A photo-sized image with one sign; returns it and the text's bounding box."""
+    background, ink = colours
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = draw.textbbox(at, text, font=font(height))
+    draw.rectangle(
+        (left - 20, top - 20, right + 20, bottom + 20), fill="white" if ink != "white" else "black"
+    )
+    draw.text(at, text, font=font(height), fill=ink)
+    return image, (round(left), round(top), round(right - left), round(bottom - top))
+
+
+def squash(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+@pytest.fixture(scope="module")
+def reader() -> Iterator[TextReader]:
+    model = TextReader(threads=2)
+    yield model
+    model.unload()
+
+
+def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller box's area."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return inter / min(a[2] * a[3], b[2] * b[3])
+
+
+def test_reads_a_number_plate_in_a_large_photo(reader: TextReader) -> None:
+    image, where = sign((4000, 3000), "RE16 TGK", (2300, 1900), 90, ("darkgreen", "black"))
+    lines = reader.predict(image)
+    plate = [line for line in lines if squash(line.text) == "RE16TGK"]
+    assert plate, lines
+    assert plate[0].score >= reader.min_score
+    assert overlap(plate[0].box, where) > 0.7  # boxes are in the caller's pixels
+
+
+def test_reads_a_banner_and_a_street_sign_in_reading_order(reader: TextReader) -> None:
+    image, _ = sign((1600, 1200), "HAPPY BIRTHDAY", (200, 150), 80, ("purple", "white"))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((600, 800, 1350, 950), fill=(0, 110, 60))
+    draw.text((640, 830), "ABBEY ROAD", font=font(70), fill="white")
+    text = reader.read_text(image)
+    assert [squash(row) for row in text.splitlines()] == ["HAPPYBIRTHDAY", "ABBEYROAD"]
+
+
+def test_a_blank_photo_has_no_text(reader: TextReader) -> None:
+    assert reader.predict(Image.new("RGB", (800, 600), "skyblue")) == []
+    assert reader.read_text(Image.new("L", (50, 40), 128)) == ""
+
+
+def no_network(*_args: object, **_kwargs: object) -> NoReturn:
+    raise AssertionError("OCR tried to open a network connection")
+
+
+def test_loads_lazily_offline_and_quietly_then_unloads(
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fresh engine must come up from the wheel's own files: any socket is a failure."""
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    model = TextReader(threads=1, min_score=0.99)
+    assert not model.loaded
+    image, _ = sign((900, 300), "EXIT 24", (120, 90), 90, ("navy", "black"))
+    assert model.read_text(image).replace(" ", "") == "EXIT24"  # pieces of one row rejoin
+    assert model.read_text(Image.new("RGB", (640, 480), "white")) == ""
+    assert model.loaded
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")  # no INFO chatter, no "detection result is empty" warning
+    assert not [r for r in caplog.records if r.name.startswith(RAPIDOCR_LOGGER)]
+    assert logging.getLogger(RAPIDOCR_LOGGER).getEffectiveLevel() == logging.WARNING
+    model.unload()
+    assert not model.loaded
+
+
+def test_uses_the_models_bundled_in_the_wheel() -> None:
+    paths = bundled_model_paths()
+    assert {section: path.name for section, path in paths.items()} == BUNDLED_MODELS
+    assert all(path.is_file() and path.stat().st_size > 100_000 for path in paths.values())
+    params = engine_params(paths, max_side=1024, min_score=0.7, threads=10_000)
+    assert params["Det.model_path"] == str(paths["Det"]) and params["Rec.model_path"]
+    assert params["Det.limit_side_len"] == params["Global.max_side_len"] == 1024
+    assert params["Global.text_score"] == 0.7
+    assert 1 <= params["EngineConfig.onnxruntime.intra_op_num_threads"] < 10_000
+
+
+def test_reduced_bgr_keeps_aspect_and_channel_order() -> None:
+    image = Image.new("RGB", (4000, 1000), (255, 0, 0))
+    pixels, scale = reduced_bgr(image, 1280)
+    assert pixels.shape == (320, 1280, 3) and pixels.dtype == np.uint8
+    assert scale == pytest.approx(3.125)
+    assert tuple(pixels[0, 0]) == (0, 0, 255)
+    small, factor = reduced_bgr(Image.new("RGBA", (300, 200)), 1280)
+    assert small.shape == (200, 300, 3) and factor == 1.0
+
+
+def test_reading_order_groups_words_on_one_row() -> None:
+    right = TextLine("WORLD", 0.9, (300, 105, 100, 40))
+    left = TextLine("HELLO", 0.9, (100, 100, 100, 40))
+    below = TextLine("BYE", 0.9, (100, 300, 100, 40))
+    assert reading_order([below, right, left]) == [left, right, below]
