@@ -32,7 +32,7 @@ from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_t
 from hachi.search import engine
 from hachi.search.semantic import SemanticIndex
 
-SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place")
+SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
 
 
 class Library(PeopleMixin):

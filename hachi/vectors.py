@@ -47,6 +47,12 @@ SPARSE_ALLOWED_FRACTION = 0.125
 MAX_SEARCH_THREADS = 2
 
 
+def vector_file(vectors_dir: Path, model: str, generation: int = 0) -> Path:
+    """Where a model's vectors live; compaction moves them to the next generation's file."""
+    suffix = f".{generation}" if generation else ""
+    return vectors_dir / f"{model}{suffix}.f16"
+
+
 class VectorStore:
     """The embedding matrix of one model; row indices are owned by the catalog."""
 

@@ -301,3 +301,42 @@ def photos_of_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[i
         if row:
             out.append(int(row[0]))
     return out
+
+
+INHERIT_IOU = 0.5
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def inherit_people(conn: sqlite3.Connection, photo_id: int, backend: str) -> int:
+    """A new backend's faces take the person (and lock) of the same face found by another
+    backend, matched by box overlap: switching backends keeps the user's names."""
+    old = conn.execute(
+        "SELECT x, y, w, h, person_id, assigned_by FROM faces WHERE photo_id = ? "
+        "AND backend != ? AND person_id IS NOT NULL",
+        (photo_id, backend),
+    ).fetchall()
+    if not old:
+        return 0
+    taken: set[int] = set()
+    inherited = 0
+    for fid, *box in conn.execute(
+        "SELECT id, x, y, w, h FROM faces WHERE photo_id = ? AND backend = ?", (photo_id, backend)
+    ).fetchall():
+        best = max(old, key=lambda o: _iou(tuple(box), tuple(o[:4])))
+        if _iou(tuple(box), tuple(best[:4])) >= INHERIT_IOU and best[4] not in taken:
+            taken.add(best[4])
+            conn.execute(
+                "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ?",
+                (best[4], best[5], fid),
+            )
+            inherited += 1
+    return inherited

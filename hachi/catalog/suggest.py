@@ -17,6 +17,9 @@ _SOURCES = {
     "file": "SELECT p.name, 1 FROM photos p WHERE p.name LIKE ? GROUP BY p.name",
     "year": "SELECT substr(p.taken_at, 1, 4) AS y, COUNT(*) FROM photos p "
     "WHERE p.taken_at LIKE ? GROUP BY y",
+    "person": "SELECT pe.name, COUNT(DISTINCT f.photo_id) FROM people pe "
+    "JOIN faces f ON f.person_id = pe.id WHERE pe.name IS NOT NULL "
+    "AND pe.hidden = 0 AND (' ' || lower(pe.name)) LIKE ? GROUP BY pe.id",
 }
 _PLACE_COLUMNS = ("city", "name", "region", "country")
 
@@ -35,6 +38,8 @@ def suggestions(
 def _simple(conn: sqlite3.Connection, kind: str, prefix: str, limit: int) -> list[dict[str, Any]]:
     if kind in ("file", "year"):
         pattern = prefix.replace("%", "").replace("_", "") + "%"
+    elif kind == "person":
+        pattern = "% " + prefix.casefold().replace("%", "").replace("_", "") + "%"
     else:
         pattern = f"% {fold(prefix)}%"
     sql = _SOURCES[kind] + f" ORDER BY 2 DESC LIMIT {int(limit)}"

@@ -13,6 +13,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.indexer.available import AvailableModels
+from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
@@ -48,6 +49,7 @@ def run_next_job(
             progress = IndexJob(conn, job, extractor, settings.workers, on_progress, inline).run()
             for stage in passes:
                 run_pass(conn, job.id, stage, settings.workers)
+            compact_all(conn, settings.vectors_dir)
             if after_job is not None:
                 after_job(conn)
         except (Cancelled, PassCancelled):

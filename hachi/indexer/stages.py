@@ -25,7 +25,7 @@ from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.clip.preprocess import preprocess_image
 from hachi.ml.faces.base import DetectedFace, FaceBackend
 from hachi.ml.ocr import TextReader
-from hachi.vectors import VectorStore
+from hachi.vectors import VectorStore, vector_file
 
 
 class Stage(ABC):
@@ -55,11 +55,6 @@ class Stage(ABC):
         """Called once after, to release what ``begin`` opened."""
 
 
-def vector_path(vectors_dir: Path, model: str, generation: int = 0) -> Path:
-    suffix = f".{generation}" if generation else ""
-    return vectors_dir / f"{model}{suffix}.f16"
-
-
 class ClipStage(Stage):
     """CLIP image embeddings into the model's own vector file (models never mix)."""
 
@@ -76,7 +71,7 @@ class ClipStage(Stage):
     def begin(self, conn: sqlite3.Connection) -> None:
         committed = analyses.committed_rows(conn, self.model, self.clip.embed_dim)
         generation = analyses.vector_generation(conn, self.model)
-        path = vector_path(self.vectors_dir, self.model, generation)
+        path = vector_file(self.vectors_dir, self.model, generation)
         self._store = VectorStore(path, self.clip.embed_dim, committed)
 
     def end(self) -> None:
@@ -147,7 +142,8 @@ class FaceStage(Stage):
 
     def begin(self, conn: sqlite3.Connection) -> None:
         committed = analyses.committed_rows(conn, self.vector_model, self.backend.dim)
-        path = vector_path(self.vectors_dir, self.vector_model)
+        generation = analyses.vector_generation(conn, self.vector_model)
+        path = vector_file(self.vectors_dir, self.vector_model, generation)
         self._store = VectorStore(path, self.backend.dim, committed)
 
     def end(self) -> None:
@@ -174,6 +170,7 @@ class FaceStage(Stage):
             faces_db.replace_faces(
                 conn, pid, self.model, [_fractions(d, width, height) for d in detected], first
             )
+            faces_db.inherit_people(conn, pid, self.model)
             analyses.record_analysis(conn, pid, self.task, self.model)
 
 

@@ -14,12 +14,7 @@ from hachi.catalog import analyses
 from hachi.catalog import faces as faces_db
 from hachi.catalog.db import transaction
 from hachi.search import people
-from hachi.vectors import VectorStore
-
-
-def vector_file(vectors_dir: Path, backend: str) -> tuple[str, Path]:
-    model = f"faces-{backend}"
-    return model, vectors_dir / f"{model}.f16"
+from hachi.vectors import VectorStore, vector_file
 
 
 def update_people(
@@ -27,10 +22,11 @@ def update_people(
 ) -> int:
     """Assign new faces to people (or re-cluster everything unlocked); returns changes."""
     rows = faces_db.face_rows(conn, backend)
-    model, path = vector_file(vectors_dir, backend)
+    model = f"faces-{backend}"
     state = analyses.vector_set_state(conn, model)
     if not rows or state is None:
         return 0
+    path = vector_file(vectors_dir, model, state[1])
     dim = int(conn.execute("SELECT dim FROM vector_sets WHERE model = ?", (model,)).fetchone()[0])
     with VectorStore(path, dim, state[0], read_only=True) as store:
         embeddings = store.matrix()

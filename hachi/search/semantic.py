@@ -20,7 +20,7 @@ from PIL import Image
 from hachi.catalog import analyses
 from hachi.errors import NotFound
 from hachi.ml.clip.encoders import ClipModel
-from hachi.vectors import VectorStore
+from hachi.vectors import VectorStore, vector_file
 
 TEXT_CACHE_SIZE = 256
 
@@ -52,14 +52,12 @@ class SemanticIndex:
             return self._snapshot
 
     def _load(self, conn: sqlite3.Connection, state: tuple[int, int, int] | None) -> Snapshot:
-        from hachi.indexer.stages import vector_path
-
         if self._snapshot.store is not None:
             self._snapshot.store.close()
         ids, rows = analyses.vector_rows(conn, self.model)
         if state is None or state[0] == 0:
             return Snapshot(ids, rows, None, state)
-        path = vector_path(self.vectors_dir, self.model, state[1])
+        path = vector_file(self.vectors_dir, self.model, state[1])
         store = VectorStore(path, self.clip.embed_dim, state[0], read_only=True)
         return Snapshot(ids, rows, store, state)
 

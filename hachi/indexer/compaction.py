@@ -1,0 +1,84 @@
+"""Compacting vector files once deleted photos and faces have left many dead rows.
+
+Vector files are append-only: a removed photo's row stays as a tombstone. When more than
+a third of a file is dead, its live rows are copied in order to the next generation's file
+(written and fsynced beside the old one), then one transaction renumbers the owners and
+switches the catalog to the new generation. A crash before that commit leaves the old
+generation in use and a stray file that the next compaction overwrites.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from hachi.catalog import analyses
+from hachi.catalog.db import transaction
+from hachi.vectors import VectorStore, vector_file
+
+DEAD_SHARE = 1 / 3
+MIN_ROWS = 1024
+
+
+def _owners(conn: sqlite3.Connection, model: str) -> tuple[str, list[tuple[int, int]]]:
+    """(table, [(owner id, row)]) of the live rows of a vector set, by ascending row."""
+    if model.startswith("faces-"):
+        rows = conn.execute(
+            "SELECT id, embedding_row FROM faces WHERE backend = ? ORDER BY embedding_row",
+            (model.removeprefix("faces-"),),
+        ).fetchall()
+        return "faces", [(int(a), int(b)) for a, b in rows]
+    rows = conn.execute(
+        "SELECT photo_id, row FROM photo_vectors WHERE model = ? ORDER BY row", (model,)
+    ).fetchall()
+    return "photo_vectors", [(int(a), int(b)) for a, b in rows]
+
+
+def compact_all(conn: sqlite3.Connection, vectors_dir: Path, min_rows: int = MIN_ROWS) -> list[str]:
+    """Compact every vector set worth compacting; returns the models compacted."""
+    done = []
+    for model, dim, committed in conn.execute(
+        "SELECT model, dim, rows_committed FROM vector_sets"
+    ).fetchall():
+        table, owners = _owners(conn, model)
+        if committed >= min_rows and len(owners) < (1 - DEAD_SHARE) * committed:
+            compact(conn, vectors_dir, model, int(dim), int(committed), table, owners)
+            done.append(model)
+    return done
+
+
+def compact(
+    conn: sqlite3.Connection,
+    vectors_dir: Path,
+    model: str,
+    dim: int,
+    committed: int,
+    table: str,
+    owners: list[tuple[int, int]],
+) -> None:
+    generation = analyses.vector_generation(conn, model)
+    old_path = vector_file(vectors_dir, model, generation)
+    new_path = vector_file(vectors_dir, model, generation + 1)
+    live = np.asarray([row for _, row in owners], dtype=np.int64)
+    with VectorStore(old_path, dim, committed, read_only=True) as store:
+        store.compact(live, new_path).close()
+    with transaction(conn):
+        # Ascending rows never collide with a row not yet renumbered (new index <= old).
+        if table == "faces":
+            conn.executemany(
+                "UPDATE faces SET embedding_row = ? WHERE id = ?",
+                [(i, owner) for i, (owner, _) in enumerate(owners)],
+            )
+        else:
+            conn.executemany(
+                "UPDATE photo_vectors SET row = ? WHERE model = ? AND photo_id = ?",
+                [(i, model, owner) for i, (owner, _) in enumerate(owners)],
+            )
+        conn.execute(
+            "UPDATE vector_sets SET generation = ?, rows_committed = ?, version = version + 1 "
+            "WHERE model = ?",
+            (generation + 1, len(owners), model),
+        )
+    old_path.unlink(missing_ok=True)
