@@ -136,3 +136,10 @@ def test_export_without_torch_says_what_to_install(
         str(out_dir),
     )
     assert code != 0 and "hachi[export]" in err
+
+
+def test_pull_of_an_unknown_model_lists_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, tmp_path / "home", "models", "pull", "no-such-model", "--quiet")
+    assert code == 2 and "no-such-model" in err and "ViT-B-32-256-datacomp" in err

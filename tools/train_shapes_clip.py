@@ -2,13 +2,17 @@
 
 Tests need a CLIP whose answers can be checked: random weights rank photos arbitrarily, and
 real models cannot be downloaded. This script draws photos of coloured shapes on muted
-backgrounds (random sizes, positions, rotations, aspect ratios), captions them ("a red
-circle", "a photo of a blue star", ...), trains a small ViT + text transformer on them for
-a few CPU minutes, and exports the result with Hachi's exporter to
-``models/test/shapes-clip/``. Its vocab file keeps only the BPE merges that the caption
-words use, so the text tower's token table is tiny. Needs the ``export`` extra.
+backgrounds (random sizes, positions, rotations, aspect ratios), captions them fully ("a
+red circle", "a photo of a blue star", ...) and partly ("something red", "a circle"),
+trains a small ViT (64 px, 8 px patches) and text transformer with a symmetric
+contrastive loss in which a photo has every caption that describes it as a positive, and
+exports the result with Hachi's exporter to ``models/test/shapes-clip/``. Its vocab file
+keeps only the BPE merges that the caption words use, so the token table is tiny. Needs
+the ``export`` extra:
 
-    python tools/train_shapes_clip.py [--out models/test/shapes-clip] [--steps 1500]
+    .venv-export/bin/python tools/train_shapes_clip.py [--out models/test/shapes-clip]
+
+About 10 CPU-minutes on one thread (more threads were slower on a busy 2-core machine).
 
 The drawing functions need only Pillow and numpy: tests import them to make fresh photos.
 """
@@ -42,13 +46,17 @@ TEMPLATES = (
     "a picture of a {colour} {shape}",
     "a {colour} {shape} on a plain background",
 )
+# Partial captions teach the model that "red" and "a circle" are queries too.
+COLOUR_TEMPLATES = ("{colour}", "something {colour}", "a {colour} shape", "a {colour} thing")
+SHAPE_TEMPLATES = ("a {shape}", "a photo of a {shape}", "{shape}", "a picture of a {shape}")
 CLASSES = [(colour, shape) for colour in COLOURS for shape in SHAPES]
-IMAGE_SIZE = 48
+IMAGE_SIZE = 64
 CONTEXT_LENGTH = 16
 BATCH = 96
 LEARNING_RATE = 3e-3
 ARCH_NAME = "hachi-shapes-clip"
 VOCAB_NAME = "shapes_vocab.txt.gz"
+VOCAB_NAME_FULL = "bpe_simple_vocab_16e6.txt.gz"
 SEED = 7
 
 
@@ -127,7 +135,8 @@ def _applied_merges(words: list[str], full_vocab: Path) -> list[tuple[str, str]]
 
 def write_small_vocab(full_vocab: Path, target: Path) -> int:
     """A BPE vocab holding only the caption words' merges; returns its vocab size."""
-    words = sorted({w for t in TEMPLATES for w in t.split()} - {"{colour}", "{shape}"})
+    templates = TEMPLATES + COLOUR_TEMPLATES + SHAPE_TEMPLATES
+    words = sorted({w for t in templates for w in t.split()} - {"{colour}", "{shape}"})
     words += list(COLOURS) + list(SHAPES)
     merges = _applied_merges(words, full_vocab)
     lines = ["#version: hachi shapes test vocab"] + [f"{a} {b}" for a, b in merges]
@@ -136,17 +145,17 @@ def write_small_vocab(full_vocab: Path, target: Path) -> int:
     return 512 + len(merges) + 2
 
 
-def vision_config(tower: str) -> dict[str, Any]:
-    """A small ViT, or a small ResNet (convolutions learn outlines from fewer examples)."""
-    if tower == "resnet":
-        return {"image_size": IMAGE_SIZE, "layers": [1, 1, 1, 1], "width": 16, "head_width": 32}
-    return {"image_size": IMAGE_SIZE, "layers": 3, "width": 96, "head_width": 32, "patch_size": 8}
-
-
-def model_config(vocab_size: int, tower: str = "vit") -> dict[str, Any]:
+def model_config(vocab_size: int) -> dict[str, Any]:
+    """A small ViT like the real ones (36 patches of 8 px), and a small text transformer."""
     return {
         "embed_dim": 64,
-        "vision_cfg": vision_config(tower),
+        "vision_cfg": {
+            "image_size": IMAGE_SIZE,
+            "layers": 3,
+            "width": 96,
+            "head_width": 32,
+            "patch_size": 8,
+        },
         "text_cfg": {
             "context_length": CONTEXT_LENGTH,
             "vocab_size": vocab_size,
@@ -157,8 +166,36 @@ def model_config(vocab_size: int, tower: str = "vit") -> dict[str, Any]:
     }
 
 
-def train(model: Any, batch: Any, labels: Any, tokens: Any, steps: int, log: Any) -> None:
-    """Image -> caption contrastive loss against all 16 class captions (random templates)."""
+def all_captions(template: int) -> list[str]:
+    """The 16 full captions, then 4 colour-only and 4 shape-only ones, in one wording."""
+    full = [caption(colour, shape, template) for colour, shape in CLASSES]
+    colours = [COLOUR_TEMPLATES[template % 4].format(colour=c) for c in COLOURS]
+    shapes = [SHAPE_TEMPLATES[template % 4].format(shape=s) for s in SHAPES]
+    return full + colours + shapes
+
+
+def caption_targets(labels: np.ndarray) -> np.ndarray:
+    """(N, 24) matrix: 1 where a caption of all_captions() describes the photo."""
+    targets = np.zeros((len(labels), len(CLASSES) + len(COLOURS) + len(SHAPES)), np.float32)
+    rows = np.arange(len(labels))
+    targets[rows, labels] = 1
+    targets[rows, len(CLASSES) + labels // len(SHAPES)] = 1
+    targets[rows, len(CLASSES) + len(COLOURS) + labels % len(SHAPES)] = 1
+    return targets
+
+
+def soft_cross_entropy(logits: Any, targets: Any) -> Any:
+    """Cross-entropy against several positives per row; rows without one are skipped."""
+    import torch
+
+    weight = targets.sum(dim=1, keepdim=True)
+    keep = weight.squeeze(1) > 0
+    log_p = torch.log_softmax(logits[keep], dim=1)
+    return -(targets[keep] / weight[keep] * log_p).sum(dim=1).mean()
+
+
+def train(model: Any, batch: Any, targets: Any, tokens: Any, steps: int, log: Any) -> None:
+    """Symmetric CLIP loss between photos and all captions, each with its positives."""
     import torch
     import torch.nn.functional as F
 
@@ -169,12 +206,13 @@ def train(model: Any, batch: Any, labels: Any, tokens: Any, steps: int, log: Any
     model.train()
     for step in range(steps):
         pick = torch.randint(0, len(batch), (BATCH,), generator=generator)
-        template = torch.randint(0, len(TEMPLATES), (len(CLASSES),), generator=generator)
-        texts = tokens[template, torch.arange(len(CLASSES))]
+        template = torch.randint(0, len(tokens), (tokens.shape[1],), generator=generator)
+        texts = tokens[template, torch.arange(tokens.shape[1])]
         image_emb = F.normalize(model.encode_image(batch[pick]), dim=-1)
         text_emb = F.normalize(model.encode_text(texts), dim=-1)
         logits = model.logit_scale.exp() * image_emb @ text_emb.T
-        loss = F.cross_entropy(logits, labels[pick])
+        wanted = targets[pick]
+        loss = (soft_cross_entropy(logits, wanted) + soft_cross_entropy(logits.T, wanted.T)) / 2
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -184,7 +222,7 @@ def train(model: Any, batch: Any, labels: Any, tokens: Any, steps: int, log: Any
     model.eval()
 
 
-def build_and_train(work: Path, steps: int, images: int, tower: str) -> tuple[Path, Path, Path]:
+def build_and_train(work: Path, steps: int, images: int) -> tuple[Path, Path, Path]:
     """Train; return (architecture JSON, checkpoint, small vocab) under ``work``."""
     import open_clip
     import torch
@@ -197,7 +235,7 @@ def build_and_train(work: Path, steps: int, images: int, tower: str) -> tuple[Pa
     vocab = work / VOCAB_NAME
     vocab_size = write_small_vocab(Path(open_clip.__file__).parent / VOCAB_NAME_FULL, vocab)
     arch = work / f"{ARCH_NAME}.json"
-    arch.write_text(json.dumps(model_config(vocab_size, tower), indent=2), encoding="utf-8")
+    arch.write_text(json.dumps(model_config(vocab_size), indent=2), encoding="utf-8")
     open_clip.add_model_config(arch)
     model = open_clip.create_model(ARCH_NAME, pretrained=None, device="cpu")
     pictures, labels = draw_dataset(images, SEED)
@@ -206,24 +244,20 @@ def build_and_train(work: Path, steps: int, images: int, tower: str) -> tuple[Pa
     batch = torch.from_numpy(preprocess_batch(pictures, config))
     tokenizer = ClipTokenizer(vocab, context_length=CONTEXT_LENGTH)
     tokens = torch.stack(
-        [torch.from_numpy(tokenizer([caption(*c, t) for c in CLASSES])) for t in range(5)]
+        [torch.from_numpy(tokenizer(all_captions(t))) for t in range(len(TEMPLATES))]
     )
-    train(model, batch, torch.from_numpy(labels), tokens, steps, print)
+    train(model, batch, torch.from_numpy(caption_targets(labels)), tokens, steps, print)
     checkpoint = work / f"{ARCH_NAME}.pt"
     torch.save({"state_dict": model.state_dict()}, checkpoint)
     return arch, checkpoint, vocab
 
 
-VOCAB_NAME_FULL = "bpe_simple_vocab_16e6.txt.gz"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("models/test/shapes-clip"))
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--images", type=int, default=6000)
     parser.add_argument("--threads", type=int, default=1, help="more threads rarely help")
-    parser.add_argument("--tower", choices=["vit", "resnet"], default="vit")
     args = parser.parse_args()
     import torch
 
@@ -232,7 +266,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        arch, checkpoint, vocab = build_and_train(Path(tmp), args.steps, args.images, args.tower)
+        arch, checkpoint, vocab = build_and_train(Path(tmp), args.steps, args.images)
         print(f"trained in {time.perf_counter() - started:.0f} s")
         staging = Path(tmp) / "export"
         report = export_clip(

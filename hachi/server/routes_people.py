@@ -23,6 +23,16 @@ def _optional_name(body: dict[str, Any]) -> str | None:
     return value
 
 
+def _body_id(body: dict[str, Any], field: str, required: bool) -> int | None:
+    """An id field of a JSON body: a positive integer (JSON true is not 1 here)."""
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise BadRequest(f"field {field!r} must be a person id", {"field": field})
+    return value
+
+
 @bp.get("/people")
 def list_people() -> ResponseReturnValue:
     everyone = query_choice("all", ("0", "1", "true", "false"), "0") in ("1", "true")
@@ -56,10 +66,8 @@ def update_person(person_id: str) -> ResponseReturnValue:
 def merge_person(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
     library().person(pid)
-    body = json_object()
-    into = body.get("into")
-    if not isinstance(into, int) or isinstance(into, bool) or into <= 0:
-        raise BadRequest("field 'into' must be a person id", {"field": "into"})
+    into = _body_id(json_object(), "into", required=True)
+    assert into is not None
     return jsonify(library().merge_people(pid, into))
 
 
@@ -89,9 +97,7 @@ def assign_face(face_id: str) -> ResponseReturnValue:
     fid = parse_id(face_id, "face")
     library().face(fid)
     body = json_object()
-    person = body.get("person_id")
-    if person is not None and (not isinstance(person, int) or isinstance(person, bool)):
-        raise BadRequest("field 'person_id' must be a person id", {"field": "person_id"})
+    person = _body_id(body, "person_id", required=False)
     return jsonify(library().assign_face(fid, person_id=person, name=_optional_name(body)))
 
 
