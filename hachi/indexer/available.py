@@ -63,6 +63,15 @@ class AvailableModels:
             return
         self.ocr = TextReader()
 
+    def release_idle(self, idle_seconds: float) -> None:
+        """Give memory back between jobs: the image-side models are needed only while
+        indexing; the text encoder stays loaded for queries."""
+        if self.clip is not None:
+            self.clip.unload_images_if_idle(idle_seconds)
+        for model in (self.faces, self.ocr):
+            if model is not None and model.loaded:
+                model.unload()
+
     def features(self) -> dict[str, bool]:
         return {
             "semantic_search": self.clip is not None,

@@ -20,6 +20,7 @@ from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
+IMAGE_MODELS_IDLE_S = 60.0
 
 
 def run_next_job(
@@ -107,5 +108,7 @@ class BackgroundIndexer:
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
                 ran = None
             if ran is None:
+                if self.models is not None:
+                    self.models.release_idle(IMAGE_MODELS_IDLE_S)
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
