@@ -52,7 +52,7 @@ test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.pack
 	@test -f static/index.html || $(MAKE) ui
 	$(BIN)/pytest -q -m slow
 
-test: lint test-fast test-slow
+test: lint typecheck test-fast test-slow
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py

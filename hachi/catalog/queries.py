@@ -104,9 +104,9 @@ def _clause(cond: Condition, backend: str) -> tuple[str, list[Any], str | None]:
             tests.append("(" + " AND ".join(parts or ["1"]) + ")")
         return f"({' OR '.join(tests)})", params, "p.taken_at"
     if cond.field == "text":
-        tests = " OR ".join("folded LIKE ? ESCAPE '\\'" for _ in v)
+        likes = " OR ".join("folded LIKE ? ESCAPE '\\'" for _ in v)
         params = [f"%{_escape_like(fold(str(x)))}%" for x in v]
-        return f"p.id IN (SELECT photo_id FROM ocr_text WHERE {tests})", params, None
+        return f"p.id IN (SELECT photo_id FROM ocr_text WHERE {likes})", params, None
     if cond.field == "photo_ids":
         marks = ",".join("?" for _ in v)
         return f"p.id IN ({marks})", list(v), None

@@ -21,7 +21,15 @@ from hachi.catalog import queries
 from hachi.catalog.queries import Condition, Criteria
 from hachi.errors import BadRequest, ModelUnavailable
 from hachi.search import ranking
-from hachi.search.query import DateRange, Filter, FilterKey, Query, SortOrder, parse_query
+from hachi.search.query import (
+    DateRange,
+    FacesCount,
+    Filter,
+    FilterKey,
+    Query,
+    SortOrder,
+    parse_query,
+)
 from hachi.search.ranking import MAX_MORE
 from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import fold
@@ -143,7 +151,7 @@ class Translator:
                 self.notices.append(f"nobody is named {', '.join(map(str, values))}")
             return Condition("person_ids", tuple(ids), neg)
         if key == FilterKey.FACES:
-            counts = tuple((int(v.count), bool(v.or_more)) for v in values)
+            counts = tuple((v.count, v.or_more) for v in values if isinstance(v, FacesCount))
             return Condition("faces", counts, neg)
         if key == FilterKey.SIMILAR:
             return None  # a ranking, not a filter: handled by the semantic path
@@ -231,7 +239,9 @@ def _query_vector(
     uploaded: NDArray[np.float32] | None,
 ) -> tuple[NDArray[np.float32] | None, set[int]]:
     """The CLIP query: text, similar: photos and an uploaded photo, summed on the sphere."""
-    similar = [int(v) for f in query.filters_for(FilterKey.SIMILAR) for v in f.values]
+    similar = [
+        v for f in query.filters_for(FilterKey.SIMILAR) for v in f.values if isinstance(v, int)
+    ]
     if semantic is None:
         if similar or uploaded is not None:
             raise ModelUnavailable(

@@ -52,6 +52,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,7 +111,7 @@ def params_for(backend: str) -> ClusterParams:
 
 def assign_faces(
     faces: Sequence[FaceRecord],
-    embeddings: NDArray[np.float32],
+    embeddings: NDArray[np.floating[Any]],
     decisions: Decisions,
     params: ClusterParams,
     new_person_id: Callable[[], int],
@@ -131,7 +132,7 @@ def assign_faces(
 
 def recluster_all(
     faces: Sequence[FaceRecord],
-    embeddings: NDArray[np.float32],
+    embeddings: NDArray[np.floating[Any]],
     decisions: Decisions,
     params: ClusterParams,
     new_person_id: Callable[[], int],
@@ -166,7 +167,7 @@ class _Run:
     def __init__(
         self,
         faces: Sequence[FaceRecord],
-        embeddings: NDArray[np.float32],
+        embeddings: NDArray[np.floating[Any]],
         decisions: Decisions,
         params: ClusterParams,
     ) -> None:
