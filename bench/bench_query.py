@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hachi.catalog import folders as folders_db  # noqa: E402
 from hachi.catalog import photos as photos_db  # noqa: E402
-from hachi.catalog.db import connect, transaction  # noqa: E402
+from hachi.catalog.db import connect, refresh_statistics, transaction  # noqa: E402
 from hachi.catalog.photos import PhotoRecord, PlaceRecord  # noqa: E402
 from hachi.config import Settings  # noqa: E402
 from hachi.library import Library  # noqa: E402
@@ -71,13 +71,15 @@ def build(count: int) -> Settings:
         with transaction(conn):
             for i in range(start, min(count, start + 5000)):
                 photos_db.upsert_photo(conn, _record(rng, i, folder.id, str(root)), None)
+    refresh_statistics(conn)  # as every index job does at its end
     conn.close()
     return settings
 
 
 def _record(rng: random.Random, i: int, folder_id: int, root: str) -> PhotoRecord:
     make, model = rng.choice(CAMERAS)
-    name, city, region, country, code = rng.choice(PLACES)
+    # A real library is skewed: a few places hold much of it (home, a favourite city).
+    name, city, region, country, code = rng.choice(PLACES[:6] if rng.random() < 0.3 else PLACES)
     sub = f"{root}/{2000 + i % 25}"
     return PhotoRecord(
         path=f"{sub}/IMG_{i:06d}.jpg",

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 from hachi.catalog import jobs as jobs_db
-from hachi.catalog.db import connect
+from hachi.catalog.db import connect, refresh_statistics
 from hachi.config import Settings
 from hachi.indexer.available import AvailableModels
 from hachi.indexer.compaction import compact_all
@@ -51,6 +51,7 @@ def run_next_job(
             for stage in passes:
                 run_pass(conn, job.id, stage, settings.workers)
             compact_all(conn, settings.vectors_dir)
+            refresh_statistics(conn)
             if after_job is not None:
                 after_job(conn)
         except (Cancelled, PassCancelled):
