@@ -7,14 +7,16 @@ and shows that job's progress from the catalog instead of indexing the same file
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+import threading
 import time
 
 from tqdm import tqdm
 
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import queries
-from hachi.indexer.pipeline import Progress
+from hachi.catalog.db import connect
 from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 
@@ -25,30 +27,61 @@ MAX_LISTED_FAILURES = 50
 def run_jobs_in_foreground(
     library: Library, job_ids: set[int], quiet: bool = False
 ) -> list[jobs_db.Job]:
-    bar = None if quiet or not sys.stderr.isatty() else tqdm(unit=" photos", file=sys.stderr)
-
-    def show(progress: Progress, current: str | None) -> None:
-        if bar is not None:
-            bar.n = progress.done + progress.failed + progress.moved
-            bar.set_postfix(
-                found=progress.found, unchanged=progress.unchanged, failed=progress.failed
-            )
-            bar.refresh()
-
+    watcher = None if quiet or not sys.stderr.isatty() else _Watcher(library, job_ids)
+    if watcher is not None:
+        watcher.start()
     try:
         while not all(_finished(library, j) for j in job_ids):
             ran = run_next_job(
-                library.settings, library.extractor, show, library.models, library.after_job
+                library.settings, library.extractor, None, library.models, library.after_job
             )
             if ran is None:
                 time.sleep(POLL_S)  # claimed by another process: wait for it
     finally:
-        if bar is not None:
-            bar.close()
+        if watcher is not None:
+            watcher.stop()
     jobs = [library.get_job(j) for j in sorted(job_ids)]
     for job in jobs:
         _summarise(library, job)
     return jobs
+
+
+class _Watcher(threading.Thread):
+    """Draws the job's progress from its catalog row: the scan, then each model pass
+    (CLIP, faces, text), whichever process is doing the work."""
+
+    def __init__(self, library: Library, job_ids: set[int]) -> None:
+        super().__init__(name="hachi-progress", daemon=True)
+        self.settings = library.settings
+        self.job_ids = sorted(job_ids)
+        self._halt = threading.Event()
+        self.bar = tqdm(unit=" photos", file=sys.stderr, dynamic_ncols=True)
+
+    def run(self) -> None:
+        conn = connect(self.settings.catalog_path, migrate_schema=False)
+        try:
+            while not self._halt.wait(POLL_S):
+                self._draw(conn)
+        finally:
+            conn.close()
+
+    def _draw(self, conn: sqlite3.Connection) -> None:
+        jobs = [jobs_db.get_job(conn, j) for j in self.job_ids]
+        job = next((j for j in jobs if j.state in jobs_db.ACTIVE_STATES), jobs[-1])
+        if job.phase:
+            self.bar.set_description(f"{job.phase}")
+            self.bar.total, self.bar.n = job.phase_total, job.phase_done
+        else:
+            self.bar.set_description("indexing")
+            self.bar.total = max(0, job.found - job.unchanged) or None
+            self.bar.n = job.done + job.failed + job.moved
+        self.bar.set_postfix(found=job.found, failed=job.failed)
+        self.bar.refresh()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(2 * POLL_S)
+        self.bar.close()
 
 
 def _finished(library: Library, job_id: int) -> bool:
