@@ -7,7 +7,10 @@ PORT ?= 8686
 PHOTOS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck test-fast test-slow system-deps run-deps venv clean bench
+EXPORT_VENV := .venv-export
+EXPORT_STAMP := $(EXPORT_VENV)/.installed
+
+.PHONY: run test lint typecheck test-fast test-slow test-export system-deps run-deps venv clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +19,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# The `export` extra in its own venv: torch and open_clip are never needed to run Hachi,
+# only to export models and to check that our tokenizer, preprocessing and ONNX graphs give
+# exactly what open_clip gives. (pip takes torch from local disk where it is cached.)
+$(EXPORT_STAMP): pyproject.toml
+	@test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install --quiet --upgrade pip
+	$(EXPORT_VENV)/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(EXPORT_VENV)/bin/pip install --quiet open-clip-torch onnx onnxscript pytest pytest-timeout hypothesis
+	$(EXPORT_VENV)/bin/pip install --quiet -e '.[export]'
+	@touch $(EXPORT_STAMP)
+
+test-export: $(EXPORT_STAMP)
+	$(EXPORT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_clip_parity.py
 
 include ui.mk
 
@@ -52,11 +69,11 @@ test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.pack
 	@test -f static/index.html || $(MAKE) ui
 	$(BIN)/pytest -q -m slow
 
-test: lint typecheck test-fast test-slow
+test: lint typecheck test-fast test-slow test-export
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_index.py
 	$(BIN)/python bench/bench_query.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(EXPORT_VENV) .pytest_cache .ruff_cache .mypy_cache

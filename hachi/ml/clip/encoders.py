@@ -40,8 +40,10 @@ def l2_normalize(rows: NDArray[np.float32]) -> NDArray[np.float32]:
     return (rows / np.maximum(norms, NORM_EPSILON)).astype(np.float32, copy=False)
 
 
-def _open(model_dir: Path, filename: str, threads: int | None) -> ort.InferenceSession:
-    return create_session(model_dir / filename, threads=threads)
+def _open(
+    model_dir: Path, filename: str, threads: int | None, low_memory: bool = False
+) -> ort.InferenceSession:
+    return create_session(model_dir / filename, threads=threads, low_memory=low_memory)
 
 
 class ClipImageEncoder(Model):
@@ -105,7 +107,7 @@ class ClipTextEncoder(Model):
                 f"vocab file has {tokenizer.vocab_size} tokens, model only {config.vocab_size}",
                 {"path": str(self.model_dir)},
             )
-        self._session = _open(self.model_dir, TEXTUAL_FILE, self.threads)
+        self._session = _open(self.model_dir, TEXTUAL_FILE, self.threads, low_memory=True)
         text_input = self._session.get_inputs()[0]
         self._input = text_input.name
         self._dtype = np.int32 if text_input.type == "tensor(int32)" else np.int64
