@@ -200,3 +200,37 @@ def test_export_refuses_hf_tokenizer_models(tmp_path: Path) -> None:
 
     with pytest.raises(BadRequest, match="tokenizer"):
         export_clip("ViT-B-16-SigLIP", "", tmp_path / "siglip")
+
+
+@pytest.mark.slow
+def test_embed_cli_on_camera_sized_files_matches_open_clip(
+    tiny: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hachi embed --image` reads files the way indexing does (JPEG decoded at reduced scale
+    straight from the DCT) and must still agree with open_clip's full-resolution decode."""
+    from hachi.config import Settings
+    from hachi.ml.store import install_model
+
+    rng = np.random.default_rng(5)
+    paths = []
+    for i, size in enumerate([(4000, 3000), (3000, 4000), (1600, 1200), (640, 480)]):
+        w, h = size
+        x = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+        y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+        base = rng.uniform(30, 220, 3).astype(np.float32)
+        pixels = base * (0.5 + 0.5 * np.sin(7 * x + i)) * (0.6 + 0.4 * np.cos(5 * y))
+        pixels += rng.normal(0, 6, (h, w, 3)).astype(np.float32)
+        path = tmp_path / f"photo_{i}.jpg"
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=92)
+        paths.append(path)
+    home = tmp_path / "home"
+    settings = Settings.from_env({}, home=home)
+    settings.ensure_dirs()
+    install_model(settings, tiny["dir"], name="tiny")
+    args = ["embed", "--model", "tiny", "--image", *map(str, paths), "--home", str(home)]
+    assert hachi_main(args) == 0
+    ours = np.array(json.loads(capsys.readouterr().out)["embeddings"], dtype=np.float32)
+    with torch.no_grad():
+        batch = torch.stack([tiny["transform"](Image.open(p).convert("RGB")) for p in paths])
+        theirs = tiny["model"].encode_image(batch).numpy()
+    assert cosines(ours, theirs).min() >= 0.999, cosines(ours, theirs)
