@@ -155,3 +155,28 @@ def test_merge_and_bad_input(indexed: tuple) -> None:
         library.rename_person(rose, "x" * 500)
     with pytest.raises(NotFound):
         library.reject_face(10**9)
+
+
+def test_small_faces_in_large_photos_are_found(tmp_path: Path) -> None:
+    """A face a twentieth of a 12 MP photo's width (a group photo) must still be found."""
+    from PIL import Image
+
+    from tests.photo_factory import CORPUS
+
+    source = Image.open(CORPUS / "faces" / "obama_1.jpg").convert("RGB")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, width in enumerate((220, 320)):
+        canvas = Image.new("RGB", (4000, 3000), (110, 130, 120))
+        face = source.resize((width * 2, round(width * 2 * source.height / source.width)))
+        canvas.paste(face, (600 + 900 * i, 700))
+        canvas.save(folder / f"group_{i}.jpg", quality=90)
+    settings = Settings.from_env({}, home=tmp_path / "home", ocr=False, workers=2)
+    library = Library(settings)
+    try:
+        library.add_folder(str(folder))
+        _index(library)
+        found = {Path(f["path"]).name for f in library.faces()}
+        assert found == {"group_0.jpg", "group_1.jpg"}
+    finally:
+        library.close()
