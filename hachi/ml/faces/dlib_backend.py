@@ -12,7 +12,8 @@ downcast face 7.8% of the long side, scores 0.54 there but flickers around 0 at 
 but group photos have smaller faces: at 896 px a face must be about a tenth of the photo's
 width, at 1600 px a twentieth (a 200 px face in a 12 MP photo), so 1600 px is the working
 size; upsampling a smaller image costs more than detecting on a larger one for the same
-recall (measured: 896 px with one upsample took 2.4x as long as 1600 px without). Landmarks and descriptors then use the full image the caller passed, because a
+recall (measured: 896 px with one upsample took 2.4x as long as 1600 px without).
+Landmarks and descriptors then use the full image the caller passed, because a
 150 px aligned chip cut from the detection copy would lose detail.
 """
 
