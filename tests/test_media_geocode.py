@@ -21,13 +21,11 @@ from hachi.media.geocode import (
     Gazetteer,
     Geocoder,
     Place,
-    SphereGrid,
     assign_cities,
-    km_to_chord,
     load_gazetteer,
     read_package_data,
-    unit_vectors,
 )
+from hachi.media.spherical import SphereGrid, km_to_chord, unit_vectors
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 

@@ -13,12 +13,8 @@ import pytest
 from numpy.typing import NDArray
 
 from hachi.errors import HachiError
-from hachi.vectors import (
-    KERNEL_CHUNK_ROWS,
-    MIN_CAPACITY_ROWS,
-    PARALLEL_MIN_ROWS,
-    VectorStore,
-)
+from hachi.vectors import MIN_CAPACITY_ROWS, VectorStore
+from hachi.vectors_kernel import KERNEL_CHUNK_ROWS, PARALLEL_MIN_ROWS
 
 DIM = 48
 REPO_ROOT = Path(__file__).parents[1]

@@ -21,7 +21,6 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import (
@@ -68,9 +67,6 @@ _TRANSPOSE: dict[int, Image.Transpose] = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-
-# LibRaw's ``sizes.flip`` (dcraw bit flags) -> the equivalent EXIF orientation.
-_LIBRAW_FLIP_TO_EXIF: dict[int, int] = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
 
 
 class _JpegImageFile(JpegImagePlugin.JpegImageFile):
@@ -121,7 +117,9 @@ def decode_image(data: bytes, min_side: int, name: str = "") -> DecodedImage:
         raise _unrecognised(data)
     try:
         if mime in RAW_MIMES:
-            return _decode_raw(data, mime, max(1, min_side))
+            from hachi.media.raw import decode_raw  # here, not at the top: raw imports this module
+
+            return decode_raw(data, mime, max(1, min_side))
         return _decode_with_pillow(data, mime, max(1, min_side))
     except HachiError:
         raise
@@ -340,74 +338,3 @@ def _decode_heif(data: bytes, mime: str, min_side: int) -> DecodedImage:
     image = _reduce(_to_rgb(heif.to_pillow()), min_side)
     image = _to_srgb(image, heif.info.get("icc_profile"))
     return DecodedImage(image=image, width=heif.size[0], height=heif.size[1], mime=mime)
-
-
-# ---------------------------------------------------------------- RAW
-
-
-def _decode_raw(data: bytes, mime: str, min_side: int) -> DecodedImage:
-    try:
-        return _decode_with_libraw(data, mime, min_side)
-    except UnreadableFile:
-        raise
-    except Exception as exc:  # noqa: BLE001 - LibRaw gave up; the TIFF container may not
-        return _raw_fallback_tiff(data, mime, min_side, exc)
-
-
-def _decode_with_libraw(data: bytes, mime: str, min_side: int) -> DecodedImage:
-    """Embedded preview first; a half-size demosaic only when no preview is big enough."""
-    import rawpy
-
-    with rawpy.imread(io.BytesIO(data)) as raw:
-        sizes = raw.sizes
-        _check_size((sizes.raw_width, sizes.raw_height), MAX_PIXELS)
-        orientation = _LIBRAW_FLIP_TO_EXIF.get(sizes.flip, 1)
-        width, height = _oriented_size((sizes.width, sizes.height), orientation)
-        preview = _raw_preview(raw, min_side)
-        if preview is not None and min(preview.size) >= min(min_side, width, height):
-            image = _upright(preview, orientation)
-        else:
-            image = _raw_demosaic(raw, min_side, preview, orientation)
-    return DecodedImage(image=image, width=width, height=height, mime=mime)
-
-
-def _raw_preview(raw: Any, min_side: int) -> Image.Image | None:
-    """The camera's own JPEG (or bitmap) rendering, unrotated; None if missing or broken."""
-    import rawpy
-
-    try:
-        thumb = raw.extract_thumb()
-        if thumb.format == rawpy.ThumbFormat.JPEG:
-            with _JpegImageFile(io.BytesIO(thumb.data)) as im:
-                _check_size(im.size, MAX_PIXELS)
-                _draft_jpeg(im, min_side)
-                im.load()
-                return _reduce(_to_rgb(im), min_side)
-        array = np.ascontiguousarray(thumb.data)
-        return _reduce(_to_rgb(Image.fromarray(array)), min_side)
-    except Exception:  # noqa: BLE001 - a broken preview just means demosaicing instead
-        return None
-
-
-def _raw_demosaic(
-    raw: Any, min_side: int, preview: Image.Image | None, orientation: int
-) -> Image.Image:
-    """Half-size demosaic (LibRaw rotates it itself); a too-small preview beats nothing."""
-    try:
-        rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
-    except Exception:
-        if preview is None:
-            raise
-        return _upright(preview, orientation)
-    return _reduce(Image.fromarray(np.ascontiguousarray(rgb)), min_side)
-
-
-def _raw_fallback_tiff(data: bytes, mime: str, min_side: int, exc: Exception) -> DecodedImage:
-    """LibRaw refused the file; TIFF-based RAWs (DNG, NEF, ...) may still hold a TIFF image."""
-    if not data.startswith((b"II*\x00", b"MM\x00*")):
-        raise UnreadableFile(_reason(exc, mime)) from exc
-    try:
-        decoded = _decode_with_pillow(data, "image/tiff", min_side)
-    except Exception:  # noqa: BLE001 - report LibRaw's reason, the more telling one
-        raise UnreadableFile(_reason(exc, mime)) from exc
-    return DecodedImage(decoded.image, decoded.width, decoded.height, mime)

@@ -29,18 +29,9 @@ Rules and decisions:
   would return confusing results.
 * Aliases: ``people:`` = ``person:``, ``make:`` and ``model:`` = ``camera:`` (the EXIF field
   names), ``ext:`` = ``type:``, ``date:`` = ``year:``.
-* Dates are ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (``/`` also separates), years 1800 to
-  2200. Each names a period: that year, month or day. ``after:X`` means on or after the start
-  of X; ``before:X`` means strictly before the start of X; ``year:X`` (or ``date:X``) means
-  within X. All become half-open ranges ``[start, end)`` of ``'YYYY-MM-DD'`` strings, which
-  compare correctly with timestamps ``'YYYY-MM-DDTHH:MM:SS'`` as plain strings: e.g.
-  ``after:2019-06`` is ``['2019-06-01', None)`` and ``year:2020`` is
-  ``['2020-01-01', '2021-01-01')``.
-* ``faces:N`` means exactly N faces, ``faces:N+`` at least N. ``similar:ID`` takes a photo id.
-  ``orientation:`` is portrait, landscape or square. ``type:`` names a file type or extension,
-  normalised (``jpg`` -> ``jpeg``, ``tif`` -> ``tiff``, ``heif`` -> ``heic``); ``raw`` means any
-  camera raw format. ``sort:`` is relevance, date/newest (newest first) or date-asc/oldest,
-  at most once.
+* Values: dates, face counts, photo ids, orientations and file types are parsed as
+  ``hachi.search.query_values`` describes. ``sort:`` is relevance, date/newest (newest first)
+  or date-asc/oldest, at most once.
 * Limits: 1,000 characters and 64 filter values per query; control characters are refused.
 
 Every error is a QuerySyntaxError whose ``start``/``end`` are offsets into the original string.
@@ -48,22 +39,67 @@ Every error is a QuerySyntaxError whose ``start``/``end`` are offsets into the o
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
-from hachi.errors import QuerySyntaxError
+from hachi.search.query_values import (
+    FILE_TYPES,
+    MAX_FACES,
+    MAX_PHOTO_ID,
+    MAX_YEAR,
+    MIN_YEAR,
+    ORIENTATIONS,
+    RAW_TYPES,
+    DateRange,
+    FacesCount,
+    FilterToken,
+    Span,
+    Value,
+    fail,
+    lookup,
+    parse_after,
+    parse_before,
+    parse_faces,
+    parse_orientation,
+    parse_photo_id,
+    parse_text,
+    parse_type,
+    parse_within,
+    value_to_json,
+)
+
+__all__ = [
+    "FILE_TYPES",
+    "FILTER_NAMES",
+    "KEY_ALIASES",
+    "MAX_FACES",
+    "MAX_PHOTO_ID",
+    "MAX_QUERY_CHARS",
+    "MAX_VALUES",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "NOT_NEGATABLE",
+    "ORIENTATIONS",
+    "RAW_TYPES",
+    "SORT_KEY",
+    "SORT_NAMES",
+    "DateRange",
+    "FacesCount",
+    "Filter",
+    "FilterKey",
+    "Query",
+    "SortOrder",
+    "Value",
+    "parse_query",
+]
 
 MAX_QUERY_CHARS = 1000
 MAX_VALUES = 64
-MAX_FACES = 1000
-MAX_PHOTO_ID = 2**63 - 1
-MIN_YEAR, MAX_YEAR = 1800, 2200
 
 
 class FilterKey(StrEnum):
@@ -103,44 +139,10 @@ SORT_NAMES: dict[str, SortOrder] = {
     **dict.fromkeys(["date", "newest", "date-desc", "date_desc"], SortOrder.DATE_DESC),
     **dict.fromkeys(["oldest", "date-asc", "date_asc"], SortOrder.DATE_ASC),
 }
-ORIENTATIONS = {
-    "portrait": "portrait", "vertical": "portrait", "landscape": "landscape",
-    "horizontal": "landscape", "square": "square",
-}  # fmt: skip
-RAW_TYPES = (
-    "dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f 3fr erf kdc mrw iiq rwl"
-).split()
-FILE_TYPES: dict[str, str] = {
-    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "heic": "heic",
-    "heif": "heic", "hif": "heic", "webp": "webp", "tiff": "tiff", "tif": "tiff",
-    "gif": "gif", "bmp": "bmp", "avif": "avif", "jxl": "jxl", "raw": "raw",
-    **{name: name for name in RAW_TYPES},
-}  # fmt: skip
 FILTER_NAMES = frozenset(key.value for key in FilterKey)
 NOT_NEGATABLE = frozenset({FilterKey.SIMILAR.value, SORT_KEY})
 
-_T = TypeVar("_T")
 _KEY_RE = re.compile(r"(-?)([A-Za-z]+):")
-_DATE_RE = re.compile(r"([0-9]{4})(?:([-/])([0-9]{1,2})(?:\2([0-9]{1,2}))?)?")
-_FACES_RE = re.compile(r"([0-9]{1,9})(\+?)")
-_ID_RE = re.compile(r"[0-9]{1,19}")
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Half-open ``[start, end)`` of ISO dates; None is unbounded on that side."""
-
-    start: str | None
-    end: str | None
-
-
-@dataclass(frozen=True)
-class FacesCount:
-    count: int
-    or_more: bool
-
-
-Value = str | int | DateRange | FacesCount
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class Filter:
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key.value,
-            "values": [_value_to_json(v) for v in self.values],
+            "values": [value_to_json(v) for v in self.values],
             "negated": self.negated,
             "start": self.start,
             "end": self.end,
@@ -184,14 +186,6 @@ class Query:
         }
 
 
-def _value_to_json(value: Value) -> Any:
-    if isinstance(value, DateRange):
-        return {"start": value.start, "end": value.end}
-    if isinstance(value, FacesCount):
-        return {"count": value.count, "or_more": value.or_more}
-    return value
-
-
 def parse_query(q: str) -> Query:
     """Parse one line of the query language; raise QuerySyntaxError pointing at the problem."""
     _check_characters(q)
@@ -205,14 +199,6 @@ def parse_query(q: str) -> Query:
 
 
 @dataclass(frozen=True)
-class _Span:
-    text: str  # what it means: quotes and escapes resolved
-    start: int
-    end: int
-    raw: str | None = None  # what was typed, when it differs from text
-
-
-@dataclass(frozen=True)
 class _Word:
     text: str
     start: int
@@ -220,29 +206,18 @@ class _Word:
     quoted: bool
 
 
-@dataclass(frozen=True)
-class _FilterToken:
-    key: str  # canonical: a FilterKey value or SORT_KEY
-    raw: str  # the token as typed, for messages
-    negated: bool
-    key_span: _Span
-    values: tuple[_Span, ...]
-    start: int
-    end: int
-
-
 def _check_characters(q: str) -> None:
     if len(q) > MAX_QUERY_CHARS:
-        _fail(
+        fail(
             f"query is too long (at most {MAX_QUERY_CHARS} characters)",
-            _Span(q[MAX_QUERY_CHARS:], MAX_QUERY_CHARS, len(q)),
+            Span(q[MAX_QUERY_CHARS:], MAX_QUERY_CHARS, len(q)),
         )
     for i, char in enumerate(q):
         if unicodedata.category(char) in ("Cc", "Cs") and not char.isspace():
-            _fail(f"invalid character U+{ord(char):04X} in query", _Span(char, i, i + 1))
+            fail(f"invalid character U+{ord(char):04X} in query", Span(char, i, i + 1))
 
 
-def _tokens(q: str) -> Iterator[_Word | _FilterToken]:
+def _tokens(q: str) -> Iterator[_Word | FilterToken]:
     pos = 0
     while True:
         while pos < len(q) and q[pos].isspace():
@@ -254,7 +229,7 @@ def _tokens(q: str) -> Iterator[_Word | _FilterToken]:
         pos = token.end
 
 
-def _read_token(q: str, pos: int) -> _Word | _FilterToken:
+def _read_token(q: str, pos: int) -> _Word | FilterToken:
     if q[pos] == '"':
         text, end = _read_quoted(q, pos)
         return _Word(text, pos, end, quoted=True)
@@ -281,7 +256,7 @@ def _filter_key(q: str, match: re.Match[str]) -> str | None:
     if after >= len(q) or q[after].isspace() or q[after] == "/":
         return None
     key_start = match.start(2)
-    _fail(_unknown_key_message(match.group(2)), _Span(q[key_start:after], key_start, after))
+    fail(_unknown_key_message(match.group(2)), Span(q[key_start:after], key_start, after))
 
 
 def _unknown_key_message(typed: str) -> str:
@@ -293,15 +268,15 @@ def _unknown_key_message(typed: str) -> str:
     return f'unknown filter "{typed}:" (filters are {listing})'
 
 
-def _read_filter(q: str, match: re.Match[str], key: str) -> _FilterToken:
-    key_span = _Span(q[match.start(2) : match.end()], match.start(2), match.end())
+def _read_filter(q: str, match: re.Match[str], key: str) -> FilterToken:
+    key_span = Span(q[match.start(2) : match.end()], match.start(2), match.end())
     values, end = _read_values(q, match.end(), key_span)
     raw = q[match.start() : end]
-    return _FilterToken(key, raw, bool(match.group(1)), key_span, values, match.start(), end)
+    return FilterToken(key, raw, bool(match.group(1)), key_span, values, match.start(), end)
 
 
-def _read_values(q: str, pos: int, key_span: _Span) -> tuple[tuple[_Span, ...], int]:
-    values: list[_Span] = []
+def _read_values(q: str, pos: int, key_span: Span) -> tuple[tuple[Span, ...], int]:
+    values: list[Span] = []
     while True:
         item, pos = _read_value(q, pos)
         if not item.text:
@@ -311,18 +286,18 @@ def _read_values(q: str, pos: int, key_span: _Span) -> tuple[tuple[_Span, ...], 
             pos += 1
             continue
         if pos < len(q) and not q[pos].isspace():
-            _fail('expected a space or "," after the closing quote', _Span(q[pos], pos, pos + 1))
+            fail('expected a space or "," after the closing quote', Span(q[pos], pos, pos + 1))
         return tuple(values), pos
 
 
-def _read_value(q: str, pos: int) -> tuple[_Span, int]:
+def _read_value(q: str, pos: int) -> tuple[Span, int]:
     if pos < len(q) and q[pos] == '"':
         text, end = _read_quoted(q, pos)
-        return _Span(text, pos, end, raw=q[pos:end]), end
+        return Span(text, pos, end, raw=q[pos:end]), end
     end = pos
     while end < len(q) and q[end] != "," and not q[end].isspace():
         end += 1
-    return _Span(q[pos:end], pos, end), end
+    return Span(q[pos:end], pos, end), end
 
 
 def _read_quoted(q: str, pos: int) -> tuple[str, int]:
@@ -339,111 +314,30 @@ def _read_quoted(q: str, pos: int) -> tuple[str, int]:
         else:
             chars.append(char)
             i += 1
-    _fail("unterminated quote", _Span(q[pos:], pos, len(q)))
+    fail("unterminated quote", Span(q[pos:], pos, len(q)))
 
 
-def _fail_empty(q: str, key_span: _Span, item: _Span, first: bool) -> NoReturn:
+def _fail_empty(q: str, key_span: Span, item: Span, first: bool) -> NoReturn:
     if first:
-        _fail(f'empty value for "{key_span.text}"', key_span)
+        fail(f'empty value for "{key_span.text}"', key_span)
     raw = q[key_span.start : item.end]
-    _fail(
+    fail(
         f'empty value after "," in "{raw}"',
-        _Span(q[item.start - 1 : item.end], item.start - 1, item.end),
+        Span(q[item.start - 1 : item.end], item.start - 1, item.end),
     )
-
-
-def _fail(message: str, span: _Span) -> NoReturn:
-    token = span.text if span.raw is None else span.raw
-    raise QuerySyntaxError(message, token, span.start, span.end)
 
 
 # -- values ----------------------------------------------------------------------------------
 
 
-def _parse_text(item: _Span, token: _FilterToken) -> Value:
-    return item.text
-
-
-def _parse_period(item: _Span, token: _FilterToken) -> tuple[str, str]:
-    """The period a date names, as ``(first day, first day after)``."""
-    match = _DATE_RE.fullmatch(item.text)
-    if not match:
-        _fail_date(item, token, "use YYYY, YYYY-MM or YYYY-MM-DD")
-    year, month, day = int(match[1]), int(match[3] or 1), int(match[4] or 1)
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        _fail_date(item, token, f"years run from {MIN_YEAR} to {MAX_YEAR}")
-    if not 1 <= month <= 12:
-        _fail_date(item, token, "no such month")
-    try:
-        start = dt.date(year, month, day)
-    except ValueError:
-        _fail_date(item, token, "no such day")
-    if match[4]:
-        end = start + dt.timedelta(days=1)
-    elif match[3]:
-        end = dt.date(year + month // 12, month % 12 + 1, 1)
-    else:
-        end = dt.date(year + 1, 1, 1)
-    return start.isoformat(), end.isoformat()
-
-
-def _fail_date(item: _Span, token: _FilterToken, hint: str) -> NoReturn:
-    _fail(f'invalid date "{item.text}" in "{token.raw}" ({hint})', item)
-
-
-def _parse_after(item: _Span, token: _FilterToken) -> Value:
-    return DateRange(_parse_period(item, token)[0], None)
-
-
-def _parse_before(item: _Span, token: _FilterToken) -> Value:
-    return DateRange(None, _parse_period(item, token)[0])
-
-
-def _parse_within(item: _Span, token: _FilterToken) -> Value:
-    return DateRange(*_parse_period(item, token))
-
-
-def _parse_faces(item: _Span, token: _FilterToken) -> Value:
-    match = _FACES_RE.fullmatch(item.text)
-    if not match or int(match[1]) > MAX_FACES:
-        _fail(f'"{token.key_span.text}" expects a number like 0, 2 or 3+', item)
-    return FacesCount(int(match[1]), bool(match[2]))
-
-
-def _parse_photo_id(item: _Span, token: _FilterToken) -> Value:
-    if not _ID_RE.fullmatch(item.text) or not 0 < int(item.text) <= MAX_PHOTO_ID:
-        _fail(f'"{token.key_span.text}" expects a photo id (a positive whole number)', item)
-    return int(item.text)
-
-
-def _parse_orientation(item: _Span, token: _FilterToken) -> Value:
-    return _lookup(ORIENTATIONS, item, token, "portrait, landscape or square")
-
-
-def _parse_type(item: _Span, token: _FilterToken) -> Value:
-    name = item.text.lower().removeprefix(".")
-    if name in FILE_TYPES:
-        return FILE_TYPES[name]
-    close = difflib.get_close_matches(name, FILE_TYPES, n=1, cutoff=0.6)
-    hint = f'did you mean "{close[0]}"?' if close else "e.g. jpeg, png, heic, webp, raw, dng"
-    _fail(f'unknown file type "{item.text}" in "{token.raw}" ({hint})', item)
-
-
-def _lookup(table: dict[str, _T], item: _Span, token: _FilterToken, expected: str) -> _T:
-    name = item.text.lower()
-    if name not in table:
-        _fail(f'"{token.key_span.text}" expects {expected}', item)
-    return table[name]
-
-
-_VALUE_PARSERS: dict[FilterKey, Callable[[_Span, _FilterToken], Value]] = {
-    FilterKey.AFTER: _parse_after,
-    FilterKey.BEFORE: _parse_before,
-    FilterKey.YEAR: _parse_within,
-    FilterKey.FACES: _parse_faces,
-    FilterKey.SIMILAR: _parse_photo_id,
-    FilterKey.ORIENTATION: _parse_orientation,
-    FilterKey.TYPE: _parse_type,
+_VALUE_PARSERS: dict[FilterKey, Callable[[Span, FilterToken], Value]] = {
+    FilterKey.AFTER: parse_after,
+    FilterKey.BEFORE: parse_before,
+    FilterKey.YEAR: parse_within,
+    FilterKey.FACES: parse_faces,
+    FilterKey.SIMILAR: parse_photo_id,
+    FilterKey.ORIENTATION: parse_orientation,
+    FilterKey.TYPE: parse_type,
 }
 
 
@@ -460,14 +354,14 @@ class _QueryBuilder:
         self.sort: SortOrder | None = None
         self.value_count = 0
 
-    def add(self, token: _Word | _FilterToken) -> None:
+    def add(self, token: _Word | FilterToken) -> None:
         if isinstance(token, _Word):
             self._add_words(token)
             return
         if token.negated and token.key in NOT_NEGATABLE:
-            _fail(
+            fail(
                 f'"{token.key_span.text}" cannot be negated',
-                _Span(token.raw, token.start, token.end),
+                Span(token.raw, token.start, token.end),
             )
         self._count_values(token)
         if token.key == SORT_KEY:
@@ -483,25 +377,25 @@ class _QueryBuilder:
         if token.quoted:
             self.phrases.append(text)
 
-    def _count_values(self, token: _FilterToken) -> None:
+    def _count_values(self, token: FilterToken) -> None:
         self.value_count += len(token.values)
         over = self.value_count - MAX_VALUES
         if over > 0:
             first_extra = token.values[len(token.values) - over]
-            _fail(f"too many filter values (at most {MAX_VALUES} in one query)", first_extra)
+            fail(f"too many filter values (at most {MAX_VALUES} in one query)", first_extra)
 
-    def _set_sort(self, token: _FilterToken) -> None:
+    def _set_sort(self, token: FilterToken) -> None:
         if self.sort is not None:
-            _fail('only one "sort:" is allowed', _Span(token.raw, token.start, token.end))
+            fail('only one "sort:" is allowed', Span(token.raw, token.start, token.end))
         if len(token.values) > 1:
-            _fail(f'"{token.key_span.text}" takes a single value', token.values[1])
+            fail(f'"{token.key_span.text}" takes a single value', token.values[1])
         item = token.values[0]
         expected = "relevance, date (newest first), date-asc, oldest or newest"
-        self.sort = _lookup(SORT_NAMES, item, token, expected)
+        self.sort = lookup(SORT_NAMES, item, token, expected)
 
-    def _add_filter(self, token: _FilterToken) -> None:
+    def _add_filter(self, token: FilterToken) -> None:
         key = FilterKey(token.key)
-        parse = _VALUE_PARSERS.get(key, _parse_text)
+        parse = _VALUE_PARSERS.get(key, parse_text)
         values = tuple(dict.fromkeys(parse(item, token) for item in token.values))
         self.filters.append(Filter(key, values, token.negated, token.start, token.end))
 
