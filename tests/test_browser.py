@@ -7,6 +7,7 @@ them and checks Caddy's headers. Screenshots land in artifacts/screenshots/.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -15,13 +16,16 @@ import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from hachi.config import Settings
 from tests.browser.big_library import build_catalog
 from tests.browser.stack import REPO, STATIC, Stack, running_stack
-from tests.photo_factory import Shot, write_photo
+from tests.photo_factory import CORPUS, Shot, write_photo
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +39,17 @@ BIG_LIBRARY = 10_000
 PARIS = (48.8566, 2.3522)
 TOKYO = (35.6762, 139.6503)
 ADDED_PHOTOS = 12
+FACES = CORPUS / "faces"
+EXIF_MAKE = 0x010F
+SHAPES_MODEL = REPO / "models" / "test" / "shapes-clip"
+SHAPES_TOOL = REPO / "tools" / "train_shapes_clip.py"
+SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("green", "triangle"))
+SHAPES_PER_CLASS = 6
+SHAPES_SEED = 5
+SIGN_TEXT = "HAPPY BIRTHDAY"
+# OCR reads every photo after the scan and takes about a minute for the face photos on a
+# small machine; the UI tests leave it off (faces stay on: dlib needs no download).
+STACK_SETTINGS = {"HACHI_OCR": "0"}
 
 
 def missing_tools() -> str | None:
@@ -84,7 +99,21 @@ def write_library(root: Path) -> dict[str, int]:
         write_photo(root / f"photo_{i:02d}.jpg", shot)
     write_photo(root / "odd" / f"{NASTY}.jpg", Shot(make="FUJIFILM", model="X-T3", seed=99))
     canon = sum(1 for s in shots if s.make == "Canon")
-    return {"total": len(shots) + 1, "canon": canon}
+    faces = copy_face_photos(root / "people")
+    canon += sum(1 for f in faces if camera_make(f).lower().startswith("canon"))
+    return {"total": len(shots) + 1 + len(faces), "canon": canon, "faces": len(faces)}
+
+
+def copy_face_photos(folder: Path) -> list[Path]:
+    """The labelled face photos of the shared corpus, so that dlib finds real people."""
+    folder.mkdir(parents=True)
+    photos = [f for f in sorted(FACES.iterdir()) if f.suffix.lower() in (".jpg", ".png")]
+    return [Path(shutil.copy2(f, folder / f.name)) for f in photos]
+
+
+def camera_make(path: Path) -> str:
+    with Image.open(path) as image:
+        return str(image.getexif().get(EXIF_MAKE) or "")
 
 
 def write_added_folder(root: Path) -> Path:
@@ -97,15 +126,19 @@ def write_added_folder(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[str, str]]]:
+    if not FACES.is_dir():
+        pytest.skip(f"the shared test corpus is missing: no {FACES}")
     base = tmp_path_factory.mktemp("ui")
     counts = write_library(base / "library")
     added = write_added_folder(base / "to-add")
-    with running_stack(base / "home", PASSWORD, [base / "library"]) as stack:
+    library = [base / "library"]
+    with running_stack(base / "home", PASSWORD, library, STACK_SETTINGS) as stack:
         facts = {
             "HACHI_EXPECT_TOTAL": str(counts["total"]),
             "HACHI_EXPECT_CANON": str(counts["canon"]),
             "HACHI_EXPECT_ADDED": str(ADDED_PHOTOS),
             "HACHI_ADD_FOLDER": str(added),
+            "HACHI_SEARCH_PHOTO": str(FACES / "obama_1.jpg"),
         }
         yield stack, facts
 
@@ -168,9 +201,65 @@ def test_ui_end_to_end(small_stack: tuple[Stack, dict[str, str]]) -> None:
     stack, facts = small_stack
     output = run_node("ui.test.js", stack, facts)
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
-    for page in ("login", "search", "photo", "folders", "places", "years"):
+    pages = ("login", "search", "photo", "folders", "places", "years", "people", "person")
+    for page in pages:
         for width in (375, 1920):
             assert (ARTIFACTS / "screenshots" / f"{page}-{width}.png").stat().st_size > 0
+
+
+def load_shapes_tool() -> ModuleType:
+    """tools/train_shapes_clip.py draws the photos its committed test CLIP was trained on."""
+    spec = importlib.util.spec_from_file_location("train_shapes_clip", SHAPES_TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_shapes(root: Path, probe: Path) -> int:
+    """SHAPES_PER_CLASS photos of each of SHAPE_CLASSES, named by class, a sign with
+    SIGN_TEXT for OCR, and a fresh blue square (`probe`) to search with; returns the number
+    of photos in `root`."""
+    shapes = load_shapes_tool()
+    rng = np.random.default_rng(SHAPES_SEED)
+    root.mkdir(parents=True)
+    for colour, shape in SHAPE_CLASSES:
+        for i in range(SHAPES_PER_CLASS):
+            image = shapes.draw_shape(colour, shape, rng).convert("RGB")
+            image.save(root / f"{colour}_{shape}_{i}.jpg", quality=90)
+    shapes.draw_shape("blue", "square", rng).convert("RGB").save(probe, quality=90)
+    write_sign(root / "sign.jpg")
+    return len(SHAPE_CLASSES) * SHAPES_PER_CLASS + 1
+
+
+def write_sign(path: Path) -> None:
+    sign = Image.new("RGB", (480, 160), (250, 250, 245))
+    font = ImageFont.load_default(size=48)
+    ImageDraw.Draw(sign).text((20, 40), SIGN_TEXT, fill=(20, 20, 20), font=font)
+    sign.save(path, quality=92)
+
+
+def test_ui_semantic_search_with_a_real_tiny_clip(tmp_path: Path) -> None:
+    """The committed shapes CLIP turns semantic search on (cutoff, similar photos, search by
+    photo), and OCR shows the text it read."""
+    probe = tmp_path / "probe_blue_square.jpg"
+    total = write_shapes(tmp_path / "shapes", probe)
+    models = tmp_path / "models"
+    shutil.copytree(SHAPES_MODEL, models / SHAPES_MODEL.name)
+    settings = {  # OCR on: it reads these small photos in seconds
+        "HACHI_MODELS_DIR": str(models),
+        "HACHI_CLIP_MODEL": SHAPES_MODEL.name,
+    }
+    with running_stack(tmp_path / "home", PASSWORD, [tmp_path / "shapes"], settings) as stack:
+        facts = {
+            "HACHI_EXPECT_TOTAL": str(total),
+            "HACHI_PER_CLASS": str(SHAPES_PER_CLASS),
+            "HACHI_SEARCH_PHOTO": str(probe),
+            "HACHI_SIGN_TEXT": SIGN_TEXT,
+        }
+        output = run_node("semantic.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+    assert (ARTIFACTS / "screenshots" / "semantic-1920.png").stat().st_size > 0
 
 
 def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:

@@ -80,9 +80,10 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def wait_for_jobs(api_url: str, token: str) -> None:
+    """Until the job, model passes (faces, OCR) and people clustering included, has ended."""
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while time.monotonic() < deadline:
-        job = get_json(f"{api_url}/api/jobs/current", token)["job"]
+        job = get_json(f"{api_url}/api/status", token)["job"]
         if job is None or job["state"] in ("done", "failed", "cancelled"):
             return
         time.sleep(POLL_S)
@@ -106,12 +107,25 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 @contextmanager
-def running_stack(home: Path, password: str, index: list[Path] | None = None) -> Iterator[Stack]:
-    """Hachi with `password` set and `index` folders indexed to the end, behind Caddy."""
+def running_stack(
+    home: Path,
+    password: str,
+    index: list[Path] | None = None,
+    settings_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """Hachi with `password` set and `index` folders indexed to the end, behind Caddy.
+
+    `settings_env` adds HACHI_* settings for the server (e.g. HACHI_OCR=0 for speed).
+    """
     hachi(home, "passwd", "--stdin", stdin=password + "\n")
     token = hachi(home, "token", "--name", "browser-tests").strip()
     api_port, ui_port = free_port(), free_port()
-    base_env = {**os.environ, "HACHI_HOME": str(home), "HACHI_PORT": str(api_port)}
+    base_env = {
+        **os.environ,
+        **(settings_env or {}),
+        "HACHI_HOME": str(home),
+        "HACHI_PORT": str(api_port),
+    }
     serve = [sys.executable, "-m", "hachi.cli", "serve"]
     for folder in index or []:
         serve += ["--index", str(folder)]

@@ -10,7 +10,10 @@ const ADD_FOLDER = env('HACHI_ADD_FOLDER');
 const TOTAL = Number(env('HACHI_EXPECT_TOTAL'));
 const CANON = Number(env('HACHI_EXPECT_CANON'));
 const ADDED = Number(env('HACHI_EXPECT_ADDED'));
+const SEARCH_PHOTO = env('HACHI_SEARCH_PHOTO');
 const JOB_TIMEOUT_MS = 60_000;
+const FIRST_NAME = 'Ada Lovelace';
+const NEW_NAME = 'Grace Hopper';
 
 let session;
 let page;
@@ -26,6 +29,11 @@ after(async () => {
 
 const resultCount = () => page.getByTestId('result-count');
 const searchInput = () => page.getByRole('combobox', { name: 'Search photos' });
+// The API as the logged-in page sees it (the browser context shares the session cookie).
+const getJson = async (path) => (await page.request.get(path)).json();
+const photos = (n) => new RegExp(`^${n} photos?$`);
+const card = (id) => page.locator(`.people .person[data-person-id="${id}"]`);
+let named; // the person renamed FIRST_NAME, as the API described them before
 
 test('an anonymous visitor is sent to the login page; a wrong password is refused', async () => {
   await page.goto('/');
@@ -150,11 +158,12 @@ test('adding a folder (named like HTML) shows live progress to the end and its f
   await page.goto('/folders');
   await page.getByLabel(/Add a folder of photos/).fill(ADD_FOLDER);
   await page.getByRole('button', { name: 'Add and index' }).click();
-  const state = page.getByTestId('job-state');
-  await state.waitFor();
-  await state.filter({ hasText: 'Finished' }).waitFor({ timeout: JOB_TIMEOUT_MS });
-  const processed = await page.getByTestId('job-processed').textContent();
-  assert.match(processed, new RegExp(`^${ADDED + 1} of ${ADDED + 1} files`));
+  // The page shows the previous (finished) job until the new one is known: wait for the
+  // new job's own count, then for its end.
+  const processed = new RegExp(`^${ADDED + 1} of ${ADDED + 1} files`);
+  await page.getByTestId('job-processed').filter({ hasText: processed }).waitFor({ timeout: JOB_TIMEOUT_MS });
+  await page.getByTestId('job-state').filter({ hasText: 'Finished' }).waitFor({ timeout: JOB_TIMEOUT_MS });
+  assert.match(await page.getByTestId('job-processed').textContent(), processed);
   // The added folder's own name is HTML-like: it must show literally, and run nothing.
   const folder = page.getByTestId('folder-path').filter({ hasText: ADD_FOLDER });
   assert.equal(await folder.textContent(), ADD_FOLDER);
@@ -173,12 +182,203 @@ test('places and years pages are searches in one click', async () => {
   await page.getByRole('link', { name: /Paris/ }).click();
   await page.locator('.chip', { hasText: 'place:Paris' }).waitFor();
   await page.goto('/years');
+  await page.locator('.cards a .name').first().waitFor();
   const years = await page.locator('.cards a .name').allTextContents();
   assert.ok(years.length >= 2, 'several years expected');
   assert.deepEqual(years, [...years].sort().reverse());
   await screenshots(page, 'years');
   await page.getByRole('link', { name: new RegExp(years[0]) }).click();
   await page.locator('.chip', { hasText: `year:${years[0]}` }).waitFor();
+});
+
+test('searching with a photo says which command turns it on when no CLIP model is installed', async () => {
+  await page.goto('/');
+  await resultCount().waitFor();
+  await page.locator('#photo-search-file').setInputFiles(SEARCH_PHOTO);
+  await page.getByTestId('photo-query').filter({ hasText: 'obama_1.jpg' }).waitFor();
+  const alert = page.getByRole('alert').filter({ hasText: 'semantic search' });
+  await alert.waitFor();
+  assert.match(await alert.locator('code').textContent(), /^hachi models pull \S+/);
+  await page.getByRole('button', { name: 'Clear photo' }).click();
+  await page.getByTestId('photo-query').waitFor({ state: 'detached' });
+  await resultCount().waitFor();
+});
+
+test('the People page lists everyone the API lists', async () => {
+  await page.goto('/people');
+  const cards = page.locator('.people .person');
+  await cards.first().waitFor();
+  const listed = (await getJson('/api/people')).people;
+  assert.ok(listed.length >= 3, `the face photos hold at least 3 recurring people, got ${listed.length}`);
+  assert.deepEqual(
+    await cards.evaluateAll((els) => els.map((el) => Number(el.dataset.personId))),
+    listed.map((p) => p.id),
+  );
+  await page.locator('.people .cover img').first().evaluate((img) => img.decode());
+  await screenshots(page, 'people');
+});
+
+test('renaming a person shows the name in the list, the search and the photo view', async () => {
+  const first = page.locator('.people .person').first();
+  named = await getJson(`/api/people/${await first.getAttribute('data-person-id')}`);
+  assert.equal(named.name, null);
+  await first.getByRole('button', { name: 'Unnamed: add a name' }).click();
+  const input = first.getByRole('textbox', { name: 'Name for this person' });
+  await input.fill(FIRST_NAME);
+  await input.press('Enter');
+  const rename = card(named.id).getByRole('button', { name: `Rename ${FIRST_NAME}` });
+  await rename.waitFor();
+  await page.waitForFunction((name) => document.activeElement?.textContent === name, FIRST_NAME);
+  // Escape throws a half-typed name away.
+  await rename.click();
+  await card(named.id).getByRole('textbox').fill('Somebody Else');
+  await page.keyboard.press('Escape');
+  await rename.waitFor();
+  await page.reload();
+  await rename.waitFor();
+  assert.equal((await getJson(`/api/people/${named.id}`)).name, FIRST_NAME);
+  // The face searches for the person; their photo shows the name on the face box.
+  await card(named.id).getByRole('link', { name: `Photos of ${FIRST_NAME}` }).click();
+  await page.locator('.chip', { hasText: `person:"${FIRST_NAME}"` }).waitFor();
+  await resultCount().filter({ hasText: photos(named.photos) }).waitFor();
+  await page.locator('.grid a.tile').first().click();
+  const dialog = page.getByRole('dialog');
+  await dialog.locator('img.preview.ready').waitFor();
+  const box = dialog.getByRole('link', { name: `Photos of ${FIRST_NAME}` });
+  assert.equal(await box.locator('.label').textContent(), FIRST_NAME);
+  await dialog.getByTestId('photo-person').filter({ hasText: FIRST_NAME }).waitFor();
+  await dialog.getByTestId('similar-off').filter({ hasText: 'hachi models pull' }).waitFor();
+  await assertBoxOnImage(dialog, box);
+  await screenshots(page, 'photo-faces');
+  await box.click();
+  await dialog.waitFor({ state: 'detached' });
+  await resultCount().filter({ hasText: photos(named.photos) }).waitFor();
+});
+
+// The face box lies inside the picture as displayed (object-fit: contain), not the stage.
+async function assertBoxOnImage(dialog, box) {
+  const image = await dialog.locator('img.preview').evaluate((img) => {
+    const r = img.getBoundingClientRect();
+    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const w = img.naturalWidth * scale;
+    const h = img.naturalHeight * scale;
+    return { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w, h };
+  });
+  const b = await box.boundingBox();
+  assert.ok(b.width > 4 && b.height > 4, JSON.stringify(b));
+  assert.ok(b.x >= image.x - 1 && b.y >= image.y - 1, JSON.stringify({ b, image }));
+  assert.ok(b.x + b.width <= image.x + image.w + 1 && b.y + b.height <= image.y + image.h + 1);
+}
+
+test('"Not this person" takes a face away from the person, for good', async () => {
+  await page.goto(`/people/${named.id}`);
+  const faces = page.locator('.faces .face');
+  await faces.first().waitFor();
+  assert.equal(await faces.count(), named.faces);
+  await page.locator('.faces img').first().evaluate((img) => img.decode());
+  await screenshots(page, 'person');
+  const face = faces.first();
+  const faceId = Number(await face.getAttribute('data-face-id'));
+  await face.getByRole('button', { name: 'Not this person' }).click();
+  await page.locator(`.face[data-face-id="${faceId}"]`).waitFor({ state: 'detached' });
+  assert.equal(await faces.count(), named.faces - 1);
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Not this person');
+  const counts = new RegExp(`(^|\\s)${named.faces - 1} faces? in `);
+  await page.locator('.head .muted', { hasText: counts }).waitFor();
+  const left = (await getJson(`/api/people/${named.id}/faces`)).faces;
+  assert.ok(!left.some((f) => f.id === faceId), 'the server still gives the face to the person');
+  await page.reload();
+  await faces.first().waitFor();
+  assert.equal(await faces.count(), named.faces - 1);
+});
+
+test('"This is…" moves a face to a new person typed by name', async () => {
+  const face = page.locator('.faces .face').first();
+  const faceId = Number(await face.getAttribute('data-face-id'));
+  await face.getByRole('button', { name: 'This is…' }).click();
+  const chooser = page.getByRole('combobox', { name: /^Who is in / });
+  await chooser.pressSequentially(NEW_NAME);
+  await page.getByRole('option', { name: `New person “${NEW_NAME}”` }).waitFor();
+  await screenshots(page, 'face-chooser');
+  await chooser.press('Enter');
+  await page.locator(`.face[data-face-id="${faceId}"]`).waitFor({ state: 'detached' });
+  const everyone = (await getJson('/api/people?all=1')).people;
+  const grace = everyone.find((p) => p.name === NEW_NAME);
+  assert.ok(grace, 'a new person was made');
+  const theirs = (await getJson(`/api/people/${grace.id}/faces`)).faces;
+  assert.deepEqual(theirs.map((f) => [f.id, f.assigned_by]), [[faceId, 'user']]);
+});
+
+test('person: autocomplete offers the new name', async () => {
+  await page.goto('/');
+  await resultCount().waitFor();
+  await searchInput().pressSequentially('person:ada');
+  const option = page.getByRole('option', { name: new RegExp(FIRST_NAME) });
+  await option.waitFor();
+  await searchInput().press('ArrowDown');
+  await searchInput().press('Enter');
+  await page.locator('.chip', { hasText: `person:"${FIRST_NAME}"` }).waitFor();
+  await searchInput().press('Enter');
+  await resultCount().filter({ hasText: photos(named.photos - 2) }).waitFor();
+});
+
+test('hiding, showing hidden people and merging on the People page', async () => {
+  await page.goto('/people');
+  const cards = page.locator('.people .person');
+  await cards.first().waitFor();
+  const before = await cards.count();
+  const [target, source] = await cards.evaluateAll((els) => els.slice(1, 3).map((el) => el.dataset.personId));
+  await card(source).getByRole('button', { name: /^Hide / }).click();
+  await card(source).waitFor({ state: 'detached' });
+  const toggle = page.getByLabel(/Show hidden people/);
+  await toggle.check();
+  await card(source).locator('.badge', { hasText: 'hidden' }).waitFor();
+  await card(source).getByRole('button', { name: /^Unhide / }).click();
+  await toggle.uncheck();
+  await card(source).waitFor();
+  const photosBefore = (await getJson(`/api/people/${target}`)).photos;
+  const sourcePhotos = (await getJson(`/api/people/${source}`)).photos;
+  await card(source).getByRole('button', { name: /^Merge / }).click();
+  const chooser = page.getByRole('combobox', { name: /^Merge .* into$/ });
+  await chooser.focus();
+  const options = page.locator('#merge-chooser-list [role="option"]');
+  const ids = await cards.evaluateAll((els) => els.map((el) => el.dataset.personId));
+  const index = ids.filter((id) => id !== source).indexOf(target);
+  for (let i = 0; i <= index; i++) await chooser.press('ArrowDown');
+  assert.equal(await options.nth(index).getAttribute('aria-selected'), 'true');
+  await chooser.press('Enter');
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await card(source).waitFor({ state: 'detached' });
+  assert.equal(await cards.count(), before - 1);
+  const merged = await getJson(`/api/people/${target}`);
+  assert.ok(merged.photos > photosBefore && merged.photos <= photosBefore + sourcePhotos);
+});
+
+test('a person named like HTML renders as plain text and runs nothing', async () => {
+  const person = page.locator('.people .person').nth(1);
+  const id = await person.getAttribute('data-person-id');
+  await person.locator('button.name').click();
+  const input = card(id).getByRole('textbox');
+  await input.fill(NASTY);
+  await input.press('Enter');
+  const name = card(id).getByRole('button', { name: `Rename ${NASTY}` });
+  await name.waitFor();
+  assert.equal(await name.textContent(), NASTY);
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  await page.goto(`/people/${id}`);
+  await page.locator('#person-heading').filter({ hasText: NASTY }).waitFor();
+  assert.equal(await page.locator('#person-heading').textContent(), NASTY);
+  await page.locator('.faces a.thumb').first().click();
+  const dialog = page.getByRole('dialog');
+  await dialog.locator('img.preview.ready').waitFor();
+  const label = dialog.locator('.face .label', { hasText: NASTY });
+  assert.equal(await label.textContent(), NASTY);
+  await page.keyboard.press('Escape');
+  await page.goto('/');
+  await resultCount().waitFor();
+  await searchInput().pressSequentially('person:<img');
+  await page.getByRole('option').filter({ hasText: NASTY }).waitFor();
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
 });
 
 test('nothing went wrong in the page along the way', () => {

@@ -34,7 +34,11 @@ async function errorFrom(response) {
 
 export async function api(path, { method = 'GET', body, signal, quiet401 = false } = {}) {
   const init = { method, signal, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    // A file (search by photo) goes as it is, not as JSON.
+    init.headers['Content-Type'] = body.type || 'application/octet-stream';
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

@@ -1,8 +1,11 @@
 // The current search and its loaded results, shared by the grid and the photo view so that
 // previous/next in the photo view walks the same list, and the grid keeps its place.
+// A search is a query line, optionally with a photo (search by photo), and how far the
+// semantic relevance cutoff is loosened (`more`).
 import { api, ApiError, withParams } from './api.js';
 
 export const PAGE_SIZE = 200;
+export const MAX_MORE = 2;
 
 class SearchState {
   q = $state(null);
@@ -13,36 +16,54 @@ class SearchState {
   notices = $state.raw([]);
   error = $state(null);
   loading = $state(false);
+  more = $state(0);
+  hidden = $state(0); // photos the relevance cutoff left out
+  image = $state.raw(null); // { file, name, url } while searching with a photo
   nextCursor = null;
   openedFromGrid = false;
   startedAt = 0;
   #seq = 0;
   #pending = null;
+  #more = null;
 
   // Run `q` unless it is what is already shown (navigating back must not refetch).
-  async run(q, { force = false } = {}) {
-    if (!force && q === this.q && !this.error) return;
+  // Without `image`, a photo search in progress ends: the query line takes over again.
+  async run(q, { force = false, more = 0, image = null } = {}) {
+    if (!force && !image && q === this.q && !this.error) return;
+    if (image !== this.image) this.#setImage(image);
     const seq = ++this.#seq;
     this.#pending?.abort();
     this.#pending = new AbortController();
     this.q = q;
+    this.more = more;
     this.loading = true;
     this.error = null;
     this.startedAt = performance.now();
     try {
-      const page = await api(withParams('/api/search', { q, limit: PAGE_SIZE }), {
-        signal: this.#pending.signal,
-      });
+      const page = await this.#request(null, this.#pending.signal);
       if (seq !== this.#seq) return;
       this.#accept(page, []);
     } catch (e) {
       if (seq !== this.#seq || e.name === 'AbortError') return;
-      this.results = [];
-      this.total = 0;
-      this.notices = [];
-      this.error = e instanceof ApiError ? e : new ApiError(0, 'client', String(e), null);
+      this.#fail(e);
     } finally {
       if (seq === this.#seq) this.loading = false;
+    }
+  }
+
+  searchWithPhoto(file, q) {
+    return this.run(q, { force: true, image: { file, name: file.name, url: URL.createObjectURL(file) } });
+  }
+
+  // The cutoff left photos out: loosen it a step and fetch again from the top. A step that
+  // brings nothing new is skipped, so the button always shows more.
+  async showMore() {
+    if (this.loading) return; // a click while the last step loads is the same request
+    const { q, image, total } = this;
+    await this.run(q, { force: true, more: Math.min(MAX_MORE, this.more + 1), image });
+    if (this.q !== q || this.image !== image || this.error) return; // another search took over
+    if (this.total <= total && this.hidden > 0 && this.more < MAX_MORE) {
+      await this.showMore();
     }
   }
 
@@ -50,9 +71,8 @@ class SearchState {
   loadMore() {
     if (!this.nextCursor || this.loading) return this.#more ?? Promise.resolve();
     const seq = this.#seq;
-    const cursor = this.nextCursor;
     this.loading = true;
-    this.#more = api(withParams('/api/search', { q: this.q, limit: PAGE_SIZE, cursor }))
+    this.#more = this.#request(this.nextCursor)
       .then((page) => {
         if (seq === this.#seq) this.#accept(page, this.results);
       })
@@ -66,7 +86,17 @@ class SearchState {
     return this.#more;
   }
 
-  #more = null;
+  #request(cursor, signal) {
+    const params = { q: this.q, limit: PAGE_SIZE, cursor, more: this.more || undefined };
+    if (!this.image) return api(withParams('/api/search', params), { signal });
+    const path = withParams('/api/search/image', params);
+    return api(path, { method: 'POST', body: this.image.file, signal });
+  }
+
+  #setImage(image) {
+    if (this.image) URL.revokeObjectURL(this.image.url);
+    this.image = image;
+  }
 
   #accept(page, before) {
     this.results = before.length ? before.concat(page.results) : page.results;
@@ -75,6 +105,15 @@ class SearchState {
     this.tookMs = page.took_ms;
     this.notices = page.notices || [];
     this.nextCursor = page.next_cursor;
+    this.hidden = page.semantic && this.more < MAX_MORE ? page.hidden || 0 : 0;
+  }
+
+  #fail(e) {
+    this.results = [];
+    this.total = 0;
+    this.hidden = 0;
+    this.notices = [];
+    this.error = e instanceof ApiError ? e : new ApiError(0, 'client', String(e), null);
   }
 
   indexOf(photoId) {
