@@ -178,7 +178,14 @@ class Library(PeopleMixin):
         self, q: str, limit: int = 100, cursor: str | None = None, more: int = 0
     ) -> dict[str, Any]:
         return engine.search(
-            self.conn, q, limit, cursor, self.semantic, more, face_backend=self.face_backend
+            self.conn,
+            q,
+            limit,
+            cursor,
+            self.semantic,
+            more,
+            face_backend=self.face_backend,
+            off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
     def search_image(

@@ -98,3 +98,14 @@ def test_reject_assign_merge(conn) -> None:  # noqa: ANN001
         assert (f1, b) in faces_db.rejections(conn, "dlib"), "rejections follow a merge"
         faces_db.set_assignments(conn, {f1: a})  # automatic runs never move a locked face
         assert conn.execute("SELECT person_id FROM faces WHERE id = ?", (f1,)).fetchone()[0] == b
+
+
+def test_person_terms_prefer_a_whole_name(conn) -> None:  # noqa: ANN001
+    with transaction(conn):
+        ada = faces_db.create_person(conn, "Ada")
+        lovelace = faces_db.create_person(conn, "Ada Lovelace")
+        grace = faces_db.create_person(conn, "Grace Hopper")
+    assert faces_db.people_matching(conn, ["ada"]) == [ada]
+    assert faces_db.people_matching(conn, ["lovelace"]) == [lovelace]
+    assert faces_db.people_matching(conn, ["hopper", str(ada)]) == sorted([grace, ada])
+    assert faces_db.people_matching(conn, ["ad"]) == []

@@ -262,15 +262,20 @@ def _face_dict(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def people_matching(conn: sqlite3.Connection, folded_terms: Sequence[str]) -> list[int]:
-    """Ids of people whose folded name contains a term as whole words, or whose id it is."""
-    out = []
-    for pid, name in conn.execute("SELECT id, name FROM people"):
-        padded = f" {fold(name or '')} "
-        for term in folded_terms:
-            if term == str(pid) or (term and f" {term} " in padded):
-                out.append(int(pid))
-                break
-    return out
+    """Ids of people a term names: its id, else people whose whole name it is, else people
+    with it among their name's words ("ada" finds "Ada Lovelace" unless someone is just
+    "Ada")."""
+    people = [
+        (int(pid), f" {fold(name or '')} ")
+        for pid, name in conn.execute("SELECT id, name FROM people")
+    ]
+    out: list[int] = []
+    for term in folded_terms:
+        if not term:
+            continue
+        exact = [pid for pid, padded in people if term == str(pid) or padded.strip() == term]
+        out += exact or [pid for pid, padded in people if f" {term} " in padded]
+    return sorted(set(out))
 
 
 def refresh_people_text(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> None:

@@ -50,10 +50,7 @@ class AvailableModels:
         try:
             self.clip = ClipModel(model_dir(self.settings, self.settings.clip_model))
         except HachiError as exc:
-            self.notices.append(
-                f"semantic search is off: {exc.message}. Turn it on with: "
-                f"hachi models pull {self.settings.clip_model}"
-            )
+            self.notices.append(f"semantic search is off: {exc.message}")
 
     def _find_ocr(self) -> None:
         if not self.settings.ocr:
@@ -75,11 +72,18 @@ class AvailableModels:
             if model is not None and model.loaded:
                 model.unload()
 
+    def semantic_off_notice(self) -> str:
+        return (
+            "semantic search is off (no CLIP model installed), so words match file names, "
+            "folders, places, people and text in photos only; turn it on with: "
+            f"hachi models pull {self.settings.clip_model}"
+        )
+
     def features(self) -> dict[str, bool]:
         return {
             "semantic_search": self.clip is not None,
             "ocr": self.ocr is not None,
-            "faces": False,
+            "faces": self.faces is not None,
         }
 
     def inline_stages(self) -> list[Stage]:

@@ -180,6 +180,7 @@ def search(
     more: int = 0,
     query_vector: NDArray[np.float32] | None = None,
     face_backend: str = "dlib",
+    off_notice: str | None = None,
 ) -> SearchResult:
     started = time.perf_counter()
     if not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
@@ -192,7 +193,7 @@ def search(
     vector, exclude = _query_vector(conn, query, semantic, query_vector)
     if vector is None:
         if query.text and semantic is None:
-            translator.notices.append(SEMANTIC_OFF)
+            translator.notices.append(off_notice or SEMANTIC_OFF)
         criteria = translator.criteria(query, _order(query))
         total = queries.count_matching(conn, criteria)
         hits = queries.ids_matching(conn, criteria, limit, offset)
