@@ -53,7 +53,8 @@ class Settings:
     )
     ocr: bool = field(default=True, metadata={"help": "Read text in photos while indexing."})
     face_backend: str = field(
-        default="dlib", metadata={"help": "Face backend: dlib (no download) or insightface."}
+        default="dlib",
+        metadata={"help": "Face backend: dlib (no download), insightface, or none (off)."},
     )
     clip_model: str = field(
         default="ViT-B-32-256-datacomp", metadata={"help": "CLIP model used for semantic search."}
@@ -84,7 +85,14 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if name not in fields:
+                raise TypeError(f"unknown setting {name!r}")
+            is_text = isinstance(value, str)
+            values[name] = _coerce(fields[name], value) if is_text else value
         return cls(**values)
 
     def ensure_dirs(self) -> None:

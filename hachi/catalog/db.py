@@ -15,6 +15,7 @@ from pathlib import Path
 from hachi.catalog.schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
+CACHE_KIB = 8192
 
 
 def connect(
@@ -36,7 +37,9 @@ def connect(
         if migrate_schema:
             migrate(conn)
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA cache_size = -65536")
+    # Each server thread has its own connection: a modest page cache each (the OS page
+    # cache and the memory map do the heavy lifting) keeps the server's memory small.
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     conn.execute("PRAGMA mmap_size = 268435456")
     return conn
 

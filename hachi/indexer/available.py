@@ -18,6 +18,7 @@ from hachi.ml.ocr import OCR_REQUIREMENT, TextReader, ocr_installed
 from hachi.ml.store import model_dir
 
 log = logging.getLogger(__name__)
+FACES_OFF = "none"
 OCR_INDEX_SIDE = 960
 """OCR works on this long side while indexing: 3x faster than 1280 for about 5% fewer
 signs read (bench/bench_ocr.py: 0.62 s vs 2.08 s a photo, 19 vs 20 of 20 signs)."""
@@ -41,6 +42,8 @@ class AvailableModels:
         return found
 
     def _find_faces(self) -> None:
+        if self.settings.face_backend == FACES_OFF:
+            return
         try:
             self.faces = create_backend(self.settings.face_backend, self.settings)
         except HachiError as exc:

@@ -10,6 +10,8 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
+from hachi.ml.sessions import trim_heap
+
 
 class Model(ABC):
     """A lazily loaded, thread-safe-to-load inference model."""
@@ -29,12 +31,14 @@ class Model(ABC):
             if not self._loaded:
                 self.load()
                 self._loaded = True
+                trim_heap()
 
     def unload(self) -> None:
         with self._lock:
             if self._loaded:
                 self.release()
                 self._loaded = False
+                trim_heap()
 
     @abstractmethod
     def load(self) -> None:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-FIT_SAMPLE = 20_000
+FIT_SAMPLE = 5_000  # enough for two 1-D Gaussians; 20,000 cost ~10 ms more a query
 EM_ITERATIONS = 30
+EM_TOLERANCE = 1e-5
 MIN_SEPARATION = 1.5  # high mean must sit this many low-std above the low mean
 OUTLIER_Z = 3.0
 LOOSER_POSTERIOR = (0.5, 0.1)  # posterior of "relevant" needed at more=0 and more=1
@@ -59,9 +60,12 @@ def fit_two_gaussians(scores: NDArray[np.float32]) -> tuple[float, float, float,
         p1 = w * _pdf(x, m1, s1)
         p0 = (1 - w) * _pdf(x, m0, s0)
         r = p1 / np.maximum(p0 + p1, 1e-300)
+        previous = (w, m0, m1)
         w = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
         m0, s0 = _moments(x, 1 - r)
         m1, s1 = _moments(x, r)
+        if max(abs(a - b) for a, b in zip(previous, (w, m0, m1), strict=True)) < EM_TOLERANCE:
+            break
     return w, m0, s0, m1, s1
 
 
