@@ -20,6 +20,7 @@ from hachi.errors import HachiError
 
 CADDYFILE = Path(__file__).resolve().parents[2] / "Caddyfile"
 READY_TIMEOUT_S = 20.0
+SIOCGIFADDR = 0x8915
 INSTALL_HINT = "install Caddy (Debian/Ubuntu: sudo apt-get install caddy; see caddyserver.com)"
 
 
@@ -45,12 +46,30 @@ def lan_names() -> list[str]:
     """This machine's LAN name (host.local) and IPv4 addresses, loopback excluded."""
     host = socket.gethostname()
     names = [f"{host}.local"] if host and "." not in host else ([host] if host else [])
+    addresses = set(_interface_addresses())
     try:
-        _, _, addresses = socket.gethostbyname_ex(host)
+        addresses.update(socket.gethostbyname_ex(host)[2])
     except OSError:
-        addresses = []
-    names += [a for a in addresses if not a.startswith("127.")]
-    return names
+        pass
+    return names + sorted(a for a in addresses if not a.startswith("127."))
+
+
+def _interface_addresses() -> list[str]:
+    """IPv4 address of each network interface (Linux ioctl; elsewhere nothing)."""
+    import fcntl
+    import struct
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _index, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(
+                    probe.fileno(), SIOCGIFADDR, struct.pack("256s", name[:15].encode())
+                )
+            except OSError:
+                continue
+            found.append(socket.inet_ntoa(packed[20:24]))
+    return found
 
 
 def start_caddy(api_port: int, static_dir: Path, ui_port: int, lan: bool = False) -> Caddy:
