@@ -14,6 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from hachi.catalog import analyses, queries, suggest
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
@@ -177,6 +180,16 @@ class Library(PeopleMixin):
     def search(
         self, q: str, limit: int = 100, cursor: str | None = None, more: int = 0
     ) -> dict[str, Any]:
+        return self._search(q, limit, cursor, more)
+
+    def _search(
+        self,
+        q: str,
+        limit: int,
+        cursor: str | None,
+        more: int,
+        vector: NDArray[np.float32] | None = None,
+    ) -> dict[str, Any]:
         return engine.search(
             self.conn,
             q,
@@ -184,6 +197,7 @@ class Library(PeopleMixin):
             cursor,
             self.semantic,
             more,
+            query_vector=vector,
             face_backend=self.face_backend,
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
@@ -204,17 +218,7 @@ class Library(PeopleMixin):
                 {"install": f"hachi models pull {self.settings.clip_model}"},
             )
         image = decode_image(data, 256, "upload").image
-        vector = self.semantic.image_vector(image)
-        return engine.search(
-            self.conn,
-            q,
-            limit,
-            cursor,
-            self.semantic,
-            more,
-            query_vector=vector,
-            face_backend=self.face_backend,
-        ).to_dict()
+        return self._search(q, limit, cursor, more, self.semantic.image_vector(image))
 
     def _row(self, photo_id: int) -> dict[str, Any]:
         rows = queries.photo_rows(self.conn, [photo_id])
