@@ -240,10 +240,15 @@ def failed_files(
     return [dict(r) for r in rows]
 
 
-def fts_scores(conn: sqlite3.Connection, expression: str) -> dict[int, float]:
-    """Photo id -> lexical relevance (higher is better) for an FTS5 expression."""
+def fts_scores(
+    conn: sqlite3.Connection, expression: str, limit: int | None = None
+) -> dict[int, float]:
+    """Photo id -> lexical relevance (higher is better) for an FTS5 expression, the best
+    ``limit`` only when given (a word found in most of the library is no signal)."""
+    page = "" if limit is None else f" ORDER BY rank LIMIT {int(limit)}"
     rows = conn.execute(
-        "SELECT rowid, -bm25(photos_fts) FROM photos_fts WHERE photos_fts MATCH ?", (expression,)
+        "SELECT rowid, -bm25(photos_fts) FROM photos_fts WHERE photos_fts MATCH ?" + page,
+        (expression,),
     )
     return {int(r[0]): float(r[1]) for r in rows}
 

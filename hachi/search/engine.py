@@ -35,6 +35,7 @@ from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import fold
 
 MAX_LIMIT = 1_000_000
+LEXICAL_LIMIT = 2_000  # lexical matches considered per query in semantic ranking
 TYPE_MIMES: dict[str, tuple[str, ...]] = {
     "jpeg": ("image/jpeg",),
     "jpg": ("image/jpeg",),
@@ -306,11 +307,13 @@ def _lexical(
     words = [w for w in fold(text).split() if w not in STOPWORDS and len(w) > 1]
     if not words:
         return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
-    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words))
-    every_word = queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words))
+    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
+    every_word = queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
     lexical = _scatter(ids, any_word)
-    keep = _scatter(ids, every_word) != 0
-    return lexical, keep
+    if len(every_word) >= LEXICAL_LIMIT:
+        # The words are everywhere (a home town, "img"): a boost, not a reason to keep.
+        return lexical, np.zeros(len(ids), bool)
+    return lexical, _scatter(ids, every_word) != 0
 
 
 def _scatter(ids: NDArray[np.int64], values: dict[int, float]) -> NDArray[np.float32]:
