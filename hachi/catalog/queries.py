@@ -253,6 +253,16 @@ def fts_scores(
     return {int(r[0]): float(r[1]) for r in rows}
 
 
+def photos_with_prefix(conn: sqlite3.Connection, prefix: str) -> int:
+    """How many photos hold a term starting with ``prefix`` (an upper bound when several
+    terms share the prefix), read from the index's vocabulary without touching rows."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(doc), 0) FROM photos_fts_terms WHERE term >= ? AND term < ?",
+        (prefix, prefix + "\U0010ffff"),
+    ).fetchone()
+    return int(row[0])
+
+
 def taken_at_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
     for start in range(0, len(ids), 500):

@@ -208,6 +208,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (face_id, person_id)
     );
     """,
+    # 4: document frequencies of full-text terms, so search can tell a rare word from one
+    # found in most of the library before asking FTS for every match.
+    """
+    CREATE VIRTUAL TABLE photos_fts_terms USING fts5vocab('photos_fts', 'row');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -304,7 +304,13 @@ def _lexical(
     conn: sqlite3.Connection, text: str, ids: NDArray[np.int64]
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """Per candidate: lexical relevance (any word) and whether every word matched."""
-    words = [w for w in fold(text).split() if w not in STOPWORDS and len(w) > 1]
+    words = [
+        w
+        for w in fold(text).split()
+        if w not in STOPWORDS
+        and len(w) > 1
+        and queries.photos_with_prefix(conn, w) <= LEXICAL_LIMIT
+    ]
     if not words:
         return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
     any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
