@@ -237,3 +237,17 @@ def test_a_word_in_most_file_names_boosts_but_does_not_keep_everything(
     # ... but once matches exceed the limit, the word is treated as noise.
     monkeypatch.setattr(engine, "LEXICAL_LIMIT", 50)
     assert library.search("img", limit=1000)["total"] < PHOTOS / 2
+
+
+def test_filters_apply_to_the_photos_the_cutoff_keeps(
+    shapes: tuple[Library, dict[int, tuple]],
+) -> None:
+    library, truth = shapes
+    plain = library.search("a red circle", limit=1000)
+    filtered = library.search("a red circle file:img_0", limit=1000)
+    names = {pid: library.photo(pid)["name"] for pid in truth}
+    expected = [h["id"] for h in plain["results"] if names[h["id"]].startswith("img_0")]
+    assert [h["id"] for h in filtered["results"]] == expected
+    in_filter = sum(1 for n in names.values() if n.startswith("img_0"))
+    assert filtered["hidden"] == in_filter - len(expected)
+    assert filtered["cutoff"] == plain["cutoff"]

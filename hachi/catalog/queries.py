@@ -185,6 +185,22 @@ def all_ids_matching(conn: sqlite3.Connection, criteria: Criteria) -> list[int]:
     return [int(r[0]) for r in conn.execute(f"SELECT p.id FROM photos p WHERE {where}", sql.params)]
 
 
+def ids_among(conn: sqlite3.Connection, criteria: Criteria, candidates: list[int]) -> set[int]:
+    """Which of ``candidates`` match the criteria: cheap when the candidates are few."""
+    sql = _build(criteria)
+    where = " AND ".join(sql.where) or "1"
+    found: set[int] = set()
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        rows = conn.execute(
+            f"SELECT p.id FROM photos p WHERE p.id IN ({marks}) AND {where}",
+            [*chunk, *sql.params],
+        )
+        found.update(int(r[0]) for r in rows)
+    return found
+
+
 def country_codes_named(conn: sqlite3.Connection, names: tuple[str, ...]) -> list[str]:
     """Country codes whose code or (accent- and case-folded) name equals one of ``names``."""
     wanted = {fold(n) for n in names}

@@ -273,13 +273,13 @@ def _semantic(
 ) -> tuple[list[int], list[float], dict[str, Any]]:
     snap = semantic.snapshot(conn)
     ids, clip = snap.photo_ids, semantic.scores(snap, vector)
-    if criteria.conditions or exclude:
-        mask = np.ones(len(ids), dtype=bool)
-        if criteria.conditions:
-            allowed = np.asarray(queries.all_ids_matching(conn, criteria), dtype=np.int64)
-            mask &= np.isin(ids, allowed)
-        if exclude:
-            mask &= ~np.isin(ids, np.asarray(sorted(exclude), dtype=np.int64))
+    if exclude:
+        mask = ~np.isin(ids, np.asarray(sorted(exclude), dtype=np.int64))
+        ids, clip = ids[mask], clip[mask]
+    filter_first = bool(criteria.conditions) and more >= MAX_MORE
+    if filter_first:  # everything ranked: the filters decide the candidates
+        allowed = np.asarray(queries.all_ids_matching(conn, criteria), dtype=np.int64)
+        mask = np.isin(ids, allowed)
         ids, clip = ids[mask], clip[mask]
     lexical = np.zeros(len(ids), dtype=np.float32)
     must_keep = np.zeros(len(ids), dtype=bool)
@@ -288,13 +288,22 @@ def _semantic(
     ranked = ranking.rank(clip, lexical, must_keep, more)
     order_ids = [int(ids[i]) for i in ranked.order]
     scores = [float(s) for s in ranked.scores]
+    hidden = ranked.hidden
+    if criteria.conditions and not filter_first:
+        # Relevance does not depend on the filters, so the cutoff is taken over the whole
+        # library and only the photos it keeps are checked against the filters: a few
+        # thousand ids instead of every match of `camera:canon` in a million photos.
+        allowed_ids = queries.ids_among(conn, criteria, order_ids)
+        kept = [(pid, sc) for pid, sc in zip(order_ids, scores, strict=True) if pid in allowed_ids]
+        order_ids, scores = [p for p, _ in kept], [sc for _, sc in kept]
+        hidden = max(0, queries.count_matching(conn, criteria) - len(order_ids))
     if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
         order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
     extra = {
         "semantic": True,
         "model": semantic.model,
         "cutoff": ranked.cutoff,
-        "hidden": ranked.hidden,
+        "hidden": hidden,
         "more": more,
     }
     return order_ids, scores, extra
