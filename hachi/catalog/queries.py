@@ -8,6 +8,7 @@ in a few milliseconds.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,19 +187,21 @@ def all_ids_matching(conn: sqlite3.Connection, criteria: Criteria) -> list[int]:
 
 
 def ids_among(conn: sqlite3.Connection, criteria: Criteria, candidates: list[int]) -> set[int]:
-    """Which of ``candidates`` match the criteria: cheap when the candidates are few."""
+    """Which of ``candidates`` match the criteria: cheap when the candidates are few.
+
+    CROSS JOIN fixes the join order (candidates first, then each photo by primary key);
+    left free, SQLite may prefer walking a filter's index over every matching photo.
+    """
+    if not candidates:
+        return set()
     sql = _build(criteria)
     where = " AND ".join(sql.where) or "1"
-    found: set[int] = set()
-    for start in range(0, len(candidates), 500):
-        chunk = candidates[start : start + 500]
-        marks = ",".join("?" for _ in chunk)
-        rows = conn.execute(
-            f"SELECT p.id FROM photos p WHERE p.id IN ({marks}) AND {where}",
-            [*chunk, *sql.params],
-        )
-        found.update(int(r[0]) for r in rows)
-    return found
+    rows = conn.execute(
+        "SELECT p.id FROM (SELECT value AS id FROM json_each(?)) AS c "
+        f"CROSS JOIN photos p ON p.id = c.id WHERE {where}",
+        [json.dumps(candidates), *sql.params],
+    )
+    return {int(r[0]) for r in rows}
 
 
 def country_codes_named(conn: sqlite3.Connection, names: tuple[str, ...]) -> list[str]:
