@@ -107,6 +107,59 @@ def store_vectors(
     )
 
 
+def vector_sets(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """(model, dim, rows committed) of every vector file the catalog knows."""
+    rows = conn.execute("SELECT model, dim, rows_committed FROM vector_sets").fetchall()
+    return [(str(m), int(d), int(n)) for m, d, n in rows]
+
+
+def vector_dim(conn: sqlite3.Connection, model: str) -> int:
+    row = conn.execute("SELECT dim FROM vector_sets WHERE model = ?", (model,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+FACE_VECTORS_PREFIX = "faces-"  # face embeddings of backend B live in vector set "faces-B"
+
+
+def vector_owners(conn: sqlite3.Connection, model: str) -> list[tuple[int, int]]:
+    """(owner id, row) of the live rows of a vector set, by ascending row; the owner is a
+    face for face vector sets, else a photo."""
+    if model.startswith(FACE_VECTORS_PREFIX):
+        rows = conn.execute(
+            "SELECT id, embedding_row FROM faces WHERE backend = ? ORDER BY embedding_row",
+            (model.removeprefix(FACE_VECTORS_PREFIX),),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT photo_id, row FROM photo_vectors WHERE model = ? ORDER BY row", (model,)
+        ).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def renumber_vectors(
+    conn: sqlite3.Connection, model: str, owners: Sequence[tuple[int, int]], generation: int
+) -> None:
+    """Owners[i] now has row i of the vector file of ``generation`` (inside a transaction).
+
+    Ascending old rows never collide with a row not yet renumbered (new index <= old).
+    """
+    if model.startswith(FACE_VECTORS_PREFIX):
+        conn.executemany(
+            "UPDATE faces SET embedding_row = ? WHERE id = ?",
+            [(i, owner) for i, (owner, _) in enumerate(owners)],
+        )
+    else:
+        conn.executemany(
+            "UPDATE photo_vectors SET row = ? WHERE model = ? AND photo_id = ?",
+            [(i, model, owner) for i, (owner, _) in enumerate(owners)],
+        )
+    conn.execute(
+        "UPDATE vector_sets SET generation = ?, rows_committed = ?, version = version + 1 "
+        "WHERE model = ?",
+        (generation, len(owners), model),
+    )
+
+
 def store_vector_count(conn: sqlite3.Connection, model: str, rows: int) -> None:
     """Commit a vector file's row count (after its rows were flushed)."""
     conn.execute("UPDATE vector_sets SET rows_committed = ? WHERE model = ?", (rows, model))

@@ -22,29 +22,13 @@ DEAD_SHARE = 1 / 3
 MIN_ROWS = 1024
 
 
-def _owners(conn: sqlite3.Connection, model: str) -> tuple[str, list[tuple[int, int]]]:
-    """(table, [(owner id, row)]) of the live rows of a vector set, by ascending row."""
-    if model.startswith("faces-"):
-        rows = conn.execute(
-            "SELECT id, embedding_row FROM faces WHERE backend = ? ORDER BY embedding_row",
-            (model.removeprefix("faces-"),),
-        ).fetchall()
-        return "faces", [(int(a), int(b)) for a, b in rows]
-    rows = conn.execute(
-        "SELECT photo_id, row FROM photo_vectors WHERE model = ? ORDER BY row", (model,)
-    ).fetchall()
-    return "photo_vectors", [(int(a), int(b)) for a, b in rows]
-
-
 def compact_all(conn: sqlite3.Connection, vectors_dir: Path, min_rows: int = MIN_ROWS) -> list[str]:
     """Compact every vector set worth compacting; returns the models compacted."""
     done = []
-    for model, dim, committed in conn.execute(
-        "SELECT model, dim, rows_committed FROM vector_sets"
-    ).fetchall():
-        table, owners = _owners(conn, model)
+    for model, dim, committed in analyses.vector_sets(conn):
+        owners = analyses.vector_owners(conn, model)
         if committed >= min_rows and len(owners) < (1 - DEAD_SHARE) * committed:
-            compact(conn, vectors_dir, model, int(dim), int(committed), table, owners)
+            compact(conn, vectors_dir, model, dim, committed, owners)
             done.append(model)
     return done
 
@@ -55,7 +39,6 @@ def compact(
     model: str,
     dim: int,
     committed: int,
-    table: str,
     owners: list[tuple[int, int]],
 ) -> None:
     generation = analyses.vector_generation(conn, model)
@@ -65,20 +48,5 @@ def compact(
     with VectorStore(old_path, dim, committed, read_only=True) as store:
         store.compact(live, new_path).close()
     with transaction(conn):
-        # Ascending rows never collide with a row not yet renumbered (new index <= old).
-        if table == "faces":
-            conn.executemany(
-                "UPDATE faces SET embedding_row = ? WHERE id = ?",
-                [(i, owner) for i, (owner, _) in enumerate(owners)],
-            )
-        else:
-            conn.executemany(
-                "UPDATE photo_vectors SET row = ? WHERE model = ? AND photo_id = ?",
-                [(i, model, owner) for i, (owner, _) in enumerate(owners)],
-            )
-        conn.execute(
-            "UPDATE vector_sets SET generation = ?, rows_committed = ?, version = version + 1 "
-            "WHERE model = ?",
-            (generation + 1, len(owners), model),
-        )
+        analyses.renumber_vectors(conn, model, owners, generation + 1)
     old_path.unlink(missing_ok=True)

@@ -43,6 +43,7 @@ class Preparer(Protocol):
 @dataclass
 class Extracted:
     found: FoundFile
+    folder_id: int
     record: PhotoRecord | None
     error: str | None
     prepared: dict[str, Any] = field(default_factory=dict)
@@ -73,8 +74,8 @@ class Extractor:
             data = _read(found)
             record, image = self._record(found, folder_id, root, data)
         except UnreadableFile as exc:
-            return Extracted(found, None, exc.message)
-        result = Extracted(found, record, None)
+            return Extracted(found, folder_id, None, exc.message)
+        result = Extracted(found, folder_id, record, None)
         self.prepare_all(image, result)
         return result
 

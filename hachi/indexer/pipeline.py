@@ -195,10 +195,9 @@ class IndexJob:
         """Writes one file's row; returns the photo id when model results should be stored."""
         found = item.found
         if item.record is None:
-            folder_id = self._folder_of(found.path)
             photos_db.record_failure(
                 self.conn,
-                folder_id,
+                item.folder_id,
                 found.path,
                 found.size,
                 found.mtime_ns,
@@ -218,15 +217,6 @@ class IndexJob:
         photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
         return photo_id
-
-    def _folder_of(self, path: str) -> int:
-        for folder_id in self.job.folder_ids:
-            row = self.conn.execute(
-                "SELECT path FROM folders WHERE id = ?", (folder_id,)
-            ).fetchone()
-            if row and (path.startswith(row[0].rstrip("/") + "/")):
-                return folder_id
-        return self.job.folder_ids[0]
 
     def _remove_vanished(self, plan: _Plan) -> None:
         self._check_cancel()

@@ -136,7 +136,7 @@ class FaceStage(Stage):
     def __init__(self, backend: FaceBackend, vectors_dir: Path) -> None:
         self.backend = backend
         self.model = backend.name
-        self.vector_model = f"faces-{backend.name}"
+        self.vector_model = f"{analyses.FACE_VECTORS_PREFIX}{backend.name}"
         self.vectors_dir = vectors_dir
         self._store: VectorStore | None = None
 

@@ -22,12 +22,12 @@ def update_people(
 ) -> int:
     """Assign new faces to people (or re-cluster everything unlocked); returns changes."""
     rows = faces_db.face_rows(conn, backend)
-    model = f"faces-{backend}"
+    model = f"{analyses.FACE_VECTORS_PREFIX}{backend}"
     state = analyses.vector_set_state(conn, model)
     if not rows or state is None:
         return 0
     path = vector_file(vectors_dir, model, state[1])
-    dim = int(conn.execute("SELECT dim FROM vector_sets WHERE model = ?", (model,)).fetchone()[0])
+    dim = analyses.vector_dim(conn, model)
     with VectorStore(path, dim, state[0], read_only=True) as store:
         embeddings = store.matrix()
         records = [people.FaceRecord(*row) for row in rows]
