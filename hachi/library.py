@@ -283,8 +283,8 @@ class Library(PeopleMixin):
     def _render(self, photo_id: int, kind: str, path: Path) -> None:
         """Previews are made on first view, not while indexing: most are never opened."""
         size = self.settings.preview_size if kind == PREVIEW else self.settings.thumb_size
-        data = self.original_path(photo_id).read_bytes()
-        decoded = decode_image(data, size * 3 // 4, self._row(photo_id)["name"])
+        original = self.original_path(photo_id)
+        decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
 
     def suggest(self, prefix: str, kind: str | None, limit: int = 10) -> list[dict[str, Any]]:
