@@ -45,7 +45,7 @@ from hachi.config import Settings  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from hachi.search import engine, ranking  # noqa: E402
 from hachi.search.query import parse_query  # noqa: E402
-from hachi.search.semantic import SemanticIndex  # noqa: E402
+from hachi.search.semantic import SemanticIndex, refine_margin  # noqa: E402
 from hachi.textnorm import fold, terms_blob  # noqa: E402
 from hachi.vectors import VectorStore, vector_file  # noqa: E402
 
@@ -113,6 +113,11 @@ def build(size: int) -> Settings:
             started = time.perf_counter()
             _fill(conn, settings, size)
             print(f"built a {size:,}-photo catalog in {time.perf_counter() - started:.0f} s")
+        # a writer brings the int8 search copy up to date (built once for older catalogs)
+        started = time.perf_counter()
+        path = vector_file(settings.vectors_dir, MODEL_NAME)
+        VectorStore(path, DIM, size, search_copy=True).close()
+        print(f"int8 search copy checked or built in {time.perf_counter() - started:.1f} s")
     finally:
         conn.close()
     return settings
@@ -209,7 +214,7 @@ def _fill_vectors(conn: Any, settings: Settings, size: int) -> None:
     ids = [r[0] for r in conn.execute("SELECT id FROM photos ORDER BY id")]
     committed = analyses.committed_rows(conn, MODEL_NAME, DIM)
     path = vector_file(settings.vectors_dir, MODEL_NAME)
-    with VectorStore(path, DIM, committed) as store:
+    with VectorStore(path, DIM, committed, search_copy=True) as store:
         for start in range(0, size, ROWS_PER_COMMIT):
             chunk = ids[start : start + ROWS_PER_COMMIT]
             first = store.append(rng.standard_normal((len(chunk), DIM), dtype=np.float32))
@@ -259,18 +264,40 @@ def _one_split(semantic: SemanticIndex, conn: Any, text: str) -> dict[str, float
     query = parse_query(text)
     vector, out["text encode (uncached)"] = timed(lambda: semantic.text_vector(query.text))
     snap, out["snapshot check (SQL)"] = timed(lambda: semantic.snapshot(conn))
-    clip, out["scoring (f16 matrix)"] = timed(lambda: semantic.scores(snap, vector))
+    clip, out["int8 scoring (all photos)"] = timed(lambda: semantic.scores(snap, vector))
+    exact_f16, out["f16 scoring (all, for comparison)"] = timed(
+        lambda: semantic.exact_scores(snap, vector, snap.rows)
+    )
+    sampled = ranking.sample_positions(len(clip))
+    assert sampled is not None
+    exact, out["exact sample (f16 gather)"] = timed(
+        lambda: semantic.exact_scores(snap, vector, snap.rows[sampled])
+    )
+    margin = refine_margin(clip[sampled], exact)
+    clip[sampled] = exact
+    threshold, out["cutoff (2-Gaussian EM)"] = timed(lambda: ranking.cutoff(clip))
+    assert threshold is not None
+    near = np.flatnonzero(clip >= threshold - margin)
+    out["rows near the cutoff [count]"] = float(len(near))
+    refined, out["exact near cutoff (f16 gather)"] = timed(
+        lambda: semantic.exact_scores(snap, vector, snap.rows[near])
+    )
+    clip[near] = refined
     words = [w for w in fold(query.text).split() if w not in engine.STOPWORDS and len(w) > 1]
     _, any_ms = timed(lambda: queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words)))
     _, all_ms = timed(lambda: queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words)))
     out["lexical FTS SQL (x2)"] = any_ms + all_ms  # _lexical runs both expressions
-    (lexical, keep), lex_ms = timed(lambda: engine._lexical(conn, query.text, snap.photo_ids))
+    (lexical, keep), lex_ms = timed(
+        lambda: engine._lexical(conn, query.text, snap.photo_ids, snap.sorted_ids())
+    )
     out["lexical align to ids (numpy)"] = max(0.0, lex_ms - out["lexical FTS SQL (x2)"])
-    _, out["cutoff (2-Gaussian EM)"] = timed(lambda: ranking.cutoff(clip))
-    ranked, rank_ms = timed(lambda: ranking.rank(clip, lexical, keep))
-    out["blend + sort (rank - cutoff)"] = max(0.0, rank_ms - out["cutoff (2-Gaussian EM)"])
+    ranked, out["blend + sort kept"] = timed(
+        lambda: ranking.rank_above(clip, lexical, keep, threshold)
+    )
     top = [int(snap.photo_ids[i]) for i in ranked.order[:LIMIT]]
     _, out["result rows (SQL)"] = timed(lambda: queries.photo_rows(conn, top))
+    error = np.abs(semantic.scores(snap, vector) - exact_f16).max()
+    out["int8 vs f16 max error [cosine]"] = float(error)
     return out
 
 
@@ -364,7 +391,10 @@ def bench(size: int, runs: int, texts: Iterator[str], show_profile: bool) -> Non
     )
     print("split of the unfiltered query (same functions the engine calls):")
     for name, values in split(library, texts, max(10, runs // 3)).items():
-        print(f"  {name:<32} {percentiles(values)}")
+        if name.endswith("]"):  # a count or an error, not a time
+            print(f"  {name:<34} median {statistics.median(values):.4g}  max {max(values):.4g}")
+        else:
+            print(f"  {name:<34} {percentiles(values)}")
     print(f"filtered query extras ({FILTER}):")
     for name, ms in filtered_split(library, next(texts)).items():
         print(f"  {name:<46} {ms:8.2f} ms")

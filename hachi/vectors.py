@@ -11,7 +11,9 @@ its own (possibly smaller) committed count and only ever looks at that prefix, w
 writer never rewrites. Compaction writes a new file and atomically renames it into place;
 open readers keep the old inode until they reopen.
 
-The dot products run in ONNX Runtime; ``hachi.vectors_kernel`` says why and how.
+The dot products run in ONNX Runtime; ``hachi.vectors_kernel`` says why and how. Stores
+opened with ``search_copy=True`` (CLIP vectors) also keep an int8 copy for fast approximate
+scoring; ``hachi.vectors_q8`` describes it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from types import TracebackType
 import numpy as np
 from numpy.typing import NDArray
 
+from hachi import vectors_q8
 from hachi.errors import HachiError
-from hachi.vectors_kernel import DotKernel
+from hachi.vectors_kernel import DotKernel, Int8DotKernel
+from hachi.vectors_q8 import CopyWriter, SearchCopy
 
 ROW_DTYPE = np.dtype(np.float16)
 MIN_CAPACITY_ROWS = 1024
@@ -47,7 +51,13 @@ class VectorStore:
     """The embedding matrix of one model; row indices are owned by the catalog."""
 
     def __init__(
-        self, path: Path, dim: int, committed_rows: int, *, read_only: bool = False
+        self,
+        path: Path,
+        dim: int,
+        committed_rows: int,
+        *,
+        read_only: bool = False,
+        search_copy: bool = False,
     ) -> None:
         if dim <= 0 or committed_rows < 0:
             raise HachiError(f"invalid vector store shape: dim={dim}, rows={committed_rows}")
@@ -55,15 +65,29 @@ class VectorStore:
         self.dim = dim
         self.rows = committed_rows
         self.read_only = read_only
+        self.search_copy = search_copy
         self._map: NDArray[np.float16] | None = None
         self._kernel: DotKernel | None = None
+        self._int8_kernel: Int8DotKernel | None = None
+        self._copy: SearchCopy | None = None
+        self._copy_writer: CopyWriter | None = None
         self._file = None if read_only else _open_for_writing(self.path)
         try:
             self._capacity = _rows_in_file(self.path, dim, read_only)
             _check_committed(self.path, self._capacity, committed_rows)
+            if search_copy:
+                self._open_copy()
         except HachiError:
             self.close()
             raise
+
+    def _open_copy(self) -> None:
+        """Writers bring the int8 copy up to date (building it once for older libraries);
+        readers use it only when it covers and matches their committed rows."""
+        if self._file is None:
+            self._copy = SearchCopy.open_valid(self.path, self.matrix(), self.rows)
+            return
+        self._copy_writer = CopyWriter.ensure(self.path, self.matrix(), self.rows)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -78,6 +102,9 @@ class VectorStore:
         self._reserve(first + len(rows))
         self._file.seek(first * self._row_bytes)
         self._file.write(rows.tobytes())
+        if self._copy_writer is not None:
+            self._copy_writer.write(first, rows)
+            self._copy_writer.sync()
         self._file.flush()
         os.fsync(self._file.fileno())
         self.rows = first + len(rows)
@@ -91,6 +118,8 @@ class VectorStore:
         capacity = max(needed, self._capacity + step)
         assert self._file is not None
         self._file.truncate(capacity * self._row_bytes)
+        if self._copy_writer is not None:
+            self._copy_writer.reserve(capacity)
         self._capacity = capacity
         self._map = None
 
@@ -105,6 +134,10 @@ class VectorStore:
                 f"vector file {self.path} holds {self._capacity} rows, not {committed_rows}"
             )
         self.rows = committed_rows
+        if self.search_copy and self._file is None:
+            if self._copy is not None:
+                self._copy.close()
+            self._open_copy()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -127,6 +160,22 @@ class VectorStore:
             return self._dot_kernel().scores(self.matrix(), q)
         ids = self._checked_ids(row_ids)
         return self._dot_kernel().scores(self.matrix()[ids], q)
+
+    def approximate_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Cosine with every committed row from the int8 copy (within ~0.003 of ``scores``),
+        or the exact scores when this store has no usable copy."""
+        q = _unit_query(query, self.dim)
+        if self._copy is None:
+            return self._dot_kernel().scores(self.matrix(), q)
+        matrix, scales = self._copy.arrays(self.rows)
+        if self._int8_kernel is None:
+            self._int8_kernel = Int8DotKernel()
+        q8, q_scale, offset = vectors_q8.quantize_query(q)
+        return self._int8_kernel.scores(matrix, scales, q8, q_scale, offset)
+
+    @property
+    def has_search_copy(self) -> bool:
+        return self._copy is not None
 
     def search(
         self,
@@ -209,11 +258,19 @@ class VectorStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         _fsync_dir(new_path.parent)
-        return VectorStore(new_path, self.dim, len(ids))
+        # opening as a writer builds the new file's int8 copy when the old one had one
+        had_copy = vectors_q8.copy_paths(self.path)[0].exists()
+        return VectorStore(new_path, self.dim, len(ids), search_copy=had_copy)
 
     def close(self) -> None:
         self._map = None
-        self._kernel = None
+        self._kernel = self._int8_kernel = None
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+        if self._copy_writer is not None:
+            self._copy_writer.close()
+            self._copy_writer = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -228,6 +285,12 @@ class VectorStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def remove_vector_files(path: Path) -> None:
+    """Delete a vector file and its int8 copy (after compaction replaced them)."""
+    path.unlink(missing_ok=True)
+    vectors_q8.remove(path)
 
 
 def _open_for_writing(path: Path) -> io.BufferedRandom:

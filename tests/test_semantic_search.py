@@ -14,6 +14,9 @@ from hachi.config import Settings
 from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from hachi.ml.store import install_model
+from hachi.search.engine import search
+from hachi.search.semantic import SemanticIndex
+from hachi.vectors_q8 import copy_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -103,6 +106,39 @@ def test_text_queries_find_the_right_shapes(shapes: tuple[Library, dict[int, tup
     assert ap / n >= 0.65
     assert recall / n >= 0.8, f"mean recall after the cutoff {recall / n:.2f}"
     assert kept / n <= 0.3, f"the cutoff keeps {kept / n:.0%} of the library on average"
+
+
+def test_int8_candidates_give_the_answers_of_exact_scoring(
+    shapes: tuple[Library, dict[int, tuple]], tmp_path: Path
+) -> None:
+    """The int8 copy only picks candidates: with it and without it (exact float16 scores
+    for every photo), every query returns the same photos with the same scores."""
+    library, _ = shapes
+    fast = library.semantic
+    assert fast.snapshot(library.conn).approximate, "the indexer did not write an int8 copy"
+    queries = [f"a {c} {s}" for c, s in CLASSES[:6]] + ["red", "a blue shape img"]
+    with_copy = {
+        (q, more): library.search(q, limit=1000, more=more) for q in queries for more in (0, 1)
+    }
+    vector_path = fast.snapshot(library.conn).store.path
+    moved = [tmp_path / p.name for p in copy_paths(vector_path)]
+    for original, aside in zip(copy_paths(vector_path), moved, strict=True):
+        original.rename(aside)
+    exact = SemanticIndex(fast.clip, library.settings.vectors_dir)
+    try:
+        assert not exact.snapshot(library.conn).approximate
+        for (q, more), result in with_copy.items():
+            again = search(library.conn, q, limit=1000, semantic=exact, more=more).to_dict()
+            assert [h["id"] for h in again["results"]] == [h["id"] for h in result["results"]]
+            np.testing.assert_allclose(
+                [h["score"] for h in again["results"]],
+                [h["score"] for h in result["results"]],
+                atol=1e-6,
+            )
+    finally:
+        exact.close()
+        for original, aside in zip(copy_paths(vector_path), moved, strict=True):
+            aside.rename(original)
 
 
 def test_stored_vectors_equal_a_direct_encoding(shapes: tuple[Library, dict[int, tuple]]) -> None:

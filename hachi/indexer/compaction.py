@@ -16,7 +16,7 @@ import numpy as np
 
 from hachi.catalog import analyses
 from hachi.catalog.db import transaction
-from hachi.vectors import VectorStore, vector_file
+from hachi.vectors import VectorStore, remove_vector_files, vector_file
 
 DEAD_SHARE = 1 / 3
 MIN_ROWS = 1024
@@ -49,4 +49,4 @@ def compact(
         store.compact(live, new_path).close()
     with transaction(conn):
         analyses.renumber_vectors(conn, model, owners, generation + 1)
-    old_path.unlink(missing_ok=True)
+    remove_vector_files(old_path)

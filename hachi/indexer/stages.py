@@ -72,7 +72,7 @@ class ClipStage(Stage):
         committed = analyses.committed_rows(conn, self.model, self.clip.embed_dim)
         generation = analyses.vector_generation(conn, self.model)
         path = vector_file(self.vectors_dir, self.model, generation)
-        self._store = VectorStore(path, self.clip.embed_dim, committed)
+        self._store = VectorStore(path, self.clip.embed_dim, committed, search_copy=True)
 
     def end(self) -> None:
         if self._store is not None:

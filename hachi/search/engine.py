@@ -31,7 +31,7 @@ from hachi.search.query import (
     parse_query,
 )
 from hachi.search.ranking import MAX_MORE
-from hachi.search.semantic import SemanticIndex
+from hachi.search.semantic import SemanticIndex, Snapshot, refine_margin
 from hachi.textnorm import fold
 
 MAX_LIMIT = 1_000_000
@@ -272,20 +272,22 @@ def _semantic(
     more: int,
 ) -> tuple[list[int], list[float], dict[str, Any]]:
     snap = semantic.snapshot(conn)
-    ids, clip = snap.photo_ids, semantic.scores(snap, vector)
+    ids, rows, clip = snap.photo_ids, snap.rows, semantic.scores(snap, vector)
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = snap.sorted_ids()
     if exclude:
         mask = ~np.isin(ids, np.asarray(sorted(exclude), dtype=np.int64))
-        ids, clip = ids[mask], clip[mask]
+        ids, rows, clip, sorted_ids = ids[mask], rows[mask], clip[mask], None
     filter_first = bool(criteria.conditions) and more >= MAX_MORE
     if filter_first:  # everything ranked: the filters decide the candidates
         allowed = np.asarray(queries.all_ids_matching(conn, criteria), dtype=np.int64)
         mask = np.isin(ids, allowed)
-        ids, clip = ids[mask], clip[mask]
+        ids, rows, clip, sorted_ids = ids[mask], rows[mask], clip[mask], None
     lexical = np.zeros(len(ids), dtype=np.float32)
     must_keep = np.zeros(len(ids), dtype=bool)
     if query.text:
-        lexical, must_keep = _lexical(conn, query.text, ids)
-    ranked = ranking.rank(clip, lexical, must_keep, more)
+        lexical, must_keep = _lexical(conn, query.text, ids, sorted_ids)
+    threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
+    ranked = ranking.rank_above(clip, lexical, must_keep, threshold)
     order_ids = [int(ids[i]) for i in ranked.order]
     scores = [float(s) for s in ranked.scores]
     hidden = ranked.hidden
@@ -309,8 +311,53 @@ def _semantic(
     return order_ids, scores, extra
 
 
+def _exact_cutoff(
+    semantic: SemanticIndex,
+    snap: Snapshot,
+    vector: NDArray[np.float32],
+    rows: NDArray[np.int64],
+    clip: NDArray[np.float32],
+    must_keep: NDArray[np.bool_],
+    more: int,
+) -> float | None:
+    """The cutoff, with ``clip`` made exact (in place) wherever the answer depends on it.
+
+    Int8 scores only choose candidates: the cutoff's sample is scored exactly first, so the
+    threshold is the one exact scores would give, then every photo that could reach it (or
+    is kept anyway) is re-scored, so shown photos and their order are exact too.
+    """
+    if not snap.approximate:
+        return ranking.cutoff(clip, more)
+    sampled = ranking.sample_positions(len(clip))
+    if sampled is None or more >= MAX_MORE:  # a small library or everything shown
+        clip[:] = semantic.exact_scores(snap, vector, rows)
+        return ranking.cutoff(clip, more)
+    exact = semantic.exact_scores(snap, vector, rows[sampled])
+    margin = refine_margin(clip[sampled], exact)
+    clip[sampled] = exact
+    threshold = ranking.cutoff(clip, more)
+    near = _near_cutoff(clip, must_keep, threshold, margin)
+    clip[near] = semantic.exact_scores(snap, vector, rows[near])
+    return threshold
+
+
+def _near_cutoff(
+    clip: NDArray[np.float32],
+    must_keep: NDArray[np.bool_],
+    threshold: float | None,
+    margin: float,
+) -> NDArray[np.int64]:
+    """Positions whose exact score could put them above the cutoff, plus those kept anyway."""
+    if threshold is None:
+        return np.arange(len(clip))
+    return np.flatnonzero((clip >= threshold - margin) | must_keep)
+
+
 def _lexical(
-    conn: sqlite3.Connection, text: str, ids: NDArray[np.int64]
+    conn: sqlite3.Connection,
+    text: str,
+    ids: NDArray[np.int64],
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """Per candidate: lexical relevance (any word) and whether every word matched."""
     words = [
@@ -324,24 +371,36 @@ def _lexical(
         return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
     any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
     every_word = queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
-    lexical = _scatter(ids, any_word)
+    if sorted_ids is None:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = (ids[order], order)
+    lexical = _scatter(ids, any_word, sorted_ids)
     if len(every_word) >= LEXICAL_LIMIT:
         # The words are everywhere (a home town, "img"): a boost, not a reason to keep.
         return lexical, np.zeros(len(ids), bool)
-    return lexical, _scatter(ids, every_word) != 0
+    return lexical, _scatter(ids, every_word, sorted_ids) != 0
 
 
-def _scatter(ids: NDArray[np.int64], values: dict[int, float]) -> NDArray[np.float32]:
-    """values[id] at each id's position (0 elsewhere), vectorised for million-photo sets."""
+def _scatter(
+    ids: NDArray[np.int64],
+    values: dict[int, float],
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+) -> NDArray[np.float32]:
+    """values[id] at each id's position (0 elsewhere), vectorised for million-photo sets.
+
+    ``sorted_ids`` (ids ascending, their positions) is the snapshot's cached sort, which
+    saves sorting a million ids on every query."""
     out = np.zeros(len(ids), dtype=np.float32)
     if not values or not len(ids):
         return out
     keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
     vals = np.fromiter(values.values(), dtype=np.float32, count=len(values))
-    order = np.argsort(ids, kind="stable")
-    where = np.searchsorted(ids, keys, sorter=order)
-    where = np.clip(where, 0, len(ids) - 1)
-    found = ids[order[where]] == keys
+    if sorted_ids is None:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = (ids[order], order)
+    ascending, order = sorted_ids
+    where = np.clip(np.searchsorted(ascending, keys), 0, len(ids) - 1)
+    found = ascending[where] == keys
     out[order[where[found]]] = np.where(vals[found] == 0, np.float32(1e-6), vals[found])
     return out
 

@@ -22,6 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 FIT_SAMPLE = 5_000  # enough for two 1-D Gaussians; 20,000 cost ~10 ms more a query
+FIT_BINS = 256
+"""EM runs on a histogram of the sample: 256 bin centres (weighted by counts) instead of
+5,000 points makes each iteration ~20x cheaper; bins are ~1/256 of the score range wide,
+far finer than the cutoff needs."""
 EM_ITERATIONS = 30
 EM_TOLERANCE = 1e-5
 MIN_SEPARATION = 1.5  # high mean must sit this many low-std above the low mean
@@ -40,51 +44,77 @@ class Ranked:
     hidden: int  # candidates left out by the cutoff (what ``more`` would add)
 
 
-def blend(clip: NDArray[np.float32], lexical: NDArray[np.float32]) -> NDArray[np.float32]:
-    """CLIP score plus a boost in [0, LEXICAL_WEIGHT] for the best lexical matches."""
-    top = float(lexical.max()) if len(lexical) else 0.0
+def blend(
+    clip: NDArray[np.float32], lexical: NDArray[np.float32], top: float | None = None
+) -> NDArray[np.float32]:
+    """CLIP score plus a boost in [0, LEXICAL_WEIGHT] for the best lexical matches
+    (``top``: the best lexical score among all candidates, when these are only some)."""
+    if top is None:
+        top = float(lexical.max()) if len(lexical) else 0.0
     if top <= 0:
         return clip
     return clip + LEXICAL_WEIGHT * (lexical / top).astype(np.float32)
 
 
-def fit_two_gaussians(scores: NDArray[np.float32]) -> tuple[float, float, float, float, float]:
-    """(weight_high, mean_low, std_low, mean_high, std_high) by EM on a sample."""
-    x = scores.astype(np.float64)
-    if len(x) > FIT_SAMPLE:
-        x = np.random.default_rng(0).choice(x, FIT_SAMPLE, replace=False)
+def sample_positions(count: int) -> NDArray[np.int64] | None:
+    """Which of ``count`` scores the cutoff is fitted on (None: all of them). The seed is
+    fixed, so a query always gets one cutoff, and callers holding approximate scores can
+    make exactly these exact first."""
+    if count <= FIT_SAMPLE:
+        return None
+    return np.random.default_rng(0).choice(count, FIT_SAMPLE, replace=False).astype(np.int64)
+
+
+def sample(scores: NDArray[np.floating]) -> NDArray[np.float64]:
+    positions = sample_positions(len(scores))
+    picked = scores if positions is None else scores[positions]
+    return np.asarray(picked, dtype=np.float64)
+
+
+def fit_two_gaussians(scores: NDArray[np.floating]) -> tuple[float, float, float, float, float]:
+    """(weight_high, mean_low, std_low, mean_high, std_high) by EM on a sample's histogram.
+
+    Each step needs only three weighted sums (count, first and second moment) of the high
+    component; the low one's follow from the totals, so a step is a dozen small vector ops.
+    """
+    x = sample(np.asarray(scores))
     split = np.quantile(x, 0.9)
     low, high = x[x < split], x[x >= split]
     w, m0, s0, m1, s1 = 0.1, low.mean(), low.std() + 1e-6, high.mean(), high.std() + 1e-6
+    counts, edges = np.histogram(x, bins=FIT_BINS)
+    filled = counts > 0
+    c = ((edges[:-1] + edges[1:]) / 2)[filled]
+    n = counts[filled].astype(np.float64)
+    c2 = c * c
+    total, total_1, total_2 = float(n.sum()), float(n @ c), float(n @ c2)
     for _ in range(EM_ITERATIONS):
-        p1 = w * _pdf(x, m1, s1)
-        p0 = (1 - w) * _pdf(x, m0, s0)
-        r = p1 / np.maximum(p0 + p1, 1e-300)
+        p1 = (w / s1) * np.exp(-0.5 * ((c - m1) / s1) ** 2)
+        p0 = ((1 - w) / s0) * np.exp(-0.5 * ((c - m0) / s0) ** 2)
+        nr = n * (p1 / np.maximum(p0 + p1, 1e-300))
+        high_n, high_1, high_2 = float(nr.sum()), float(nr @ c), float(nr @ c2)
+        low_n = total - high_n
+        if high_n <= 1e-9 or low_n <= 1e-9:
+            break
         previous = (w, m0, m1)
-        w = float(np.clip(r.mean(), 1e-6, 1 - 1e-6))
-        m0, s0 = _moments(x, 1 - r)
-        m1, s1 = _moments(x, r)
+        w = min(max(high_n / total, 1e-6), 1 - 1e-6)
+        m1, m0 = high_1 / high_n, (total_1 - high_1) / low_n
+        s1 = max((max(high_2 / high_n - m1 * m1, 0.0)) ** 0.5, 1e-4)
+        s0 = max((max((total_2 - high_2) / low_n - m0 * m0, 0.0)) ** 0.5, 1e-4)
         if max(abs(a - b) for a, b in zip(previous, (w, m0, m1), strict=True)) < EM_TOLERANCE:
             break
-    return w, m0, s0, m1, s1
+    return w, float(m0), float(s0), float(m1), float(s1)
 
 
 def _pdf(x: NDArray[np.float64], mean: float, std: float) -> NDArray[np.float64]:
     return np.exp(-0.5 * ((x - mean) / std) ** 2) / std
 
 
-def _moments(x: NDArray[np.float64], weights: NDArray[np.float64]) -> tuple[float, float]:
-    total = max(float(weights.sum()), 1e-12)
-    mean = float((weights * x).sum() / total)
-    var = float((weights * (x - mean) ** 2).sum() / total)
-    return mean, max(var**0.5, 1e-4)
-
-
 def cutoff(scores: NDArray[np.float32], more: int = 0) -> float | None:
     """The score a photo needs to be shown; None means show everything."""
     if more >= MAX_MORE or len(scores) < 3:
         return None
-    w, m0, s0, m1, s1 = fit_two_gaussians(scores)
+    x = sample(scores)
+    w, m0, s0, m1, s1 = fit_two_gaussians(x)
     if m1 - m0 >= MIN_SEPARATION * s0 and w < 0.5:
         grid = np.linspace(m0, m1 + 3 * s1, 512)
         p1 = w * _pdf(grid, m1, s1)
@@ -92,7 +122,7 @@ def cutoff(scores: NDArray[np.float32], more: int = 0) -> float | None:
         above = np.nonzero(post >= LOOSER_POSTERIOR[more])[0]
         if len(above):
             return float(grid[above[0]])
-    mean, std = float(scores.mean()), float(scores.std())
+    mean, std = float(x.mean()), float(x.std())
     return mean + LOOSER_Z[more] * std
 
 
@@ -103,13 +133,24 @@ def rank(
     more: int = 0,
 ) -> Ranked:
     """Blend, cut adaptively, order best first. Arrays are aligned per candidate photo."""
+    return rank_above(clip, lexical, must_keep, cutoff(clip, more))
+
+
+def rank_above(
+    clip: NDArray[np.float32],
+    lexical: NDArray[np.float32],
+    must_keep: NDArray[np.bool_],
+    threshold: float | None,
+) -> Ranked:
+    """``rank`` with the cutoff already chosen (None keeps everything). Only the kept
+    photos are blended and sorted, so a million candidates cost two vector passes."""
     if len(clip) == 0:
         return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32), None, 0)
-    threshold = cutoff(clip, more)
-    blended = blend(clip, lexical)
-    keep = must_keep.copy() if threshold is not None else np.ones(len(clip), bool)
-    if threshold is not None:
-        keep |= clip >= threshold
-    kept = np.nonzero(keep)[0]
-    order = kept[np.argsort(-blended[kept], kind="stable")]
-    return Ranked(order.astype(np.int64), blended[order], threshold, int(len(clip) - len(kept)))
+    if threshold is None:
+        kept = np.arange(len(clip))
+    else:
+        kept = np.flatnonzero((clip >= threshold) | must_keep)
+    blended = blend(clip[kept], lexical[kept], float(lexical.max()))
+    by_score = np.argsort(-blended, kind="stable")
+    order = kept[by_score].astype(np.int64)
+    return Ranked(order, blended[by_score], threshold, int(len(clip) - len(kept)))
