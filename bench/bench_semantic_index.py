@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def model_dir() -> Path:
     return folder
 
 
-def bench_settings(home: Path, workers: int) -> Settings:
+def bench_settings(home: Path, workers: int, int8: bool = False) -> Settings:
     """OCR off; faces off by naming no backend ('none' is not one, so discovery skips it)."""
     return Settings.from_env(
         {},
@@ -118,6 +118,7 @@ def bench_settings(home: Path, workers: int) -> Settings:
         ocr=False,
         face_backend="none",
         workers=workers,
+        clip_image_int8=int8,
     )
 
 
@@ -155,8 +156,8 @@ class Config:
     workers: int
     threads: int | None = None  # ONNX intra-op threads; None: what Hachi picks (all cores)
     batch: int = ClipStage.batch_size
-    spinning: bool = True  # ONNX Runtime's default; Hachi does not change it
-    int8: bool = False  # the int8 image tower (Hachi indexes with float32 today)
+    spinning: bool = False  # Hachi turns ONNX Runtime's thread spinning off
+    int8: bool = False  # the int8 image tower (HACHI_CLIP_IMAGE_INT8; float32 by default)
 
     def label(self) -> str:
         threads = self.threads or os.cpu_count()
@@ -178,7 +179,7 @@ class BenchModels(AvailableModels):
 
 def models_for(settings: Settings, config: Config) -> AvailableModels:
     """Hachi's own discovery for the default configuration, the same parts otherwise."""
-    if config == Config(settings.workers):
+    if config == Config(settings.workers, int8=settings.clip_image_int8):
         models = AvailableModels.discover(settings)
     else:
         models = BenchModels(settings, batch=config.batch)
@@ -215,7 +216,7 @@ class IndexRun:
 
 def hachi_rate(folder: Path, count: int, config: Config) -> IndexRun:
     with tempfile.TemporaryDirectory() as home:
-        settings = bench_settings(Path(home), config.workers)
+        settings = bench_settings(Path(home), config.workers, config.int8)
         library = Library(settings)
         library.extractor.geocoder.lookup(0.0, 0.0)  # load GeoNames before the clock starts
         models = models_for(settings, config)  # image session loaded before the clock too
@@ -424,18 +425,19 @@ def report_cpu(run: IndexRun) -> None:
         print(f"     {kind:<24} {seconds:6.1f} s  {1000 * seconds / run.photos:6.1f} ms/photo")
 
 
-def report_steps(costs: dict[str, float], encoder: EncoderRun) -> None:
+def report_steps(costs: dict[str, float], encoders: dict[str, EncoderRun]) -> None:
     """The ceiling of (b)/(a) when the cores are shared: encoder and readers add up."""
     print(f"   reader-thread steps, CPU ms per photo, one thread ({STEP_SAMPLE} photos):")
     for step, ms in costs.items():
         print(f"     {step:<24} {ms:6.2f}")
     extract = costs["whole extract()"]
-    share = encoder.cpu_ms / (encoder.cpu_ms + extract)
-    print(
-        f"   CPU per photo: encoder {encoder.cpu_ms:.0f} ms (from (a)) + extraction "
-        f"{extract:.0f} ms; with every core busy, (b) can reach at most "
-        f"{encoder.cpu_ms:.0f}/({encoder.cpu_ms:.0f}+{extract:.0f}) = {share:.0%} of (a)"
-    )
+    for tower, encoder in encoders.items():
+        share = encoder.cpu_ms / (encoder.cpu_ms + extract)
+        print(
+            f"   {tower}: encoder {encoder.cpu_ms:.0f} CPU-ms/photo (from (a)) + extraction "
+            f"{extract:.0f} ms; with every core busy, (b) can reach at most "
+            f"{encoder.cpu_ms:.0f}/({encoder.cpu_ms:.0f}+{extract:.0f}) = {share:.0%} of (a)"
+        )
 
 
 def measure_ab(
@@ -451,9 +453,10 @@ def measure_ab(
     encoders: list[EncoderRun] = []
     runs: list[IndexRun] = []
     for i in range(rounds + 1):
-        encoders.append(encoder_rate(model, config.batch, None, ENCODER_BATCHES))
+        encoders.append(encoder_rate(model, config.batch, None, ENCODER_BATCHES, config.int8))
         print(
-            f"(a) image encoder alone: {encoders[-1].rate:.2f} photos/s, "
+            f"(a) image encoder alone{' (int8)' if config.int8 else ''}: "
+            f"{encoders[-1].rate:.2f} photos/s, "
             f"{encoders[-1].cpu_ms:.0f} CPU-ms/photo  [load {load_average()}]"
         )
         if i == rounds:
@@ -462,7 +465,8 @@ def measure_ab(
         run = runs[-1]
         ok = run.vectors == run.photos == len(files)
         print(
-            f"(b) hachi index with CLIP: {run.rate:.2f} photos/s, {run.cpu_ms:.0f} CPU-ms/photo"
+            f"(b) hachi index with CLIP{' (int8)' if config.int8 else ''}: "
+            f"{run.rate:.2f} photos/s, {run.cpu_ms:.0f} CPU-ms/photo"
             f" ({run.photos} photos, {run.vectors} vectors{'' if ok else ', MISMATCH'})"
             f"  [load {load_average()}]"
         )
@@ -478,32 +482,28 @@ def measure_ab(
     return run, encoder
 
 
-def measure_c(files: list[Path], run: IndexRun) -> None:
+def measure_c(files: list[Path]) -> dict[str, Any] | None:
     ref = reference_rate(files)
     if ref.get("rate") is None:
         print(f"(c) not measured: {ref['why']}")
-        return
+        return None
     print(
         f"(c) usual way (full decode, open_clip preprocess, torch, one at a time): "
         f"{ref['rate']:.2f} photos/s, {ref['cpu_ms']:.0f} CPU-ms/photo on {ref['photos']} "
         f"photos, {ref['torch_threads']} torch threads  [load {load_average()}]"
     )
+    return ref
+
+
+def compare_c(tower: str, run: IndexRun, ref: dict[str, Any] | None) -> None:
+    if ref is None:
+        return
     wall, cpu = run.rate / ref["rate"], ref["cpu_ms"] / run.cpu_ms
     verdict = "PASS" if min(wall, cpu) >= REFERENCE_TARGET else "FAIL"
     print(
-        f"    (b)/(c): {wall:.1f}x by wall clock, {cpu:.1f}x by CPU per photo "
+        f"    (b, {tower})/(c): {wall:.1f}x by wall clock, {cpu:.1f}x by CPU per photo "
         f"(target >= {REFERENCE_TARGET:.0f}x): {verdict}"
     )
-
-
-def measure_int8(batch: int) -> None:
-    model = MODEL_HOME / "models" / MODEL_NAME
-    if (model / "visual.int8.onnx").is_file():
-        int8 = encoder_rate(model, batch, None, ENCODER_BATCHES, int8=True)
-        print(
-            f"   for comparison, the int8 image tower alone: {int8.rate:.2f} photos/s, "
-            f"{int8.cpu_ms:.0f} CPU-ms/photo  [load {load_average()}]"
-        )
 
 
 def main() -> None:
@@ -515,6 +515,13 @@ def main() -> None:
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="(b) runs, each between two (a)")
+    parser.add_argument(
+        "--towers",
+        nargs="+",
+        choices=("float32", "int8"),
+        default=["float32", "int8"],
+        help="image towers to measure (a) and (b) with; (c) is compared with each",
+    )
     args = parser.parse_args()
     model_dir()
     files = generate(args.photos)
@@ -526,14 +533,20 @@ def main() -> None:
         if args.sweep_only:
             sweep(files[:SWEEP_PHOTOS], Path(tmp), args.workers)
             return
-        run, encoder = measure_ab(folder, files, config, args.rounds)
+        results = {}
+        for tower in args.towers:
+            tower_config = replace(config, int8=tower == "int8")
+            print(f"-- {tower} image tower: {tower_config.label()}")
+            results[tower] = measure_ab(folder, files, tower_config, args.rounds)
+        run = results[args.towers[0]][0]
         if not args.skip_reference:
-            measure_c(files[: args.reference_sample], run)
+            reference = measure_c(files[: args.reference_sample])
+            for tower, (tower_run, _) in results.items():
+                compare_c(tower, tower_run, reference)
         report_cpu(run)
         with tempfile.TemporaryDirectory() as home:
             costs = step_costs(files[:STEP_SAMPLE], bench_settings(Path(home), 1), folder)
-        report_steps(costs, encoder)
-        measure_int8(config.batch)
+        report_steps(costs, {tower: enc for tower, (_, enc) in results.items()})
         if args.sweep:
             sweep(files[:SWEEP_PHOTOS], Path(tmp), args.workers)
     print(f"load average at end: {load_average()}")

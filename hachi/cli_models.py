@@ -85,6 +85,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         f"  max |onnx - torch|: image {report.image_max_abs_diff:.2e}, "
         f"text {report.text_max_abs_diff:.2e}"
     )
+    config = report.config
+    if config.text_trim:
+        print(f"  text tower: runs up to each query's end token (of {config.context_length})")
+    else:
+        print(f"  text tower: fixed length, always {config.context_length} tokens")
+    if report.text_int8_min_cosine is not None:
+        print(f"  int8 text tower: least cosine to float32 {report.text_int8_min_cosine:.5f}")
     if report.int8_mean_cosine is not None:
         print(f"  int8 image tower: mean cosine to float32 {report.int8_mean_cosine:.5f}")
     print(f"install it with: hachi models install {report.out_dir}")
@@ -96,7 +103,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.store import model_dir
 
     name = args.model or settings.clip_model
-    model = ClipModel(model_dir(settings, name), int8=args.int8)
+    model = ClipModel(model_dir(settings, name), int8=args.int8, text_int8=args.int8)
     if args.text is not None:
         vectors = model.encode_texts(args.text)
     else:
@@ -151,7 +158,12 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="new model folder")
     p.add_argument("--name", default=None, help="model name (default: ARCH-TAG)")
-    p.add_argument("--int8", action="store_true", help="also write an int8 image tower")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write an int8 image tower (an int8 text tower is always written when the"
+        " text graph takes trimmed queries)",
+    )
     p.add_argument("--licence", default="unknown", help="licence of the weights")
     p.add_argument("--vocab", type=Path, default=None, help="BPE vocab other than CLIP's")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -169,4 +181,10 @@ def _add_embed(subparsers: argparse._SubParsersAction, add_common: AddCommon) ->
     what.add_argument("--text", nargs="+", metavar="TEXT")
     what.add_argument("--image", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="JSON output (the only format)")
-    p.add_argument("--int8", action="store_true", help="use the int8 image tower if installed")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="use the model's int8 towers where it has them (image: visual.int8.onnx, text:"
+        " textual.int8.onnx, which the server uses for queries by default); without it both"
+        " are float32, the reference that matches open_clip",
+    )

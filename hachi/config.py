@@ -59,6 +59,20 @@ class Settings:
     clip_model: str = field(
         default="ViT-B-32-256-datacomp", metadata={"help": "CLIP model used for semantic search."}
     )
+    clip_text_int8: bool = field(
+        default=True,
+        metadata={
+            "help": "Encode search queries with the int8 text tower when the model has one "
+            "(about 10x faster than float32 on short queries; `hachi embed` stays float32)."
+        },
+    )
+    clip_image_int8: bool = field(
+        default=False,
+        metadata={
+            "help": "Index photos with the int8 image tower when the model has one "
+            "(about 3x faster; embeddings agree with float32 to a cosine of about 0.9998)."
+        },
+    )
 
     @property
     def catalog_path(self) -> Path:

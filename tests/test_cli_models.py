@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,36 @@ def test_pull_of_an_unknown_model_lists_the_known_ones(
 ) -> None:
     code, _, err = run(capsys, tmp_path / "home", "models", "pull", "no-such-model", "--quiet")
     assert code == 2 and "no-such-model" in err and "ViT-B-32-256-datacomp" in err
+
+
+def test_embed_text_is_float32_unless_int8_is_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plain `embed --text` is the float32 reference; `--int8` uses the int8 text tower."""
+    from hachi.ml.clip.quantize import quantize_text_tower
+
+    folder = Path(shutil.copytree(MODEL_DIR, tmp_path / "shapes"))
+    quantize_text_tower(folder)
+    raw = json.loads((folder / "model.json").read_text())
+    raw["files"].append("textual.int8.onnx")
+    (folder / "model.json").write_text(json.dumps(raw))
+    home = tmp_path / "home"
+    assert run(capsys, home, "models", "install", str(folder), "--name", "shapes")[0] == 0
+    texts = ["a red circle", "a photo of a blue star"]
+    outputs = {}
+    for flags in ((), ("--int8",)):
+        code, out, _ = run(capsys, home, "embed", "--model", "shapes", *flags, "--text", *texts)
+        assert code == 0
+        outputs[flags] = np.array(json.loads(out)["embeddings"], dtype=np.float32)
+    int8_model = ClipModel(folder, text_int8=True)
+    assert int8_model.text_quantized
+    assert np.allclose(outputs[()], ClipModel(folder).encode_texts(texts), atol=1e-6)
+    assert np.allclose(outputs[("--int8",)], int8_model.encode_texts(texts), atol=1e-6)
+    assert not np.allclose(outputs[()], outputs[("--int8",)], atol=1e-6)
+
+
+def test_embed_help_says_what_int8_covers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["embed", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "visual.int8.onnx" in help_text and "textual.int8.onnx" in help_text

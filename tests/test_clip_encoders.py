@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,8 +12,15 @@ import pytest
 from PIL import Image
 
 from hachi.errors import BadRequest, ModelUnavailable
-from hachi.ml.clip.config import load_config
-from hachi.ml.clip.encoders import ClipImageEncoder, ClipModel, ClipTextEncoder, l2_normalize
+from hachi.ml.clip.config import load_config, write_config
+from hachi.ml.clip.encoders import (
+    MIN_TEXT_TOKENS,
+    ClipImageEncoder,
+    ClipModel,
+    ClipTextEncoder,
+    l2_normalize,
+    trim_tokens,
+)
 from hachi.ml.clip.tokenizer import read_merges
 
 MODEL_DIR = Path(__file__).parents[1] / "models" / "test" / "shapes-clip"
@@ -138,3 +146,164 @@ def test_vocab_larger_than_the_token_table_is_refused(tmp_path: Path) -> None:
 def test_l2_normalize_leaves_zero_rows_finite() -> None:
     rows = l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
     assert np.allclose(rows, [[0.6, 0.8], [0.0, 0.0]])
+
+
+# A text tower whose output depends on how many token positions it was fed: it averages
+# (token embedding + position embedding) over every position it gets, then projects. Fed a
+# trimmed batch it gives the average over the first L positions only, so comparing it
+# with numpy at a chosen L shows exactly how many tokens the encoder passed.
+PROBE_WIDTH = 16
+PROBE_SEED = 7
+
+
+def probe_weights(vocab_size: int, context_length: int, embed_dim: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(PROBE_SEED)
+    return {
+        "table": rng.normal(0, 1, (vocab_size, PROBE_WIDTH)).astype(np.float32),
+        "positions": rng.normal(0, 1, (context_length, PROBE_WIDTH)).astype(np.float32),
+        "projection": rng.normal(0, 1, (PROBE_WIDTH, embed_dim)).astype(np.float32),
+    }
+
+
+def write_probe_graph(path: Path, weights: dict[str, np.ndarray]) -> Path:
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    index = {"zero": np.array([0], np.int64), "one": np.array([1], np.int64)}
+    nodes = [
+        helper.make_node("Gather", ["table", "text"], ["tokens"]),
+        helper.make_node("Shape", ["text"], ["shape"]),
+        helper.make_node("Gather", ["shape", "one"], ["length"]),
+        helper.make_node("Slice", ["positions", "zero", "length", "zero"], ["used"]),
+        helper.make_node("Add", ["tokens", "used"], ["summed"]),
+        helper.make_node("ReduceMean", ["summed"], ["mean"], axes=[1], keepdims=0),
+        helper.make_node("MatMul", ["mean", "projection"], ["embedding"]),
+    ]
+    inits = [numpy_helper.from_array(v, k) for k, v in {**weights, **index}.items()]
+    text = helper.make_tensor_value_info("text", TensorProto.INT64, ["batch", "tokens"])
+    out = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", None])
+    graph = helper.make_graph(nodes, "probe_text", [text], [out], inits)
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def probe_embeddings(weights: dict[str, np.ndarray], tokens: np.ndarray, length: int) -> np.ndarray:
+    """What the probe graph gives when fed the first ``length`` token positions."""
+    used = tokens[:, :length]
+    mean = (weights["table"][used] + weights["positions"][:length]).mean(axis=1)
+    return l2_normalize(mean @ weights["projection"])
+
+
+def rewrite_model_json(folder: Path, **changes: object) -> None:
+    raw = json.loads((folder / "model.json").read_text())
+    raw.update(changes)
+    for key in [k for k, v in raw.items() if v is None]:
+        raw.pop(key)
+    (folder / "model.json").write_text(json.dumps(raw))
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """The shapes model with the probe as its text tower (and its real int8 quantisation)."""
+    from hachi.ml.clip.quantize import quantize_text_tower
+
+    folder = copy_model(tmp_path)
+    config = load_config(folder)
+    weights = probe_weights(config.vocab_size, config.context_length, config.embed_dim)
+    write_probe_graph(folder / "textual.onnx", weights)
+    quantize_text_tower(folder)
+    rewrite_model_json(folder, text_trim=True, files=[*config.files, "textual.int8.onnx"])
+    return folder, weights
+
+
+def end_positions(tokens: np.ndarray, end_id: int) -> list[int]:
+    return [int(np.flatnonzero(row == end_id)[0]) for row in tokens]
+
+
+def test_trimmed_folder_feeds_tokens_up_to_the_batch_s_last_end_token(
+    probe: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    folder, weights = probe
+    encoder = ClipTextEncoder(folder)
+    texts = ["a red circle", "a photo of a big blue star"]
+    vectors = encoder.predict(texts)
+    assert encoder.tokenizer is not None
+    full = encoder.tokenizer(texts)
+    length = max(end_positions(full, encoder.tokenizer.end_id)) + 1
+    assert length < full.shape[1]
+    assert encoder.tokens(texts).shape == (2, length)
+    assert np.allclose(vectors, probe_embeddings(weights, full, length), atol=1e-5)
+    assert not np.allclose(vectors, probe_embeddings(weights, full, full.shape[1]), atol=1e-3)
+    alone = encoder.predict(texts[:1])  # a single query is cut at its own end token
+    own = end_positions(full[:1], encoder.tokenizer.end_id)[0] + 1
+    assert np.allclose(alone, probe_embeddings(weights, full[:1], own), atol=1e-5)
+
+
+def test_folder_without_text_trim_feeds_all_positions(
+    probe: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    """Old exports and pulled folders have no key: their graphs may take only full rows."""
+    folder, weights = probe
+    rewrite_model_json(folder, text_trim=None)
+    encoder = ClipTextEncoder(folder)
+    texts = ["a red circle", "a green square"]
+    vectors = encoder.predict(texts)
+    assert encoder.config is not None and not encoder.config.text_trim
+    full = encoder.tokens(texts)
+    assert full.shape == (2, encoder.config.context_length)
+    assert np.allclose(vectors, probe_embeddings(weights, full, full.shape[1]), atol=1e-5)
+
+
+def test_token_zero_inside_a_text_is_not_taken_for_padding(
+    probe: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    folder, weights = probe
+    encoder = ClipTextEncoder(folder)
+    text = "!! a red circle !!"
+    vectors = encoder.predict([text])
+    assert encoder.tokenizer is not None
+    full = encoder.tokenizer([text])
+    end = end_positions(full, encoder.tokenizer.end_id)[0]
+    assert 0 in full[0, 1:end].tolist(), "the text must hold token 0 ('!') before its end"
+    assert end + 1 < full.shape[1], "the text must leave padding to cut"
+    assert encoder.tokens([text]).shape == (1, end + 1)
+    assert np.allclose(vectors, probe_embeddings(weights, full, end + 1), atol=1e-5)
+
+
+def test_int8_text_graph_is_used_only_when_asked_and_agrees(
+    probe: tuple[Path, dict[str, np.ndarray]],
+) -> None:
+    folder, _ = probe
+    texts = ["a red circle", "a photo of a big blue star", "a yellow triangle"]
+    reference, quantized = ClipModel(folder), ClipModel(folder, text_int8=True)
+    assert quantized.text_quantized and not reference.text_quantized
+    fp32, int8 = reference.encode_texts(texts), quantized.encode_texts(texts)
+    assert quantized.text_quantized and quantized.text_encoder.loaded
+    cosines = np.sum(fp32 * int8, axis=1)
+    assert cosines.min() > 0.99 and not np.allclose(fp32, int8, atol=1e-7)
+    (folder / "textual.int8.onnx").unlink()
+    fallback = ClipModel(folder, text_int8=True)
+    assert not fallback.text_quantized
+    assert np.allclose(fallback.encode_texts(texts), fp32, atol=1e-6)
+
+
+def test_trim_tokens_cuts_after_the_last_end_token_of_the_batch() -> None:
+    end = 9
+    tokens = np.array([[8, 0, 5, end, 0, 0, 0], [8, 3, end, 0, 0, 0, 0]], dtype=np.int64)
+    assert trim_tokens(tokens, end).tolist() == tokens[:, :4].tolist()
+    assert trim_tokens(tokens[1:], end).tolist() == tokens[1:, :3].tolist()
+    assert trim_tokens(np.array([[end, 0, 0]]), end).shape == (1, MIN_TEXT_TOKENS)
+    no_end = tokens.copy()
+    no_end[1, 2] = 4
+    assert trim_tokens(no_end, end).shape == tokens.shape
+    assert trim_tokens(np.zeros((0, 7), np.int64), end).shape == (0, 7)
+
+
+def test_text_trim_is_written_and_read_back(tmp_path: Path) -> None:
+    folder = copy_model(tmp_path)
+    config = load_config(folder)
+    assert not config.text_trim  # the committed folder predates the key
+    write_config(dataclasses.replace(config, text_trim=True), folder)
+    assert load_config(folder).text_trim
+    rewrite_model_json(folder, text_trim="false")
+    with pytest.raises(ModelUnavailable, match="text_trim"):
+        load_config(folder)

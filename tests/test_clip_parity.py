@@ -31,6 +31,7 @@ from hachi.ml.clip.preprocess import preprocess_image  # noqa: E402
 from hachi.ml.clip.tokenizer import ClipTokenizer  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
+INT8_MARGIN = 0.003  # other texts than the export's check texts may agree a little less
 STANDARD_VOCAB = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -131,12 +132,39 @@ def test_image_embeddings_match_torch(tiny: dict[str, Any]) -> None:
     assert cosines(ours, theirs).min() >= 0.9999
 
 
+def torch_texts(model: Any, texts: list[str]) -> np.ndarray:
+    """open_clip's text embeddings, from all 77 token positions."""
+    with torch.no_grad():
+        return model.encode_text(open_clip.get_tokenizer("ViT-B-32")(texts)).numpy()
+
+
 @pytest.mark.slow
 def test_text_embeddings_match_torch(tiny: dict[str, Any]) -> None:
-    ours = ClipModel(tiny["dir"]).encode_texts(TEXTS)
-    with torch.no_grad():
-        theirs = tiny["model"].encode_text(open_clip.get_tokenizer("ViT-B-32")(TEXTS)).numpy()
-    assert cosines(ours, theirs).min() >= 0.9999
+    """The trimmed graph, fed a batch cut at its longest text or one query cut at its own
+    end token, gives what torch gives from all 77 positions."""
+    model = ClipModel(tiny["dir"])
+    assert model.config.text_trim
+    theirs = torch_texts(tiny["model"], TEXTS)
+    assert cosines(model.encode_texts(TEXTS), theirs).min() >= 0.9999
+    alone = np.concatenate([model.encode_texts([text]) for text in TEXTS])
+    assert cosines(alone, theirs).min() >= 0.9999
+    widths = {model.text_encoder.tokens([text]).shape[1] for text in TEXTS}
+    assert min(widths) < 10 and max(widths) == 77  # short queries really were cut
+
+
+@pytest.mark.slow
+def test_int8_text_tower_is_within_its_reported_agreement(tiny: dict[str, Any]) -> None:
+    from hachi.ml.clip.export import CHECK_TEXTS, INT8_CHECK_TEXTS
+    from hachi.ml.clip.quantize import text_int8_agreement
+
+    reported = tiny["report"]["text_int8_min_cosine"]
+    assert 0.99 <= reported < 1.0
+    assert text_int8_agreement(tiny["dir"], CHECK_TEXTS + INT8_CHECK_TEXTS) == reported
+    model = ClipModel(tiny["dir"], text_int8=True)
+    int8 = np.concatenate([model.encode_texts([text]) for text in TEXTS])
+    assert model.text_quantized
+    agreement = cosines(int8, torch_texts(tiny["model"], TEXTS))
+    assert agreement.min() >= reported - INT8_MARGIN, agreement
 
 
 @pytest.mark.slow
@@ -145,7 +173,9 @@ def test_export_report_and_folder(tiny: dict[str, Any]) -> None:
     assert report["image_max_abs_diff"] < 1e-3 and report["text_max_abs_diff"] < 1e-3
     assert report["preprocess_max_abs_diff"] <= 1e-5
     assert report["int8_mean_cosine"] > 0.99
+    assert report["text_trim"] is True and report["text_int8_min_cosine"] > 0.99
     config = load_config(tiny["dir"])
+    assert config.text_trim and "textual.int8.onnx" in config.files
     assert config.embed_dim == 32 and config.preprocess.image_size == (64, 64)
     assert set(config.files) == {p.name for p in tiny["dir"].iterdir()} - {"model.json"}
 
@@ -160,28 +190,95 @@ def test_int8_image_tower_agrees_with_float32(tiny: dict[str, Any]) -> None:
     assert np.mean(np.sum(fp32 * int8, axis=1)) > 0.99
 
 
+def cli_embed(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> np.ndarray:
+    assert hachi_main(["embed", "--model", "tiny", *argv, "--json", "--home", str(home)]) == 0
+    return np.array(json.loads(capsys.readouterr().out)["embeddings"])
+
+
 @pytest.mark.slow
 def test_cli_export_install_embed_offline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """CustomTextCLIP (text layers under model.text) through the commands a user runs."""
     tool = load_tool("make_tiny_clip")
-    arch, checkpoint = tool.make_checkpoint(tmp_path / "src", image_size=32)
+    arch, checkpoint = tool.make_checkpoint(tmp_path / "src", image_size=32, variant="custom")
     home, out = tmp_path / "home", tmp_path / "exported"
     argv = ["models", "export", str(arch), "--pretrained", str(checkpoint), "--out", str(out)]
     assert hachi_main([*argv, "--name", "tiny", "--json", "--home", str(home)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["text_min_cosine"] >= 0.9999 and report["image_min_cosine"] >= 0.9999
+    assert report["text_trim"] is True and report["text_int8_min_cosine"] > 0.99
     assert hachi_main(["models", "install", str(out), "--home", str(home)]) == 0
     capsys.readouterr()
+    texts = ["a cat", "!! a dog on the beach !!", TEXTS[4], TEXTS[11]]
+    model = open_clip.create_model(tool.arch_name("custom"), pretrained=str(checkpoint)).eval()
+    assert isinstance(model, open_clip.CustomTextCLIP)
+    theirs = torch_texts(model, texts)
+    assert cosines(cli_embed(capsys, home, "--text", *texts), theirs).min() >= 0.9999
+    for text, reference in zip(texts, theirs, strict=True):  # one query at a time
+        assert cosines(cli_embed(capsys, home, "--text", text), reference[None])[0] >= 0.9999
+    int8 = cli_embed(capsys, home, "--int8", "--text", *texts)
+    agreement = cosines(int8, theirs)
+    assert agreement.min() >= report["text_int8_min_cosine"] - INT8_MARGIN
+    assert agreement.min() < 0.99999, "--int8 must use the int8 text tower"
+
+
+@pytest.mark.slow
+def test_bidirectional_text_tower_keeps_the_fixed_length_graph(tmp_path: Path) -> None:
+    """Without a causal mask every position changes the embedding: no trimming, no lie."""
+    from hachi.ml.clip.export import CHECK_TEXTS, MIN_COSINE
+    from hachi.ml.clip.export_text import TextParts, export_trimmed_text, trimmed_text_agreement
+
+    tool = load_tool("make_tiny_clip")
+    report = tool.make_tiny_clip(tmp_path, image_size=32, variant="bidir")
+    folder = tmp_path / "model"
+    assert report["text_trim"] is False and report["text_int8_min_cosine"] is None
+    assert not (folder / "textual.int8.onnx").exists()
+    model = ClipModel(folder, text_int8=True)
+    assert not model.config.text_trim and not model.text_quantized
+    assert model.text_encoder.tokens(["a cat"]).shape == (1, 77)
+    name = tool.arch_name("bidir")
+    theirs = open_clip.create_model(name, pretrained=str(tmp_path / "src" / f"{name}.pt"))
+    theirs.eval()
+    assert cosines(model.encode_texts(TEXTS), torch_texts(theirs, TEXTS)).min() >= 0.9999
+    # the check that guards the export: a trimmed graph of this tower would lie, and says so
+    config = load_config(folder)
+    forced = tmp_path / "forced.onnx"
+    assert export_trimmed_text(TextParts(theirs, "argmax", None), config, forced, 18)
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    assert trimmed_text_agreement(theirs, tokenizer, forced, CHECK_TEXTS) < MIN_COSINE
     assert (
-        hachi_main(["embed", "--model", "tiny", "--text", "a cat", "--json", "--home", str(home)])
-        == 0
+        trimmed_text_agreement(theirs, tokenizer, folder / "textual.onnx", CHECK_TEXTS) < MIN_COSINE
     )
-    vectors = np.array(json.loads(capsys.readouterr().out)["embeddings"])
-    model = open_clip.create_model(tool.ARCH_NAME, pretrained=str(checkpoint)).eval()
-    with torch.no_grad():
-        theirs = model.encode_text(open_clip.get_tokenizer("ViT-B-32")(["a cat"])).numpy()
-    assert cosines(vectors, theirs).min() >= 0.9999
+
+
+def text_tower(**options: Any) -> Any:
+    """A one-layer open_clip TextTransformer, small enough to build in milliseconds."""
+    from open_clip.transformer import TextTransformer
+
+    settings = dict(context_length=8, vocab_size=64, width=16, heads=2, layers=1, output_dim=8)
+    return TextTransformer(**(settings | options))
+
+
+@pytest.mark.parametrize(
+    ("options", "trimmable"),
+    [
+        ({}, True),
+        ({"pool_type": "eos", "eos_id": 49407}, True),
+        ({"pool_type": "eos", "eos_id": 2}, False),  # pools at a token the cut may drop
+        ({"pool_type": "last"}, False),
+        ({"pool_type": "first"}, False),  # valid in principle, but no such model exists
+        ({"embed_cls": True}, False),  # CoCa: a class token appended after the padding
+        ({"no_causal_mask": True}, False),
+        ({"no_causal_mask": True, "use_pad_mask": True}, False),
+    ],
+)
+def test_which_text_towers_are_trimmed(options: dict[str, Any], trimmable: bool) -> None:
+    from hachi.ml.clip.export_text import trimmable_text
+
+    holder = torch.nn.Module()
+    holder.text = text_tower(**options)
+    assert (trimmable_text(holder, end_id=49407) is not None) == trimmable
 
 
 def test_export_refuses_a_non_empty_folder(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    documented = set(re.findall(r"^\| `(HACHI_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `(HACHI_[A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
     assert {name for name, _default, _help in settings_help()} <= documented
 
 

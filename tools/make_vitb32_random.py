@@ -6,14 +6,17 @@ Weights do not change speed or memory, only what the embeddings mean, so the sem
 benchmarks measure a real ViT-B-32 without downloading one. The model goes through the
 same two commands a user runs: a randomly initialised open_clip ViT-B-32 is saved as a
 checkpoint file, `hachi models export` turns it into Hachi's ONNX pair (checked against
-torch; with the optional int8 image tower, so its speed can be measured too), and
-`hachi models install` puts it in the bench home's model store. Everything lands under
-bench/data/ (gitignored); a second run finds the model installed and stops.
+torch; with the trimmed text tower and its int8 query copy, and the optional int8 image
+tower, so the speed of each can be measured), and `hachi models install` puts it in the
+bench home's model store. Everything lands under bench/data/ (gitignored); a second run
+finds the model installed and stops, unless it predates the trimmed text tower or
+--force asks for a fresh export.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -43,14 +46,26 @@ def hachi(*args: str, home: Path) -> None:
     subprocess.run(command, check=True, cwd=ROOT)
 
 
+def is_current(model_json: Path) -> bool:
+    """Installed by this version of the exporter: its text tower takes trimmed queries."""
+    try:
+        return bool(json.loads(model_json.read_text(encoding="utf-8")).get("text_trim"))
+    except (OSError, ValueError):
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    parser.add_argument("--force", action="store_true", help="export and install again")
     args = parser.parse_args()
     home = args.home.resolve()
-    if (home / "models" / NAME / "model.json").is_file():
+    installed = home / "models" / NAME / "model.json"
+    if installed.is_file() and is_current(installed) and not args.force:
         print(f"{NAME} is already installed in {home / 'models'}")
         return
+    if installed.is_file():
+        hachi("models", "remove", NAME, home=home)
     DATA.mkdir(parents=True, exist_ok=True)
     checkpoint = DATA / f"{NAME}.pt"
     if not checkpoint.is_file():

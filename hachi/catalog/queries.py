@@ -230,12 +230,18 @@ SUMMARY_SQL = """
 
 
 def photo_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Summary rows by id. Plain tuples zipped with the column names: converting
+    ``sqlite3.Row`` objects cost more than the query itself for a page of results."""
     out: dict[int, dict[str, Any]] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" for _ in chunk)
-        for row in conn.execute(f"{SUMMARY_SQL} WHERE p.id IN ({marks})", chunk):
-            out[int(row["id"])] = dict(row)
+        cursor.execute(f"{SUMMARY_SQL} WHERE p.id IN ({marks})", chunk)
+        names = [column[0] for column in cursor.description]
+        for values in cursor:
+            out[int(values[0])] = dict(zip(names, values, strict=True))
     return out
 
 

@@ -51,7 +51,11 @@ class AvailableModels:
 
     def _find_clip(self) -> None:
         try:
-            self.clip = ClipModel(model_dir(self.settings, self.settings.clip_model))
+            self.clip = ClipModel(
+                model_dir(self.settings, self.settings.clip_model),
+                int8=self.settings.clip_image_int8,
+                text_int8=self.settings.clip_text_int8,
+            )
         except HachiError as exc:
             self.notices.append(f"semantic search is off: {exc.message}")
 

@@ -16,6 +16,7 @@ place name expects those photos whatever CLIP thinks of them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,10 +60,19 @@ def blend(
 def sample_positions(count: int) -> NDArray[np.int64] | None:
     """Which of ``count`` scores the cutoff is fitted on (None: all of them). The seed is
     fixed, so a query always gets one cutoff, and callers holding approximate scores can
-    make exactly these exact first."""
+    make exactly these exact first. Sorted, so rows are gathered in file order."""
     if count <= FIT_SAMPLE:
         return None
-    return np.random.default_rng(0).choice(count, FIT_SAMPLE, replace=False).astype(np.int64)
+    return _sample_positions(count)
+
+
+@functools.lru_cache(maxsize=4)
+def _sample_positions(count: int) -> NDArray[np.int64]:
+    """Cached per library size: drawing 5,000 of a million costs ~0.4 ms a query."""
+    drawn = np.random.default_rng(0).choice(count, FIT_SAMPLE, replace=False)
+    positions = np.sort(drawn).astype(np.int64)
+    positions.flags.writeable = False
+    return positions
 
 
 def sample(scores: NDArray[np.floating]) -> NDArray[np.float64]:

@@ -47,7 +47,7 @@ class Snapshot:
     rows: NDArray[np.int64]
     store: VectorStore | None
     state: tuple[int, int, int] | None
-    id_order: NDArray[np.int64] | None = None  # argsort of photo_ids, for id lookups
+    id_sort: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # see sorted_ids
     rows_are_all: bool = False  # rows == arange(store.rows): no gather needed
 
     @property
@@ -56,8 +56,10 @@ class Snapshot:
         return self.store is not None and self.store.has_search_copy
 
     def sorted_ids(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(photo ids ascending, their positions in this snapshot)."""
-        order = self.id_order if self.id_order is not None else np.argsort(self.photo_ids)
+        """(photo ids ascending, their positions in this snapshot), for id lookups."""
+        if self.id_sort is not None:
+            return self.id_sort
+        order = np.argsort(self.photo_ids, kind="stable")
         return self.photo_ids[order], order
 
 
@@ -87,7 +89,7 @@ class SemanticIndex:
         store = VectorStore(path, self.clip.embed_dim, state[0], read_only=True, search_copy=True)
         every_row = len(rows) == store.rows and bool(np.all(rows == np.arange(len(rows))))
         order = np.argsort(ids, kind="stable")
-        return Snapshot(ids, rows, store, state, order, every_row)
+        return Snapshot(ids, rows, store, state, (ids[order], order), every_row)
 
     def close(self) -> None:
         """Unmap the vector files (a reopened snapshot maps them again)."""

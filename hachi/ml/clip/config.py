@@ -5,9 +5,12 @@ from the weights they were exported with. Layout of ``<models_dir>/<name>/``::
 
     model.json                  this description (below)
     visual.onnx                 image tower: float32 (N, 3, H, W) -> (N, D), input "image"
-    textual.onnx                text tower: int64 (N, context_length) -> (N, D), input "text"
+    textual.onnx                text tower: int64 (N, L) -> (N, D), input "text"; L is
+                                context_length, or any 2..context_length when text_trim
     bpe_simple_vocab_16e6.txt.gz  byte-level BPE merges (open_clip's format)
     visual.int8.onnx            optional: the image tower with int8 dynamic quantisation
+    textual.int8.onnx           optional: the text tower with int8 matrix products (same
+                                inputs as textual.onnx), the fast query encoder
 
 ``model.json`` (the store's keys ``name``, ``task``, ``licence``, ``files``, ``source``
 plus CLIP's own)::
@@ -25,11 +28,16 @@ plus CLIP's own)::
       "interpolation": "bicubic",     or "bilinear"
       "fill_color": 0,                padding grey level for "longest"
       "context_length": 77,           token rows are padded / truncated to this
+      "text_trim": true,              the text graphs accept fewer tokens: a batch may be cut
+                                      after its last end-of-text token (causal attention,
+                                      pooled at that token); absent or false: always feed
+                                      context_length tokens
       "vocab_size": 49408,            rows of the token embedding; ids must stay below it
       "tokenizer": {"type": "clip_bpe", "vocab_file": "bpe_simple_vocab_16e6.txt.gz",
                     "clean": "lower"},  clean: "lower", "whitespace" or "canonicalize"
       "files": ["visual.onnx", "textual.onnx", "bpe_simple_vocab_16e6.txt.gz",
-                "visual.int8.onnx"],  every file of the folder (the store checks them)
+                "visual.int8.onnx", "textual.int8.onnx"],
+                                      every file of the folder (the store checks them)
       "licence": "MIT"
     }
 
@@ -56,6 +64,7 @@ TASK = "clip"
 VISUAL_FILE = "visual.onnx"
 TEXTUAL_FILE = "textual.onnx"
 VISUAL_INT8_FILE = "visual.int8.onnx"
+TEXTUAL_INT8_FILE = "textual.int8.onnx"
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 RESIZE_MODES = ("shortest", "longest", "squash")
 INTERPOLATIONS = ("bicubic", "bilinear")
@@ -96,6 +105,7 @@ class ClipConfig:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     files: tuple[str, ...] = (VISUAL_FILE, TEXTUAL_FILE, VOCAB_FILE)
     licence: str = "unknown"
+    text_trim: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         p = self.preprocess
@@ -115,6 +125,7 @@ class ClipConfig:
             "interpolation": p.interpolation,
             "fill_color": p.fill_color,
             "context_length": self.context_length,
+            "text_trim": self.text_trim,
             "vocab_size": self.vocab_size,
             "tokenizer": self.tokenizer.to_dict(),
             "files": list(self.files),
@@ -168,9 +179,17 @@ def parse_config(raw: dict[str, Any]) -> ClipConfig:
             tokenizer=tokenizer,
             files=tuple(str(f) for f in raw.get("files") or ()),
             licence=str(raw.get("licence", "unknown")),
+            text_trim=_flag("text_trim", raw.get("text_trim", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelUnavailable(f"invalid CLIP model.json: {exc}", {"field": str(exc)}) from exc
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A JSON boolean; a string such as "false" would otherwise read as true."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -4,6 +4,12 @@ This is the only module that touches torch and open_clip, and only inside its fu
 they are the optional ``export`` extra, never needed to run Hachi. Every export is checked
 before it is accepted: the ONNX graphs, fed by Hachi's own preprocessing and tokenizer, must
 reproduce open_clip's torch embeddings, and the report carries the differences measured.
+
+Where the text tower is causal and pooled at the end-of-text token (open_clip's ``CLIP``
+and ``CustomTextCLIP`` with a plain ``TextTransformer``), it is exported with a dynamic
+token axis, so a query runs only up to its end token, plus an int8 copy for queries. The
+TorchScript exporter bakes the sequence length into the attention reshapes, so this graph
+comes from the dynamo exporter; any other tower keeps the fixed-length TorchScript graph.
 """
 
 from __future__ import annotations
@@ -24,15 +30,22 @@ from hachi.errors import BadRequest, ModelUnavailable
 from hachi.ml.clip.config import (
     TEXTUAL_FILE,
     VISUAL_FILE,
-    VISUAL_INT8_FILE,
     VOCAB_FILE,
     ClipConfig,
     PreprocessConfig,
     TokenizerConfig,
     write_config,
 )
-from hachi.ml.clip.encoders import ClipImageEncoder
+from hachi.ml.clip.export_text import (
+    export_trimmed_text,
+    exporting,
+    min_cosine,
+    text_runs,
+    trimmable_text,
+    trimmed_text_agreement,
+)
 from hachi.ml.clip.preprocess import preprocess_batch
+from hachi.ml.clip.quantize import add_image_int8, add_text_int8
 from hachi.ml.clip.tokenizer import ClipTokenizer
 
 DEFAULT_OPSET = 17
@@ -45,7 +58,16 @@ CHECK_TEXTS = (
     "a red circle",
     "birthday cake with candles " * 12,
 )
+# queries of other lengths for the int8 text tower's agreement, each encoded alone
+INT8_CHECK_TEXTS = (
+    "dog",
+    "two children building a sandcastle on a windy beach at low tide",
+    "screenshot of a spreadsheet with a bar chart",
+    "the old stone bridge over the river in autumn fog, a red bicycle leaning on its rail,"
+    " ducks on the water below and the cathedral towers behind the trees",
+)
 CLEAN_NAMES = ("lower", "whitespace", "canonicalize")
+END_POOLS = ("argmax", "eos")  # poolings that read the end-of-text position
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,7 @@ class ExportReport:
     text_min_cosine: float
     preprocess_max_abs_diff: float
     int8_mean_cosine: float | None
+    text_int8_min_cosine: float | None
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +95,8 @@ class ExportReport:
             "text_min_cosine": self.text_min_cosine,
             "preprocess_max_abs_diff": self.preprocess_max_abs_diff,
             "int8_mean_cosine": self.int8_mean_cosine,
+            "text_trim": self.config.text_trim,
+            "text_int8_min_cosine": self.text_int8_min_cosine,
             "seconds": round(self.seconds, 2),
         }
 
@@ -101,14 +126,20 @@ def export_clip(
     config = _config_for(model, tokenizer, arch_name, pretrained, name, licence, vocab)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(vocab, out_dir / config.tokenizer.vocab_file)
-    _export_towers(model, config, out_dir, opset)
+    config = _export_towers(model, tokenizer, config, out_dir, opset)
     batch, metrics = _check_against_torch(model, transform, tokenizer, out_dir, config)
-    write_config(config, out_dir)  # last: a folder whose check failed is not installable
-    agreement = _add_int8(out_dir, config, batch) if int8 else None
+    write_config(config, out_dir)  # after the check: a folder that failed is not installable
+    text_agreement = None
+    if config.text_trim:  # trimmed graphs are the query encoder: give them their fast copy
+        config, text_agreement = add_text_int8(out_dir, config, CHECK_TEXTS + INT8_CHECK_TEXTS)
+    image_agreement = None
+    if int8:
+        config, image_agreement = add_image_int8(out_dir, config, batch)
     return ExportReport(
         out_dir=out_dir,
         config=config,
-        int8_mean_cosine=agreement,
+        int8_mean_cosine=image_agreement,
+        text_int8_min_cosine=text_agreement,
         seconds=time.perf_counter() - started,
         **metrics,
     )
@@ -248,7 +279,10 @@ def _embed_dim(model: Any, size: int | tuple[int, int]) -> int:
         return int(model.encode_image(torch.zeros(1, 3, height, width)).shape[-1])
 
 
-def _export_towers(model: Any, config: ClipConfig, out_dir: Path, opset: int) -> None:
+def _export_towers(
+    model: Any, tokenizer: Any, config: ClipConfig, out_dir: Path, opset: int
+) -> ClipConfig:
+    """Write both graphs; the returned config says whether the text graph takes trimmed tokens."""
     import torch
 
     class Tower(torch.nn.Module):
@@ -263,32 +297,23 @@ def _export_towers(model: Any, config: ClipConfig, out_dir: Path, opset: int) ->
 
     height, width = config.preprocess.image_size
     image = torch.randn(2, 3, height, width)
+    _export_one(Tower(model, True).eval(), image, "image", out_dir / VISUAL_FILE, opset)
+    path = out_dir / TEXTUAL_FILE
+    parts = trimmable_text(model, tokenizer.eot_token_id)
+    if parts is not None and export_trimmed_text(parts, config, path, opset):
+        if trimmed_text_agreement(model, tokenizer, path, CHECK_TEXTS) >= MIN_COSINE:
+            return dataclasses.replace(config, text_trim=True)
     text = torch.zeros(2, config.context_length, dtype=torch.long)
     text[:, 0], text[:, 1] = config.vocab_size - 2, config.vocab_size - 1
-    for is_image, example, input_name, filename in (
-        (True, image, "image", VISUAL_FILE),
-        (False, text, "text", TEXTUAL_FILE),
-    ):
-        _export_one(Tower(model, is_image).eval(), example, input_name, out_dir / filename, opset)
+    _export_one(Tower(model, False).eval(), text, "text", path, opset)
+    return dataclasses.replace(config, text_trim=False)
 
 
 def _export_one(module: Any, example: Any, input_name: str, path: Path, opset: int) -> None:
+    """A fixed-shape TorchScript export (only the batch axis is dynamic)."""
     import torch
 
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    # the fused attention kernel used at inference has no ONNX form; trace the plain one
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        _trace(module, example, input_name, path, opset)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-
-
-def _trace(module: Any, example: Any, input_name: str, path: Path, opset: int) -> None:
-    import torch
-
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with exporting():
         torch.onnx.export(
             module,
             (example,),
@@ -320,7 +345,11 @@ def check_images(count: int = CHECK_IMAGES, seed: int = 0) -> list[Image.Image]:
 def _check_against_torch(
     model: Any, transform: Any, tokenizer: Any, out_dir: Path, config: ClipConfig
 ) -> tuple[NDArray[np.float32], dict[str, float]]:
-    """Feed torch open_clip's inputs and ONNX Hachi's own; return Hachi's batch and metrics."""
+    """Feed torch open_clip's inputs and ONNX Hachi's own; return Hachi's batch and metrics.
+
+    A trimmed text graph is also fed the cut batches the runtime feeds it, and must still
+    give torch's full-width embeddings.
+    """
     import torch
 
     images = check_images()
@@ -336,13 +365,13 @@ def _check_against_torch(
     if not np.array_equal(our_tokens, tokens):
         raise ModelUnavailable("Hachi's tokenizer disagrees with open_clip's for this model")
     onnx_image = _raw_outputs(out_dir / VISUAL_FILE, ours)
-    onnx_text = _raw_outputs(out_dir / TEXTUAL_FILE, our_tokens)
+    runs = text_runs(out_dir / TEXTUAL_FILE, our_tokens, tokenizer.eot_token_id, config.text_trim)
     metrics = {
         "preprocess_max_abs_diff": float(np.abs(ours - theirs.numpy()).max()),
         "image_max_abs_diff": float(np.abs(onnx_image - torch_image).max()),
-        "text_max_abs_diff": float(np.abs(onnx_text - torch_text).max()),
-        "image_min_cosine": _min_cosine(onnx_image, torch_image),
-        "text_min_cosine": _min_cosine(onnx_text, torch_text),
+        "text_max_abs_diff": max(float(np.abs(run - torch_text).max()) for run in runs),
+        "image_min_cosine": min_cosine(onnx_image, torch_image),
+        "text_min_cosine": min(min_cosine(run, torch_text) for run in runs),
     }
     if min(metrics["image_min_cosine"], metrics["text_min_cosine"]) < MIN_COSINE:
         raise ModelUnavailable("exported ONNX graphs disagree with torch", metrics)
@@ -355,19 +384,3 @@ def _raw_outputs(path: Path, inputs: NDArray[Any]) -> NDArray[np.float32]:
     session = create_session(path)
     (output,) = session.run(None, {session.get_inputs()[0].name: inputs})
     return np.asarray(output, dtype=np.float32)
-
-
-def _min_cosine(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return float(np.min(np.sum(a * b, axis=1)))
-
-
-def _add_int8(out_dir: Path, config: ClipConfig, batch: NDArray[np.float32]) -> float:
-    from hachi.ml.clip.quantize import int8_agreement, quantize_image_tower
-
-    quantize_image_tower(out_dir)
-    files = (*config.files, VISUAL_INT8_FILE)
-    write_config(dataclasses.replace(config, files=files), out_dir)
-    ClipImageEncoder(out_dir, int8=True).ensure_loaded()  # the graph must open in ORT
-    return int8_agreement(out_dir, batch)
