@@ -30,7 +30,7 @@ from hachi.indexer.runner import run_next_job  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from tests.photo_factory import Shot, exif_for  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data" / "jpeg12mp"
+DATA = Path(__file__).resolve().parent / "data" / "jpeg12mp-exif"  # v1 had a double Exif header
 BASES = 6
 SIZE = (4000, 3000)
 
@@ -49,7 +49,8 @@ def _base_jpeg(seed: int) -> bytes:
 
 
 def _with_exif(jpeg: bytes, exif: bytes) -> bytes:
-    segment = b"Exif\x00\x00" + exif
+    """``exif`` as Pillow's ``Exif.tobytes`` gives it, which already starts with Exif\\0\\0."""
+    segment = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
     app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
     return jpeg[:2] + app1 + jpeg[2:]
 

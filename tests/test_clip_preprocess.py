@@ -129,3 +129,44 @@ def test_normalize_is_channels_first() -> None:
     assert np.allclose(out[0, :, 0] * 255, [0, 1, 2]) and np.allclose(
         out[1, 0, :] * 255, [0, 1, 2, 3]
     )
+
+
+def arithmetic_normalize(image: Image.Image, mean: tuple, std: tuple) -> np.ndarray:
+    """ToTensor + Normalize as float32 arithmetic on every pixel: the definition."""
+    pixels = np.asarray(image, dtype=np.float32) / np.float32(255.0)
+    pixels = (pixels - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return pixels.transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("size", [(224, 224), (256, 256), (1, 1), (7, 3), (160, 224), (300, 1)])
+@pytest.mark.parametrize("stats", [(MEAN, STD), ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+def test_normalize_is_bit_identical_to_the_arithmetic(size: tuple[int, int], stats: tuple) -> None:
+    rng = np.random.default_rng(size[0] * 1000 + size[1])
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
+    out = normalize(image, *stats)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.shape == (3, size[1], size[0])
+    assert np.array_equal(out, arithmetic_normalize(image, *stats))
+
+
+def test_every_level_of_every_channel_normalises_exactly() -> None:
+    """Each channel holds all 256 levels, in a different order per channel."""
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    pixels = np.stack([levels, levels.T, levels[::-1]], axis=-1)
+    image = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    assert np.array_equal(normalize(image, MEAN, STD), arithmetic_normalize(image, MEAN, STD))
+
+
+def test_preprocess_of_a_camera_sized_decode_matches_the_arithmetic() -> None:
+    """The indexer's case: a 500x375 DCT-scaled photo to a 224 px model input."""
+    rng = np.random.default_rng(11)
+    image = Image.fromarray(rng.integers(0, 256, (375, 500, 3), dtype=np.uint8), "RGB")
+    fitted = fit_to_target(image, config(224))
+    assert np.array_equal(
+        preprocess_image(image, config(224)), arithmetic_normalize(fitted, MEAN, STD)
+    )
+
+
+def test_normalize_refuses_what_is_not_rgb() -> None:
+    with pytest.raises(ValueError, match="RGB"):
+        normalize(Image.new("L", (4, 4)), MEAN, STD)

@@ -7,12 +7,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.indexer.runner import run_next_job
 from hachi.library import Library
+from hachi.media.thumbnails import GRID, thumbnail_path
 from tests.photo_factory import Shot, write_photo
 
 
@@ -170,3 +173,23 @@ def test_a_file_or_hachis_home_is_refused(settings: Settings, tmp_path: Path) ->
             library.add_folder(str(settings.home))
     finally:
         library.close()
+
+
+def test_camera_sized_photo_gets_an_upright_grid_tile_true_to_the_original(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Reader threads decode a reduced image and make the tile from it: the tile must still
+    be upright, fill the grid size and look like the full-resolution photo."""
+    photos = tmp_path / "photos"
+    path = write_photo(photos / "portrait.jpg", Shot(size=(2400, 1800), orientation=6, seed=4))
+    job = index(settings, photos)
+    assert (job["done"], job["failed"]) == (1, 0)
+    (row,) = rows(settings, "SELECT width, height, content_hash FROM photos")
+    assert (row["width"], row["height"]) == (1800, 2400)
+    tile_path = thumbnail_path(settings.thumbs_dir, row["content_hash"], GRID)
+    with Image.open(tile_path) as tile, Image.open(path) as original:
+        assert tile.size == (240, 320)
+        upright = ImageOps.exif_transpose(original).convert("RGB")
+        reference = np.asarray(upright.resize(tile.size, Image.Resampling.LANCZOS), float)
+        error = np.asarray(tile.convert("RGB"), float) - reference
+    assert 10 * np.log10(255**2 / np.mean(error**2)) > 35

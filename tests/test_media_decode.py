@@ -355,6 +355,44 @@ def test_large_jpeg_is_dct_scaled_not_refused() -> None:
     assert 320 <= decoded.image.width < 640
 
 
+@pytest.mark.parametrize(
+    ("size", "min_side", "expected"),
+    [
+        ((4000, 3000), 240, (500, 375)),  # a 12 MP camera photo: 1/8, the smallest there is
+        ((4000, 3000), 376, (1000, 750)),  # 1/8 would leave 375: 1/4
+        ((1913, 1913), 240, (240, 240)),  # 1/8 rounds up to exactly min_side
+        ((1912, 1912), 240, (478, 478)),  # 1/8 gives 239: 1/4
+        ((2550, 1913), 240, (319, 240)),  # Pillow's rule on a rounded-up request took 1/4
+        ((2007, 1920), 240, (251, 240)),
+        ((640, 481), 240, (320, 241)),
+    ],
+)
+def test_jpeg_dct_scale_is_the_smallest_that_keeps_min_side(
+    size: tuple[int, int], min_side: int, expected: tuple[int, int]
+) -> None:
+    decoded = decode_quietly(encode(Image.new("L", size, 90), "JPEG", quality=50), min_side)
+    assert (decoded.width, decoded.height) == size
+    assert decoded.image.size == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"quality": 90}, {"quality": 90, "progressive": True}, {"quality": 75, "subsampling": 0}],
+)
+@pytest.mark.parametrize("min_side", [100, 160, 10_000])
+def test_jpeg_pixels_match_pillows_own_chunked_decode(
+    params: dict[str, object], min_side: int
+) -> None:
+    """The stream goes to libjpeg in one piece; the pixels must be what Pillow's default
+    64 KiB feeding gives, at every DCT scale and at full size."""
+    data = encode(photo_like(1280, 960, seed=5), "JPEG", **params)
+    decoded = decode_quietly(data, min_side)
+    with Image.open(io.BytesIO(data)) as reference:
+        reference.draft("RGB", decoded.image.size)
+        assert reference.size == decoded.image.size
+        assert np.array_equal(np.asarray(decoded.image), np.asarray(reference.convert("RGB")))
+
+
 PEAK_MEMORY_SCRIPT = """
 import io, re, sys
 from pathlib import Path
