@@ -46,7 +46,7 @@ from hachi.library import Library  # noqa: E402
 from hachi.search import engine, ranking  # noqa: E402
 from hachi.search.query import parse_query  # noqa: E402
 from hachi.search.semantic import SemanticIndex, refine_margin  # noqa: E402
-from hachi.textnorm import fold, terms_blob  # noqa: E402
+from hachi.textnorm import terms_blob  # noqa: E402
 from hachi.vectors import VectorStore, vector_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,12 +270,13 @@ def _one_split(semantic: SemanticIndex, conn: Any, text: str) -> dict[str, float
     )
     sampled = ranking.sample_positions(len(clip))
     assert sampled is not None
-    exact, out["exact sample (f16 gather)"] = timed(
-        lambda: semantic.exact_scores(snap, vector, snap.rows[sampled])
+    exact, out["exact sample (f16, rows held)"] = timed(
+        lambda: semantic.sample_scores(snap, vector, snap.rows, sampled)
     )
     margin = refine_margin(clip[sampled], exact)
-    clip[sampled] = exact
-    threshold, out["cutoff (2-Gaussian EM)"] = timed(lambda: ranking.cutoff(clip))
+    threshold, out["cutoff (2-Gaussian EM)"] = timed(
+        lambda: ranking.cutoff_of_sample(exact, len(clip))
+    )
     assert threshold is not None
     near = np.flatnonzero(clip >= threshold - margin)
     out["rows near the cutoff [count]"] = float(len(near))
@@ -283,14 +284,9 @@ def _one_split(semantic: SemanticIndex, conn: Any, text: str) -> dict[str, float
         lambda: semantic.exact_scores(snap, vector, snap.rows[near])
     )
     clip[near] = refined
-    words = [w for w in fold(query.text).split() if w not in engine.STOPWORDS and len(w) > 1]
-    _, any_ms = timed(lambda: queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words)))
-    _, all_ms = timed(lambda: queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words)))
-    out["lexical FTS SQL (x2)"] = any_ms + all_ms  # _lexical runs both expressions
-    (lexical, keep), lex_ms = timed(
+    (lexical, keep), out["lexical (vocabulary, then FTS if a word is there)"] = timed(
         lambda: engine._lexical(conn, query.text, snap.photo_ids, snap.sorted_ids())
     )
-    out["lexical align to ids (numpy)"] = max(0.0, lex_ms - out["lexical FTS SQL (x2)"])
     ranked, out["blend + sort kept"] = timed(
         lambda: ranking.rank_above(clip, lexical, keep, threshold)
     )

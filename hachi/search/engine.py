@@ -322,22 +322,21 @@ def _exact_cutoff(
 ) -> float | None:
     """The cutoff, with ``clip`` made exact (in place) wherever the answer depends on it.
 
-    Int8 scores only choose candidates: the cutoff's sample is scored exactly first, so the
-    threshold is the one exact scores would give, then every photo that could reach it (or
-    is kept anyway) is re-scored, so shown photos and their order are exact too.
+    Int8 scores only choose candidates: the cutoff is fitted on exact scores of its fixed
+    sample (the same numbers with or without the int8 copy), then every photo that could
+    reach it (or is kept anyway) is re-scored, so shown photos and their order are exact.
     """
-    if not snap.approximate:
-        return ranking.cutoff(clip, more)
     sampled = ranking.sample_positions(len(clip))
-    if sampled is None or more >= MAX_MORE:  # a small library or everything shown
-        clip[:] = semantic.exact_scores(snap, vector, rows)
+    if sampled is None or more >= MAX_MORE:  # a small library, or everything shown
+        if snap.approximate:
+            clip[:] = semantic.exact_scores(snap, vector, rows)
         return ranking.cutoff(clip, more)
-    exact = semantic.exact_scores(snap, vector, rows[sampled])
-    margin = refine_margin(clip[sampled], exact)
-    clip[sampled] = exact
-    threshold = ranking.cutoff(clip, more)
-    near = _near_cutoff(clip, must_keep, threshold, margin)
-    clip[near] = semantic.exact_scores(snap, vector, rows[near])
+    exact = semantic.sample_scores(snap, vector, rows, sampled)
+    threshold = ranking.cutoff_of_sample(exact, len(clip), more)
+    if snap.approximate:
+        margin = refine_margin(clip[sampled], exact)
+        near = _near_cutoff(clip, must_keep, threshold, margin)
+        clip[near] = semantic.exact_scores(snap, vector, rows[near])
     return threshold
 
 
@@ -359,18 +358,25 @@ def _lexical(
     ids: NDArray[np.int64],
     sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
-    """Per candidate: lexical relevance (any word) and whether every word matched."""
-    words = [
-        w
+    """Per candidate: lexical relevance (any word) and whether every word matched.
+
+    Word counts come from the index's vocabulary first: a word in no photo drops out of the
+    "any word" query and makes the "every word" one pointless, so a query whose words name
+    nothing in the library (most descriptions of a scene) costs no full-text query at all.
+    """
+    counts = {
+        w: queries.photos_with_prefix(conn, w)
         for w in fold(text).split()
-        if w not in STOPWORDS
-        and len(w) > 1
-        and queries.photos_with_prefix(conn, w) <= LEXICAL_LIMIT
-    ]
+        if w not in STOPWORDS and len(w) > 1
+    }
+    words = [w for w, count in counts.items() if 0 < count <= LEXICAL_LIMIT]
     if not words:
         return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
     any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
-    every_word = queries.fts_scores(conn, " AND ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
+    every_word: dict[int, float] = {}
+    if all(counts.values()):  # no typed word is missing from the library
+        expression = " AND ".join(f'"{w}"*' for w in words)
+        every_word = queries.fts_scores(conn, expression, LEXICAL_LIMIT)
     if sorted_ids is None:
         order = np.argsort(ids, kind="stable")
         sorted_ids = (ids[order], order)

@@ -95,21 +95,21 @@ def fit_two_gaussians(scores: NDArray[np.floating]) -> tuple[float, float, float
     filled = counts > 0
     c = ((edges[:-1] + edges[1:]) / 2)[filled]
     n = counts[filled].astype(np.float64)
-    c2 = c * c
-    total, total_1, total_2 = float(n.sum()), float(n @ c), float(n @ c2)
+    powers = np.stack([np.ones_like(c), c, c * c], axis=1)  # (bins, 3): counts, sums, squares
+    totals = n @ powers
     for _ in range(EM_ITERATIONS):
-        p1 = (w / s1) * np.exp(-0.5 * ((c - m1) / s1) ** 2)
-        p0 = ((1 - w) / s0) * np.exp(-0.5 * ((c - m0) / s0) ** 2)
-        nr = n * (p1 / np.maximum(p0 + p1, 1e-300))
-        high_n, high_1, high_2 = float(nr.sum()), float(nr @ c), float(nr @ c2)
-        low_n = total - high_n
-        if high_n <= 1e-9 or low_n <= 1e-9:
+        means, stds = np.array([m0, m1]), np.array([s0, s1])
+        z = (c[None, :] - means[:, None]) / stds[:, None]
+        p = (np.array([1 - w, w]) / stds)[:, None] * np.exp(-0.5 * z * z)
+        high = (n * p[1] / np.maximum(p[0] + p[1], 1e-300)) @ powers
+        low = totals - high
+        if high[0] <= 1e-9 or low[0] <= 1e-9:
             break
         previous = (w, m0, m1)
-        w = min(max(high_n / total, 1e-6), 1 - 1e-6)
-        m1, m0 = high_1 / high_n, (total_1 - high_1) / low_n
-        s1 = max((max(high_2 / high_n - m1 * m1, 0.0)) ** 0.5, 1e-4)
-        s0 = max((max((total_2 - high_2) / low_n - m0 * m0, 0.0)) ** 0.5, 1e-4)
+        w = min(max(high[0] / totals[0], 1e-6), 1 - 1e-6)
+        m1, m0 = high[1] / high[0], low[1] / low[0]
+        s1 = max(max(high[2] / high[0] - m1 * m1, 0.0) ** 0.5, 1e-4)
+        s0 = max(max(low[2] / low[0] - m0 * m0, 0.0) ** 0.5, 1e-4)
         if max(abs(a - b) for a, b in zip(previous, (w, m0, m1), strict=True)) < EM_TOLERANCE:
             break
     return w, float(m0), float(s0), float(m1), float(s1)
@@ -121,9 +121,15 @@ def _pdf(x: NDArray[np.float64], mean: float, std: float) -> NDArray[np.float64]
 
 def cutoff(scores: NDArray[np.float32], more: int = 0) -> float | None:
     """The score a photo needs to be shown; None means show everything."""
-    if more >= MAX_MORE or len(scores) < 3:
+    return cutoff_of_sample(sample(scores), len(scores), more)
+
+
+def cutoff_of_sample(picked: NDArray[np.floating], count: int, more: int = 0) -> float | None:
+    """``cutoff`` from the scores at ``sample_positions(count)`` (all of them for a small
+    library), for callers that score just those exactly."""
+    if more >= MAX_MORE or count < 3:
         return None
-    x = sample(scores)
+    x = np.asarray(picked, dtype=np.float64)
     w, m0, s0, m1, s1 = fit_two_gaussians(x)
     if m1 - m0 >= MIN_SEPARATION * s0 and w < 0.5:
         grid = np.linspace(m0, m1 + 3 * s1, 512)

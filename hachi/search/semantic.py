@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,9 @@ class Snapshot:
     state: tuple[int, int, int] | None
     id_sort: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # see sorted_ids
     rows_are_all: bool = False  # rows == arange(store.rows): no gather needed
+    held_rows: dict[int, NDArray[np.float32]] = field(default_factory=dict, compare=False)
+    """The cutoff sample's rows in float32, by sample size: gathered once, not every query
+    (10 MB at 512-d; a plain BLAS product then scores them in ~0.3 ms)."""
 
     @property
     def approximate(self) -> bool:
@@ -131,6 +134,25 @@ class SemanticIndex:
         # gather copies the matrix, and live rows are nearly all rows anyway.
         scores = snap.store.approximate_scores(query.astype(np.float32))
         return scores if snap.rows_are_all else scores[snap.rows]
+
+    def sample_scores(
+        self,
+        snap: Snapshot,
+        query: NDArray[np.float32],
+        rows: NDArray[np.int64],
+        positions: NDArray[np.int64],
+    ) -> NDArray[np.float32]:
+        """Exact scores of ``rows[positions]``; when ``rows`` are the snapshot's own (no
+        photo excluded), the fixed cutoff sample's rows are kept in memory between queries."""
+        if snap.store is None or rows is not snap.rows:
+            return self.exact_scores(snap, query, rows[positions])
+        with self._lock:
+            held = snap.held_rows.get(len(positions))
+            if held is None:
+                held = snap.store.read(rows[positions])
+                snap.held_rows[len(positions)] = held
+        q = query.astype(np.float32)
+        return held @ (q / max(float(np.linalg.norm(q)), 1e-12))
 
     def exact_scores(
         self, snap: Snapshot, query: NDArray[np.float32], rows: NDArray[np.int64]
