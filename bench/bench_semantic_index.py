@@ -6,7 +6,8 @@
 On the 12-megapixel JPEGs of bench_index.py (generated there if missing) it measures:
 
 (a) the image encoder alone on pre-made tensors, batched as the pipeline batches and with
-    the threads the pipeline's session gets: the ceiling for (b);
+    the threads the pipeline's session gets: the ceiling for (b). (a) and (b) are run for
+    each image tower in --towers (float32, and the int8 one HACHI_CLIP_IMAGE_INT8 selects);
 (b) `hachi index` end to end with the random-weight ViT-B-32 installed and OCR and faces
     off (scan, read, hash, EXIF, DCT-scaled decode, thumbnail, CLIP preprocess, batched
     encode, float16 vectors, catalog). Target: at least 85 % of (a);

@@ -150,13 +150,13 @@ def test_embed_text_is_float32_unless_int8_is_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Plain `embed --text` is the float32 reference; `--int8` uses the int8 text tower."""
-    from hachi.ml.clip.quantize import quantize_text_tower
+    from hachi.ml.clip.config import load_config
+    from hachi.ml.clip.quantize import add_text_int8
 
     folder = Path(shutil.copytree(MODEL_DIR, tmp_path / "shapes"))
-    quantize_text_tower(folder)
-    raw = json.loads((folder / "model.json").read_text())
-    raw["files"].append("textual.int8.onnx")
-    (folder / "model.json").write_text(json.dumps(raw))
+    _, agreement = add_text_int8(folder, load_config(folder), ["a red circle", "a blue star"])
+    assert 0.99 < agreement < 1.0  # measured on the int8 graph, not float32 against itself
+    assert load_config(folder).text_int8_min_cosine == round(agreement, 6)
     home = tmp_path / "home"
     assert run(capsys, home, "models", "install", str(folder), "--name", "shapes")[0] == 0
     texts = ["a red circle", "a photo of a blue star"]

@@ -15,6 +15,7 @@ from hachi.errors import BadRequest, ModelUnavailable
 from hachi.ml.clip.config import load_config, write_config
 from hachi.ml.clip.encoders import (
     MIN_TEXT_TOKENS,
+    TEXT_INT8_MIN_COSINE,
     ClipImageEncoder,
     ClipModel,
     ClipTextEncoder,
@@ -211,7 +212,12 @@ def probe(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     weights = probe_weights(config.vocab_size, config.context_length, config.embed_dim)
     write_probe_graph(folder / "textual.onnx", weights)
     quantize_text_tower(folder)
-    rewrite_model_json(folder, text_trim=True, files=[*config.files, "textual.int8.onnx"])
+    rewrite_model_json(
+        folder,
+        text_trim=True,
+        files=[*config.files, "textual.int8.onnx"],
+        text_int8_min_cosine=0.999,
+    )
     return folder, weights
 
 
@@ -284,6 +290,32 @@ def test_int8_text_graph_is_used_only_when_asked_and_agrees(
     fallback = ClipModel(folder, text_int8=True)
     assert not fallback.text_quantized
     assert np.allclose(fallback.encode_texts(texts), fp32, atol=1e-6)
+
+
+@pytest.mark.parametrize("agreement", [None, 0.99])
+def test_int8_text_graph_needs_a_recorded_agreement_above_the_floor(
+    probe: tuple[Path, dict[str, np.ndarray]], agreement: float | None
+) -> None:
+    """A folder that does not say how well its int8 tower agrees, or says too little, is
+    queried in float32 even when int8 is asked for."""
+    folder, _ = probe
+    rewrite_model_json(folder, text_int8_min_cosine=agreement)
+    texts = ["a red circle", "a yellow triangle"]
+    asked = ClipModel(folder, text_int8=True)
+    assert not asked.text_quantized
+    np.testing.assert_allclose(
+        asked.encode_texts(texts), ClipModel(folder).encode_texts(texts), atol=1e-6
+    )
+    rewrite_model_json(folder, text_int8_min_cosine=TEXT_INT8_MIN_COSINE)
+    assert ClipModel(folder, text_int8=True).text_quantized
+
+
+def test_a_bad_recorded_agreement_is_refused(probe: tuple[Path, dict[str, np.ndarray]]) -> None:
+    folder, _ = probe
+    for bad in ("0.999", 3.0, True):
+        rewrite_model_json(folder, text_int8_min_cosine=bad)
+        with pytest.raises(ModelUnavailable):
+            load_config(folder)
 
 
 def test_trim_tokens_cuts_after_the_last_end_token_of_the_batch() -> None:

@@ -106,6 +106,7 @@ class ClipConfig:
     files: tuple[str, ...] = (VISUAL_FILE, TEXTUAL_FILE, VOCAB_FILE)
     licence: str = "unknown"
     text_trim: bool = False
+    text_int8_min_cosine: float | None = None  # int8 vs float32 text tower, from export
 
     def to_dict(self) -> dict[str, Any]:
         p = self.preprocess
@@ -126,6 +127,11 @@ class ClipConfig:
             "fill_color": p.fill_color,
             "context_length": self.context_length,
             "text_trim": self.text_trim,
+            **(
+                {}
+                if self.text_int8_min_cosine is None
+                else {"text_int8_min_cosine": self.text_int8_min_cosine}
+            ),
             "vocab_size": self.vocab_size,
             "tokenizer": self.tokenizer.to_dict(),
             "files": list(self.files),
@@ -180,6 +186,7 @@ def parse_config(raw: dict[str, Any]) -> ClipConfig:
             files=tuple(str(f) for f in raw.get("files") or ()),
             licence=str(raw.get("licence", "unknown")),
             text_trim=_flag("text_trim", raw.get("text_trim", False)),
+            text_int8_min_cosine=_cosine(raw.get("text_int8_min_cosine")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelUnavailable(f"invalid CLIP model.json: {exc}", {"field": str(exc)}) from exc
@@ -190,6 +197,14 @@ def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
     return value
+
+
+def _cosine(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -1 <= value <= 1:
+        raise ValueError(f"text_int8_min_cosine must be a number in [-1, 1], got {value!r}")
+    return float(value)
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
