@@ -43,7 +43,7 @@ from hachi.catalog import folders as folders_db  # noqa: E402
 from hachi.catalog.db import connect, transaction  # noqa: E402
 from hachi.config import Settings  # noqa: E402
 from hachi.library import Library  # noqa: E402
-from hachi.search import engine, ranking  # noqa: E402
+from hachi.search import engine, hybrid, ranking  # noqa: E402
 from hachi.search.query import parse_query  # noqa: E402
 from hachi.search.semantic import SemanticIndex, refine_margin  # noqa: E402
 from hachi.textnorm import terms_blob  # noqa: E402
@@ -285,7 +285,7 @@ def _one_split(semantic: SemanticIndex, conn: Any, text: str) -> dict[str, float
     )
     clip[near] = refined
     (lexical, keep), out["lexical (vocabulary, then FTS if a word is there)"] = timed(
-        lambda: engine._lexical(conn, query.text, snap.photo_ids, snap.sorted_ids())
+        lambda: hybrid.lexical_scores(conn, query.text, snap.photo_ids, snap.sorted_ids())
     )
     ranked, out["blend + sort kept"] = timed(
         lambda: ranking.rank_above(clip, lexical, keep, threshold)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hachi.search import ranking
-from hachi.search.engine import _scatter
+from hachi.search.hybrid import scatter as _scatter
 
 
 def _scores(relevant: int, total: int, seed: int = 0) -> np.ndarray:

@@ -264,14 +264,14 @@ def test_compaction_drops_dead_rows_and_keeps_answers(tmp_path: Path) -> None:
 def test_a_word_in_most_file_names_boosts_but_does_not_keep_everything(
     shapes: tuple[Library, dict[int, tuple]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hachi.search import engine
+    from hachi.search import hybrid
 
     library, _ = shapes
     # Every file is named img_NNN: with a generous limit every photo matches every word
     # and is kept on lexical grounds ...
     assert library.search("img", limit=1000)["total"] == PHOTOS
     # ... but once matches exceed the limit, the word is treated as noise.
-    monkeypatch.setattr(engine, "LEXICAL_LIMIT", 50)
+    monkeypatch.setattr(hybrid, "LEXICAL_LIMIT", 50)
     assert library.search("img", limit=1000)["total"] < PHOTOS / 2
 
 

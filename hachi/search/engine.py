@@ -1,7 +1,8 @@
 """From a query string to ranked photo ids: parse, turn filters into criteria, fetch.
 
-Free text is matched lexically for now (file names, folder names, places, OCR text) with
-prefix matching per word; semantic ranking will blend in when a CLIP model is installed.
+Without a CLIP model, free text is matched lexically (file names, folder names, places,
+people, OCR text) with prefix matching per word; with one, ``hybrid`` ranks by CLIP scores
+blended with those lexical matches.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.queries import Condition, Criteria
 from hachi.errors import BadRequest, ModelUnavailable
-from hachi.search import ranking
+from hachi.search import hybrid
 from hachi.search.query import (
     DateRange,
     FacesCount,
@@ -31,11 +32,10 @@ from hachi.search.query import (
     parse_query,
 )
 from hachi.search.ranking import MAX_MORE
-from hachi.search.semantic import SemanticIndex, Snapshot, refine_margin
+from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import fold
 
 MAX_LIMIT = 1_000_000
-LEXICAL_LIMIT = 2_000  # lexical matches considered per query in semantic ranking
 TYPE_MIMES: dict[str, tuple[str, ...]] = {
     "jpeg": ("image/jpeg",),
     "jpg": ("image/jpeg",),
@@ -202,7 +202,7 @@ def search(
     else:
         assert semantic is not None
         criteria = replace(translator.criteria(query, "date_desc"), fts=None)
-        ranked_ids, ranked_scores, extra = _semantic(
+        ranked_ids, ranked_scores, extra = hybrid.rank_semantic(
             conn, semantic, query, criteria, vector, exclude, more
         )
         total = len(ranked_ids)
@@ -260,173 +260,6 @@ def _query_vector(
         return None, set()
     total = np.sum(parts, axis=0).astype(np.float32)
     return total / max(float(np.linalg.norm(total)), 1e-12), set(similar)
-
-
-def _semantic(
-    conn: sqlite3.Connection,
-    semantic: SemanticIndex,
-    query: Query,
-    criteria: Criteria,
-    vector: NDArray[np.float32],
-    exclude: set[int],
-    more: int,
-) -> tuple[list[int], list[float], dict[str, Any]]:
-    snap = semantic.snapshot(conn)
-    ids, rows, clip = snap.photo_ids, snap.rows, semantic.scores(snap, vector)
-    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = snap.sorted_ids()
-    if exclude:
-        mask = ~np.isin(ids, np.asarray(sorted(exclude), dtype=np.int64))
-        ids, rows, clip, sorted_ids = ids[mask], rows[mask], clip[mask], None
-    filter_first = bool(criteria.conditions) and more >= MAX_MORE
-    if filter_first:  # everything ranked: the filters decide the candidates
-        allowed = np.asarray(queries.all_ids_matching(conn, criteria), dtype=np.int64)
-        mask = np.isin(ids, allowed)
-        ids, rows, clip, sorted_ids = ids[mask], rows[mask], clip[mask], None
-    lexical = np.zeros(len(ids), dtype=np.float32)
-    must_keep = np.zeros(len(ids), dtype=bool)
-    if query.text:
-        lexical, must_keep = _lexical(conn, query.text, ids, sorted_ids)
-    threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
-    ranked = ranking.rank_above(clip, lexical, must_keep, threshold)
-    order_ids = [int(ids[i]) for i in ranked.order]
-    scores = [float(s) for s in ranked.scores]
-    hidden = ranked.hidden
-    if criteria.conditions and not filter_first:
-        # Relevance does not depend on the filters, so the cutoff is taken over the whole
-        # library and only the photos it keeps are checked against the filters: a few
-        # thousand ids instead of every match of `camera:canon` in a million photos.
-        allowed_ids = queries.ids_among(conn, criteria, order_ids)
-        kept = [(pid, sc) for pid, sc in zip(order_ids, scores, strict=True) if pid in allowed_ids]
-        order_ids, scores = [p for p, _ in kept], [sc for _, sc in kept]
-        hidden = max(0, queries.count_matching(conn, criteria) - len(order_ids))
-    if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
-        order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
-    extra = {
-        "semantic": True,
-        "model": semantic.model,
-        "cutoff": ranked.cutoff,
-        "hidden": hidden,
-        "more": more,
-    }
-    return order_ids, scores, extra
-
-
-def _exact_cutoff(
-    semantic: SemanticIndex,
-    snap: Snapshot,
-    vector: NDArray[np.float32],
-    rows: NDArray[np.int64],
-    clip: NDArray[np.float32],
-    must_keep: NDArray[np.bool_],
-    more: int,
-) -> float | None:
-    """The cutoff, with ``clip`` made exact (in place) wherever the answer depends on it.
-
-    Int8 scores only choose candidates: the cutoff is fitted on exact scores of its fixed
-    sample (the same numbers with or without the int8 copy), then every photo that could
-    reach it (or is kept anyway) is re-scored, so shown photos and their order are exact.
-    """
-    sampled = ranking.sample_positions(len(clip))
-    if sampled is None or more >= MAX_MORE:  # a small library, or everything shown
-        if snap.approximate:
-            clip[:] = semantic.exact_scores(snap, vector, rows)
-        return ranking.cutoff(clip, more)
-    exact = semantic.sample_scores(snap, vector, rows, sampled)
-    threshold = ranking.cutoff_of_sample(exact, len(clip), more)
-    if snap.approximate:
-        margin = refine_margin(clip[sampled], exact)
-        near = _near_cutoff(clip, must_keep, threshold, margin)
-        clip[near] = semantic.exact_scores(snap, vector, rows[near])
-    return threshold
-
-
-def _near_cutoff(
-    clip: NDArray[np.float32],
-    must_keep: NDArray[np.bool_],
-    threshold: float | None,
-    margin: float,
-) -> NDArray[np.int64]:
-    """Positions whose exact score could put them above the cutoff, plus those kept anyway."""
-    if threshold is None:
-        return np.arange(len(clip))
-    return np.flatnonzero((clip >= threshold - margin) | must_keep)
-
-
-def _lexical(
-    conn: sqlite3.Connection,
-    text: str,
-    ids: NDArray[np.int64],
-    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
-    """Per candidate: lexical relevance (any word) and whether every word matched.
-
-    Word counts come from the index's vocabulary first: a word in no photo drops out of the
-    "any word" query and makes the "every word" one pointless, so a query whose words name
-    nothing in the library (most descriptions of a scene) costs no full-text query at all.
-    """
-    counts = {
-        w: queries.photos_with_prefix(conn, w)
-        for w in fold(text).split()
-        if w not in STOPWORDS and len(w) > 1
-    }
-    words = [w for w, count in counts.items() if 0 < count <= LEXICAL_LIMIT]
-    if not words:
-        return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
-    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
-    every_word: dict[int, float] = {}
-    if all(counts.values()):  # no typed word is missing from the library
-        expression = " AND ".join(f'"{w}"*' for w in words)
-        every_word = queries.fts_scores(conn, expression, LEXICAL_LIMIT)
-    if sorted_ids is None:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = (ids[order], order)
-    lexical = _scatter(ids, any_word, sorted_ids)
-    if len(every_word) >= LEXICAL_LIMIT:
-        # The words are everywhere (a home town, "img"): a boost, not a reason to keep.
-        return lexical, np.zeros(len(ids), bool)
-    return lexical, _scatter(ids, every_word, sorted_ids) != 0
-
-
-def _scatter(
-    ids: NDArray[np.int64],
-    values: dict[int, float],
-    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
-) -> NDArray[np.float32]:
-    """values[id] at each id's position (0 elsewhere), vectorised for million-photo sets.
-
-    ``sorted_ids`` (ids ascending, their positions) is the snapshot's cached sort, which
-    saves sorting a million ids on every query."""
-    out = np.zeros(len(ids), dtype=np.float32)
-    if not values or not len(ids):
-        return out
-    keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
-    vals = np.fromiter(values.values(), dtype=np.float32, count=len(values))
-    if sorted_ids is None:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = (ids[order], order)
-    ascending, order = sorted_ids
-    where = np.clip(np.searchsorted(ascending, keys), 0, len(ids) - 1)
-    found = ascending[where] == keys
-    out[order[where[found]]] = np.where(vals[found] == 0, np.float32(1e-6), vals[found])
-    return out
-
-
-def _by_date(
-    conn: sqlite3.Connection, ids: list[int], scores: list[float], ascending: bool
-) -> tuple[list[int], list[float]]:
-    taken = queries.taken_at_of(conn, ids)
-    pairs = sorted(
-        zip(ids, scores, strict=True),
-        key=lambda p: (taken.get(p[0]) or "", p[0]),
-        reverse=not ascending,
-    )
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-STOPWORDS = frozenset(
-    "a an and at by for from in into is of on or the to with photo photos picture pictures "
-    "image images".split()
-)
 
 
 def summary(row: dict[str, Any], score: float) -> dict[str, Any]:

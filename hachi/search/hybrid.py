@@ -1,0 +1,237 @@
+"""The semantic path of a search: CLIP scores blended with lexical matches, cut, filtered.
+
+Order of work for one query over N photos: the int8 pass scores all N (the one step that
+grows with the library), the lexical side (vocabulary counts, then full text only for
+words the library has) runs on a second thread meanwhile, the cutoff is fitted on exact
+scores of its fixed sample, the photos that can reach it are re-scored exactly, and only
+then are filters checked, on the few thousand photos the cutoff kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hachi.catalog import queries
+from hachi.catalog.queries import Criteria
+from hachi.search import ranking
+from hachi.search.query import Query, SortOrder
+from hachi.search.ranking import MAX_MORE
+from hachi.search.semantic import SemanticIndex, Snapshot, refine_margin
+from hachi.textnorm import fold
+
+LEXICAL_LIMIT = 2_000  # lexical matches considered per query in semantic ranking
+STOPWORDS = frozenset(
+    "a an and at by for from in into is of on or the to with photo photos picture pictures "
+    "image images".split()
+)
+T = TypeVar("T")
+
+
+def rank_semantic(
+    conn: sqlite3.Connection,
+    semantic: SemanticIndex,
+    query: Query,
+    criteria: Criteria,
+    vector: NDArray[np.float32],
+    exclude: set[int],
+    more: int,
+) -> tuple[list[int], list[float], dict[str, Any]]:
+    snap = semantic.snapshot(conn)
+    ids, rows = snap.photo_ids, snap.rows
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = snap.sorted_ids()
+    filter_first = bool(criteria.conditions) and more >= MAX_MORE
+    mask = _candidates(conn, ids, exclude, criteria if filter_first else None)
+    if mask is not None:
+        ids, rows, sorted_ids = ids[mask], rows[mask], None
+    # The lexical side needs only the ids: it runs on its own thread (with this request's
+    # connection, which nothing else uses meanwhile) while ONNX Runtime scores.
+    lexical_job = _Background(lambda: lexical_scores(conn, query.text, ids, sorted_ids))
+    try:
+        clip = semantic.scores(snap, vector)
+    finally:
+        lexical, must_keep = lexical_job.result()
+    if mask is not None:
+        clip = clip[mask]
+    threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
+    ranked = ranking.rank_above(clip, lexical, must_keep, threshold)
+    order_ids = [int(ids[i]) for i in ranked.order]
+    scores = [float(s) for s in ranked.scores]
+    hidden = ranked.hidden
+    if criteria.conditions and not filter_first:
+        # Relevance does not depend on the filters, so the cutoff is taken over the whole
+        # library and only the photos it keeps are checked against the filters: a few
+        # thousand ids instead of every match of `camera:canon` in a million photos.
+        allowed_ids = queries.ids_among(conn, criteria, order_ids)
+        kept = [(pid, sc) for pid, sc in zip(order_ids, scores, strict=True) if pid in allowed_ids]
+        order_ids, scores = [p for p, _ in kept], [sc for _, sc in kept]
+        hidden = max(0, queries.count_matching(conn, criteria) - len(order_ids))
+    if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
+        order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
+    extra = {
+        "semantic": True,
+        "model": semantic.model,
+        "cutoff": ranked.cutoff,
+        "hidden": hidden,
+        "more": more,
+    }
+    return order_ids, scores, extra
+
+
+def _candidates(
+    conn: sqlite3.Connection,
+    ids: NDArray[np.int64],
+    exclude: set[int],
+    filters: Criteria | None,
+) -> NDArray[np.bool_] | None:
+    """Which snapshot photos can be answers (None: all): not the example photos of
+    ``similar:``, and, when everything is ranked, only the photos the filters allow."""
+    mask: NDArray[np.bool_] | None = None
+    if exclude:
+        mask = ~np.isin(ids, np.asarray(sorted(exclude), dtype=np.int64))
+    if filters is not None:
+        allowed = np.asarray(queries.all_ids_matching(conn, filters), dtype=np.int64)
+        allowed_mask = np.isin(ids, allowed)
+        mask = allowed_mask if mask is None else mask & allowed_mask
+    return mask
+
+
+class _Background(Generic[T]):
+    """A function run on a thread of its own; ``result`` waits and re-raises its error."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hachi-lexical", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
+def _exact_cutoff(
+    semantic: SemanticIndex,
+    snap: Snapshot,
+    vector: NDArray[np.float32],
+    rows: NDArray[np.int64],
+    clip: NDArray[np.float32],
+    must_keep: NDArray[np.bool_],
+    more: int,
+) -> float | None:
+    """The cutoff, with ``clip`` made exact (in place) wherever the answer depends on it.
+
+    Int8 scores only choose candidates: the cutoff is fitted on exact scores of its fixed
+    sample (the same numbers with or without the int8 copy), then every photo that could
+    reach it (or is kept anyway) is re-scored, so shown photos and their order are exact.
+    """
+    sampled = ranking.sample_positions(len(clip))
+    if sampled is None or more >= MAX_MORE:  # a small library, or everything shown
+        if snap.approximate:
+            clip[:] = semantic.exact_scores(snap, vector, rows)
+        return ranking.cutoff(clip, more)
+    exact = semantic.sample_scores(snap, vector, rows, sampled)
+    threshold = ranking.cutoff_of_sample(exact, len(clip), more)
+    if snap.approximate:
+        margin = refine_margin(clip[sampled], exact)
+        near = _near_cutoff(clip, must_keep, threshold, margin)
+        clip[near] = semantic.exact_scores(snap, vector, rows[near])
+    return threshold
+
+
+def _near_cutoff(
+    clip: NDArray[np.float32],
+    must_keep: NDArray[np.bool_],
+    threshold: float | None,
+    margin: float,
+) -> NDArray[np.int64]:
+    """Positions whose exact score could put them above the cutoff, plus those kept anyway."""
+    if threshold is None:
+        return np.arange(len(clip))
+    return np.flatnonzero((clip >= threshold - margin) | must_keep)
+
+
+def lexical_scores(
+    conn: sqlite3.Connection,
+    text: str,
+    ids: NDArray[np.int64],
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Per candidate: lexical relevance (any word) and whether every word matched (zeros
+    for a query without words).
+
+    Word counts come from the index's vocabulary first: a word in no photo drops out of the
+    "any word" query and makes the "every word" one pointless, so a query whose words name
+    nothing in the library (most descriptions of a scene) costs no full-text query at all.
+    """
+    counts = {
+        w: queries.photos_with_prefix(conn, w)
+        for w in fold(text).split()
+        if w not in STOPWORDS and len(w) > 1
+    }
+    words = [w for w, count in counts.items() if 0 < count <= LEXICAL_LIMIT]
+    if not words:
+        return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
+    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
+    every_word: dict[int, float] = {}
+    if all(counts.values()):  # no typed word is missing from the library
+        expression = " AND ".join(f'"{w}"*' for w in words)
+        every_word = queries.fts_scores(conn, expression, LEXICAL_LIMIT)
+    if sorted_ids is None:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = (ids[order], order)
+    lexical = scatter(ids, any_word, sorted_ids)
+    if len(every_word) >= LEXICAL_LIMIT:
+        # The words are everywhere (a home town, "img"): a boost, not a reason to keep.
+        return lexical, np.zeros(len(ids), bool)
+    return lexical, scatter(ids, every_word, sorted_ids) != 0
+
+
+def scatter(
+    ids: NDArray[np.int64],
+    values: dict[int, float],
+    sorted_ids: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+) -> NDArray[np.float32]:
+    """values[id] at each id's position (0 elsewhere), vectorised for million-photo sets.
+
+    ``sorted_ids`` (ids ascending, their positions) is the snapshot's cached sort, which
+    saves sorting a million ids on every query."""
+    out = np.zeros(len(ids), dtype=np.float32)
+    if not values or not len(ids):
+        return out
+    keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+    vals = np.fromiter(values.values(), dtype=np.float32, count=len(values))
+    if sorted_ids is None:
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = (ids[order], order)
+    ascending, order = sorted_ids
+    where = np.clip(np.searchsorted(ascending, keys), 0, len(ids) - 1)
+    found = ascending[where] == keys
+    out[order[where[found]]] = np.where(vals[found] == 0, np.float32(1e-6), vals[found])
+    return out
+
+
+def _by_date(
+    conn: sqlite3.Connection, ids: list[int], scores: list[float], ascending: bool
+) -> tuple[list[int], list[float]]:
+    taken = queries.taken_at_of(conn, ids)
+    pairs = sorted(
+        zip(ids, scores, strict=True),
+        key=lambda p: (taken.get(p[0]) or "", p[0]),
+        reverse=not ascending,
+    )
+    return [p[0] for p in pairs], [p[1] for p in pairs]
