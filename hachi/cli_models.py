@@ -1,4 +1,4 @@
-"""`hachi models ...` and `hachi embed`: install, list, remove, export and try models.
+"""`hachi models ...` and `hachi embed`: install, list, remove, export, quantise, try models.
 
 Thin like the rest of the CLI: each handler parses nothing itself, calls one library
 function, and prints; errors are hachi.errors types that `hachi.cli.main` maps to
@@ -98,6 +98,28 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_quantize(args: argparse.Namespace, settings: Settings) -> int:
+    from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE
+    from hachi.ml.clip.optimize import quantize_installed
+
+    name = args.name or settings.clip_model
+    report = quantize_installed(settings, name, image=args.image)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    used = "used" if report.text_min_cosine >= TEXT_INT8_MIN_COSINE else "NOT used (too far)"
+    print(
+        f"{name}: int8 text tower, least cosine to float32 {report.text_min_cosine:.5f}: "
+        f"{used} for queries"
+    )
+    if report.image_mean_cosine is not None:
+        print(
+            f"{name}: int8 image tower, mean cosine to float32 {report.image_mean_cosine:.5f}"
+            " (index with it: HACHI_CLIP_IMAGE_INT8=true)"
+        )
+    return 0
+
+
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.clip.encoders import ClipModel
     from hachi.ml.store import model_dir
@@ -145,6 +167,14 @@ def register(subparsers: argparse._SubParsersAction, add_common: AddCommon) -> N
     p.add_argument("dir", type=Path, metavar="DIR")
     p.add_argument("--name", default=None, help="install under this name")
     _add_export(command("export", cmd_export, "Turn an open_clip model into ONNX (needs torch)."))
+    p = command(
+        "quantize",
+        cmd_quantize,
+        "Add int8 towers to an installed CLIP model, measured against float32 (needs onnx).",
+    )
+    p.add_argument("name", nargs="?", default=None, metavar="NAME", help="default: the CLIP model")
+    p.add_argument("--image", action="store_true", help="also the image tower")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_embed(subparsers, add_common)
 
 

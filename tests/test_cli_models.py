@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hachi.cli import main
-from hachi.ml.clip.encoders import ClipModel
+from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE, ClipModel
 
 MODEL_DIR = Path(__file__).parents[1] / "models" / "test" / "shapes-clip"
 
@@ -177,3 +177,43 @@ def test_embed_help_says_what_int8_covers(capsys: pytest.CaptureFixture[str]) ->
         main(["embed", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "visual.int8.onnx" in help_text and "textual.int8.onnx" in help_text
+
+
+def test_quantize_adds_measured_int8_towers_to_an_installed_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder installed as ONNX only (like a pulled one) gets int8 towers in a new folder
+    swapped in whole; model.json keeps its source and records the measured agreement."""
+    home = tmp_path / "home"
+    assert run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "shapes")[0] == 0
+    folder = home / "models" / "shapes"
+    before = json.loads((folder / "model.json").read_text())
+    assert not ClipModel(folder, text_int8=True).text_quantized
+    code, out, _ = run(capsys, home, "models", "quantize", "shapes", "--image", "--json")
+    assert code == 0
+    report = json.loads(out)
+    after = json.loads((folder / "model.json").read_text())
+    assert after["source"] == before["source"]
+    added = {"textual.int8.onnx", "visual.int8.onnx"}
+    assert sorted(after["files"]) == sorted(set(before["files"]) | added)
+    assert after["text_int8_min_cosine"] == round(report["text_int8_min_cosine"], 6)
+    assert 0.99 < report["text_int8_min_cosine"] < 1.0
+    assert 0.999 < report["image_int8_mean_cosine"] < 1.0
+    model = ClipModel(folder, int8=True, text_int8=True)
+    assert model.text_quantized == (report["text_int8_min_cosine"] >= TEXT_INT8_MIN_COSINE)
+    texts = ["a red circle", "a blue star"]
+    cosines = np.sum(model.encode_texts(texts) * ClipModel(folder).encode_texts(texts), axis=1)
+    assert cosines.min() >= report["text_int8_min_cosine"] - 1e-3
+    # again, text only: the image tower made before stays listed and on disk
+    assert run(capsys, home, "models", "quantize", "shapes")[0] == 0
+    again = json.loads((folder / "model.json").read_text())
+    assert sorted(again["files"]) == sorted(after["files"])
+    assert all((folder / f).is_file() for f in again["files"])
+
+
+def test_quantize_refuses_what_it_cannot_quantize(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    code, _, err = run(capsys, home, "models", "quantize", "nothing-here")
+    assert code != 0 and "nothing-here" in err

@@ -13,6 +13,7 @@ few of its rows, so it costs no speed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,7 +41,13 @@ def _quantize(source: Path, target: Path, ops: Sequence[str]) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # onnx missing: it is part of the export extra
         raise ModelUnavailable("int8 quantisation needs the 'onnx' package") from exc
-    quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=list(ops))
+    logging.disable(logging.WARNING)  # its advice to pre-process is for static quantisation
+    try:
+        quantize_dynamic(
+            source, target, weight_type=QuantType.QInt8, op_types_to_quantize=list(ops)
+        )
+    finally:
+        logging.disable(logging.NOTSET)
     return target
 
 
