@@ -49,13 +49,20 @@ def rank_semantic(
     mask = _candidates(conn, ids, exclude, criteria if filter_first else None)
     if mask is not None:
         ids, rows, sorted_ids = ids[mask], rows[mask], None
-    # The lexical side needs only the ids: it runs on its own thread (with this request's
+    filter_after = bool(criteria.conditions) and not filter_first
+
+    def sql_side() -> tuple[NDArray[np.float32], NDArray[np.bool_], int]:
+        lexical, must_keep = lexical_scores(conn, query.text, ids, sorted_ids)
+        matching = queries.count_matching(conn, criteria) if filter_after else 0
+        return lexical, must_keep, matching
+
+    # The SQL side needs no score: it runs on its own thread (with this request's
     # connection, which nothing else uses meanwhile) while ONNX Runtime scores.
-    lexical_job = _Background(lambda: lexical_scores(conn, query.text, ids, sorted_ids))
+    sql_job = _Background(sql_side)
     try:
         clip = semantic.scores(snap, vector)
     finally:
-        lexical, must_keep = lexical_job.result()
+        lexical, must_keep, matching = sql_job.result()
     if mask is not None:
         clip = clip[mask]
     threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
@@ -63,14 +70,14 @@ def rank_semantic(
     order_ids = [int(ids[i]) for i in ranked.order]
     scores = [float(s) for s in ranked.scores]
     hidden = ranked.hidden
-    if criteria.conditions and not filter_first:
+    if filter_after:
         # Relevance does not depend on the filters, so the cutoff is taken over the whole
         # library and only the photos it keeps are checked against the filters: a few
         # thousand ids instead of every match of `camera:canon` in a million photos.
         allowed_ids = queries.ids_among(conn, criteria, order_ids)
         kept = [(pid, sc) for pid, sc in zip(order_ids, scores, strict=True) if pid in allowed_ids]
         order_ids, scores = [p for p, _ in kept], [sc for _, sc in kept]
-        hidden = max(0, queries.count_matching(conn, criteria) - len(order_ids))
+        hidden = max(0, matching - len(order_ids))
     if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
         order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
     extra = {
