@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -233,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(home=args.home, port=getattr(args, "port", None))
-        return int(args.func(args, settings))
+        code = int(args.func(args, settings))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return code
     except HachiError as exc:
         print(f"hachi: {exc.message}", file=sys.stderr)
         hint = exc.detail.get("install") if isinstance(exc.detail, dict) else None
@@ -242,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if 400 <= exc.status < 500 else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `hachi search ... | head`: the reader left; say nothing more, and keep Python's
+        # final flush of stdout from raising again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -144,3 +144,16 @@ def test_unreadable_file_is_recorded_not_fatal(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "1 indexed" in run.stderr and "1 failed" in run.stderr
     assert "secret.jpg: cannot read file: permission denied" in run.stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`hachi status --json | head -c 0`: the reader is gone; no traceback, exit 0."""
+    script = (
+        "import os, sys\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from hachi.cli import main\n"
+        f"sys.exit(main(['status', '--json', '--home', {str(tmp_path / 'home')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
