@@ -83,6 +83,7 @@ def rank_semantic(
     extra = {
         "semantic": True,
         "model": semantic.model,
+        "query_encoder": "int8" if semantic.clip.text_quantized else "float32",
         "cutoff": ranked.cutoff,
         "hidden": hidden,
         "more": more,

@@ -126,6 +126,19 @@ def schemas() -> dict[str, Schema]:
             took_ms=NUM,
             results={"type": "array", "items": ref("SearchResult")},
             next_cursor=nullable("string"),
+            notices={"type": "array", "items": STR},
+            semantic={**BOOL, "description": "Whether CLIP ranked the results."},
+            model={**STR, "description": "The CLIP model (semantic results only)."},
+            query_encoder={
+                "enum": ["int8", "float32"],
+                "description": "Which text tower encoded the query (semantic results only).",
+            },
+            cutoff={
+                **nullable("number"),
+                "description": "The relevance score a photo needed; null when all are ranked.",
+            },
+            hidden={**INT, "description": "Matches the cutoff left out (ask with more=1|2)."},
+            more=INT,
         ),
         "Photo": {**search_result_schema(), "additionalProperties": True},
         "Suggestion": obj(
