@@ -30,6 +30,9 @@ STOPWORDS = frozenset(
     "a an and at by for from in into is of on or the to with photo photos picture pictures "
     "image images".split()
 )
+OVERLAP_MIN_PHOTOS = 250_000
+"""From this size the SQL side of a query runs beside the scoring (measured at 1,000,000
+photos: 82.7 vs 90.6 ms p50; at 100,000: 0.9 ms slower, so not there)."""
 T = TypeVar("T")
 
 
@@ -56,9 +59,11 @@ def rank_semantic(
         matching = queries.count_matching(conn, criteria) if filter_after else 0
         return lexical, must_keep, matching
 
-    # The SQL side needs no score: it runs on its own thread (with this request's
-    # connection, which nothing else uses meanwhile) while ONNX Runtime scores.
-    sql_job = _Background(sql_side)
+    # The SQL side needs no score: on a big library, or with a filter to count, it runs on
+    # its own thread (with this request's connection, which nothing else uses meanwhile)
+    # while ONNX Runtime scores. On a small one the thread costs more than it hides.
+    overlap = filter_after or len(ids) >= OVERLAP_MIN_PHOTOS
+    sql_job = _Background(sql_side) if overlap else _Done(sql_side())
     try:
         clip = semantic.scores(snap, vector)
     finally:
@@ -130,6 +135,16 @@ class _Background(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
+
+
+class _Done(Generic[T]):
+    """A result computed on the spot, with the same ``result`` as ``_Background``."""
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def result(self) -> T:
+        return self._value
 
 
 def _exact_cutoff(
