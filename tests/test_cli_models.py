@@ -217,3 +217,22 @@ def test_quantize_refuses_what_it_cannot_quantize(
     home = tmp_path / "home"
     code, _, err = run(capsys, home, "models", "quantize", "nothing-here")
     assert code != 0 and "nothing-here" in err
+
+
+def test_quantize_after_pull_reports_instead_of_failing(tmp_path: Path) -> None:
+    """The step `models pull` runs after a CLIP download: a sentence either way."""
+    from hachi.config import Settings
+    from hachi.ml.clip.optimize import quantize_after_pull
+    from hachi.ml.store import install_model
+
+    settings = Settings.from_env({}, home=tmp_path / "home")
+    install_model(settings, MODEL_DIR, name="good")
+    said = quantize_after_pull(settings, "good")
+    assert said.startswith("queries use an int8 text tower"), said
+    assert ClipModel(settings.models_path / "good", text_int8=True).text_quantized
+    broken = Path(shutil.copytree(MODEL_DIR, tmp_path / "broken"))
+    (broken / "textual.onnx").write_bytes(b"not an onnx graph")
+    install_model(settings, broken, name="broken")
+    said = quantize_after_pull(settings, "broken")
+    assert said.startswith("queries stay on the float32 text tower"), said
+    assert not (settings.models_path / "broken" / "textual.int8.onnx").exists()

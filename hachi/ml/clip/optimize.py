@@ -1,4 +1,5 @@
-"""int8 towers for a CLIP model that is already installed (``hachi models quantize``).
+"""int8 towers for a CLIP model that is already installed (``hachi models quantize``, and
+right after ``hachi models pull``).
 
 Folders pulled from the manifest hold ONNX graphs made by others, in float32 only, so their
 queries run the whole float32 text tower (~55 ms for ViT-B-32 on two cores). Quantising
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from hachi.config import Settings
-from hachi.errors import BadRequest
+from hachi.errors import BadRequest, HachiError
 from hachi.ml.clip.config import TASK, TEXTUAL_INT8_FILE, VISUAL_INT8_FILE, load_config
+from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE
 from hachi.ml.clip.export import CHECK_TEXTS, INT8_CHECK_TEXTS, check_images
 from hachi.ml.clip.preprocess import preprocess_batch
 from hachi.ml.clip.quantize import (
@@ -68,6 +70,25 @@ def quantize_installed(settings: Settings, name: str, image: bool = False) -> Qu
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def quantize_after_pull(settings: Settings, name: str) -> str:
+    """Give a freshly pulled CLIP model its int8 text tower; a sentence saying how it went.
+
+    Never fatal: the model works without it (queries then run the float32 tower), so a
+    failure is reported, not raised.
+    """
+    try:
+        report = quantize_installed(settings, name)
+    except Exception as exc:  # noqa: BLE001 - onnx and the quantiser raise many types
+        message = exc.message if isinstance(exc, HachiError) else f"{type(exc).__name__}: {exc}"
+        return f"queries stay on the float32 text tower (no int8 copy: {message})"
+    if report.text_min_cosine < TEXT_INT8_MIN_COSINE:
+        return (
+            f"int8 text tower made but not used: least cosine to float32 "
+            f"{report.text_min_cosine:.4f} < {TEXT_INT8_MIN_COSINE}"
+        )
+    return f"queries use an int8 text tower (least cosine to float32 {report.text_min_cosine:.4f})"
 
 
 def _quantize_into(
