@@ -76,12 +76,7 @@ def rank_semantic(
     scores = [float(s) for s in ranked.scores]
     hidden = ranked.hidden
     if filter_after:
-        # Relevance does not depend on the filters, so the cutoff is taken over the whole
-        # library and only the photos it keeps are checked against the filters: a few
-        # thousand ids instead of every match of `camera:canon` in a million photos.
-        allowed_ids = queries.ids_among(conn, criteria, order_ids)
-        kept = [(pid, sc) for pid, sc in zip(order_ids, scores, strict=True) if pid in allowed_ids]
-        order_ids, scores = [p for p, _ in kept], [sc for _, sc in kept]
+        order_ids, scores = _allowed(conn, criteria, order_ids, scores)
         hidden = max(0, matching - len(order_ids))
     if query.sort in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
         order_ids, scores = _by_date(conn, order_ids, scores, query.sort == SortOrder.DATE_ASC)
@@ -94,6 +89,17 @@ def rank_semantic(
         "more": more,
     }
     return order_ids, scores, extra
+
+
+def _allowed(
+    conn: sqlite3.Connection, criteria: Criteria, ids: list[int], scores: list[float]
+) -> tuple[list[int], list[float]]:
+    """The ranked photos the filters allow, in order. Relevance does not depend on the
+    filters, so the cutoff is taken over the whole library and only the photos it keeps are
+    checked: a few thousand ids instead of every match of `camera:canon` in a million."""
+    allowed = queries.ids_among(conn, criteria, ids)
+    kept = [(pid, score) for pid, score in zip(ids, scores, strict=True) if pid in allowed]
+    return [pid for pid, _ in kept], [score for _, score in kept]
 
 
 def _candidates(
