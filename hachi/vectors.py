@@ -164,9 +164,9 @@ class VectorStore:
     def approximate_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine with every committed row from the int8 copy (within ~0.003 of ``scores``),
         or the exact scores when this store has no usable copy."""
-        q = _unit_query(query, self.dim)
         if self._copy is None:
-            return self._dot_kernel().scores(self.matrix(), q)
+            return self.scores(query)
+        q = _unit_query(query, self.dim)
         matrix, scales = self._copy.arrays(self.rows)
         if self._int8_kernel is None:
             self._int8_kernel = Int8DotKernel()

@@ -201,8 +201,7 @@ def _scan_dot_model() -> bytes:
         ],
         [_tensor_info("Y", _ONNX_FLOAT, ("k", "c", "one"))],
     )
-    opset = _field_bytes(1, "") + _field_int(2, _OPSET)
-    return _field_int(1, _IR_VERSION) + _field_bytes(7, graph) + _field_bytes(8, opset)
+    return _model(graph)
 
 
 def _int8_dot_model() -> bytes:
@@ -216,5 +215,10 @@ def _int8_dot_model() -> bytes:
         ],
         [_tensor_info("Y", _ONNX_INT32, ("n", "one"))],
     )
+    return _model(graph)
+
+
+def _model(graph: bytes) -> bytes:
+    """A ModelProto around ``graph``, at the IR version and default-domain opset used here."""
     opset = _field_bytes(1, "") + _field_int(2, _OPSET)
     return _field_int(1, _IR_VERSION) + _field_bytes(7, graph) + _field_bytes(8, opset)

@@ -22,7 +22,7 @@ from hachi.catalog.queries import Criteria
 from hachi.search import ranking
 from hachi.search.query import Query, SortOrder
 from hachi.search.ranking import MAX_MORE
-from hachi.search.semantic import SemanticIndex, Snapshot, refine_margin
+from hachi.search.semantic import SemanticIndex, Snapshot, refine_margin, sort_ids
 from hachi.textnorm import fold
 
 LEXICAL_LIMIT = 2_000  # lexical matches considered per query in semantic ranking
@@ -175,23 +175,12 @@ def _exact_cutoff(
         return ranking.cutoff(clip, more)
     exact = semantic.sample_scores(snap, vector, rows, sampled)
     threshold = ranking.cutoff_of_sample(exact, len(clip), more)
-    if snap.approximate:
+    if snap.approximate and threshold is not None:
+        # positions whose exact score could reach the cutoff, plus those kept anyway
         margin = refine_margin(clip[sampled], exact)
-        near = _near_cutoff(clip, must_keep, threshold, margin)
+        near = np.flatnonzero((clip >= threshold - margin) | must_keep)
         clip[near] = semantic.exact_scores(snap, vector, rows[near])
     return threshold
-
-
-def _near_cutoff(
-    clip: NDArray[np.float32],
-    must_keep: NDArray[np.bool_],
-    threshold: float | None,
-    margin: float,
-) -> NDArray[np.int64]:
-    """Positions whose exact score could put them above the cutoff, plus those kept anyway."""
-    if threshold is None:
-        return np.arange(len(clip))
-    return np.flatnonzero((clip >= threshold - margin) | must_keep)
 
 
 def lexical_scores(
@@ -220,9 +209,7 @@ def lexical_scores(
     if all(counts.values()):  # no typed word is missing from the library
         expression = " AND ".join(f'"{w}"*' for w in words)
         every_word = queries.fts_scores(conn, expression, LEXICAL_LIMIT)
-    if sorted_ids is None:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = (ids[order], order)
+    sorted_ids = sort_ids(ids) if sorted_ids is None else sorted_ids
     lexical = scatter(ids, any_word, sorted_ids)
     if len(every_word) >= LEXICAL_LIMIT:
         # The words are everywhere (a home town, "img"): a boost, not a reason to keep.
@@ -244,10 +231,7 @@ def scatter(
         return out
     keys = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
     vals = np.fromiter(values.values(), dtype=np.float32, count=len(values))
-    if sorted_ids is None:
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = (ids[order], order)
-    ascending, order = sorted_ids
+    ascending, order = sort_ids(ids) if sorted_ids is None else sorted_ids
     where = np.clip(np.searchsorted(ascending, keys), 0, len(ids) - 1)
     found = ascending[where] == keys
     out[order[where[found]]] = np.where(vals[found] == 0, np.float32(1e-6), vals[found])

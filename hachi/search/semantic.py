@@ -39,6 +39,12 @@ def refine_margin(approximate: NDArray[np.float32], exact: NDArray[np.float32]) 
     return max(MIN_MARGIN, MARGIN_PER_ERROR * float(np.abs(approximate - exact).max()))
 
 
+def sort_ids(ids: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(ids ascending, their positions in ``ids``): what id lookups search in."""
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Photos with a vector, in row order, and the store to score them with."""
@@ -60,10 +66,7 @@ class Snapshot:
 
     def sorted_ids(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(photo ids ascending, their positions in this snapshot), for id lookups."""
-        if self.id_sort is not None:
-            return self.id_sort
-        order = np.argsort(self.photo_ids, kind="stable")
-        return self.photo_ids[order], order
+        return self.id_sort if self.id_sort is not None else sort_ids(self.photo_ids)
 
 
 class SemanticIndex:
@@ -91,8 +94,7 @@ class SemanticIndex:
         path = vector_file(self.vectors_dir, self.model, state[1])
         store = VectorStore(path, self.clip.embed_dim, state[0], read_only=True, search_copy=True)
         every_row = len(rows) == store.rows and bool(np.all(rows == np.arange(len(rows))))
-        order = np.argsort(ids, kind="stable")
-        return Snapshot(ids, rows, store, state, (ids[order], order), every_row)
+        return Snapshot(ids, rows, store, state, sort_ids(ids), every_row)
 
     def close(self) -> None:
         """Unmap the vector files (a reopened snapshot maps them again)."""
