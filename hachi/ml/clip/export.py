@@ -34,6 +34,7 @@ from hachi.ml.clip.config import (
     ClipConfig,
     PreprocessConfig,
     TokenizerConfig,
+    load_config,
     write_config,
 )
 from hachi.ml.clip.export_text import (
@@ -131,10 +132,9 @@ def export_clip(
     write_config(config, out_dir)  # after the check: a folder that failed is not installable
     text_agreement = None
     if config.text_trim:  # trimmed graphs are the query encoder: give them their fast copy
-        config, text_agreement = add_text_int8(out_dir, config, CHECK_TEXTS + INT8_CHECK_TEXTS)
-    image_agreement = None
-    if int8:
-        config, image_agreement = add_image_int8(out_dir, config, batch)
+        text_agreement = add_text_int8(out_dir, CHECK_TEXTS + INT8_CHECK_TEXTS)
+    image_agreement = add_image_int8(out_dir, batch) if int8 else None
+    config = load_config(out_dir)  # with the int8 files and agreement just recorded
     return ExportReport(
         out_dir=out_dir,
         config=config,

@@ -26,12 +26,7 @@ from hachi.ml.clip.config import TASK, TEXTUAL_INT8_FILE, VISUAL_INT8_FILE, load
 from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE
 from hachi.ml.clip.export import CHECK_TEXTS, INT8_CHECK_TEXTS, check_images
 from hachi.ml.clip.preprocess import preprocess_batch
-from hachi.ml.clip.quantize import (
-    int8_agreement,
-    quantize_image_tower,
-    quantize_text_tower,
-    text_int8_agreement,
-)
+from hachi.ml.clip.quantize import add_image_int8, add_text_int8
 from hachi.ml.store import (
     model_dir,
     model_lock,
@@ -99,16 +94,11 @@ def _quantize_into(
     for rel in files:
         _link_or_copy(folder / rel, staging / rel)
     write_model_json(staging, {**meta, "files": files})
-    quantize_text_tower(staging)
-    text = text_int8_agreement(staging, CHECK_TEXTS + INT8_CHECK_TEXTS)
+    text = add_text_int8(staging, CHECK_TEXTS + INT8_CHECK_TEXTS)
     image_cosine = None
     if image:
-        quantize_image_tower(staging)
         batch = preprocess_batch(check_images(), load_config(staging).preprocess)
-        image_cosine = int8_agreement(staging, batch)
-    write_model_json(
-        staging, {**meta, "files": files + added, "text_int8_min_cosine": round(text, 6)}
-    )
+        image_cosine = add_image_int8(staging, batch)
     return QuantizeReport(str(meta["name"]), text, image_cosine)
 
 

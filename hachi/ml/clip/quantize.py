@@ -1,8 +1,8 @@
 """Optional int8 towers: dynamic quantisation of their matrix products.
 
 Weights become int8 (a quarter of the size) and activations are quantised on the fly, so
-no calibration photos or texts are needed. It needs the ``onnx`` package, which comes with
-the ``export`` extra; running a quantised graph needs only ONNX Runtime. Whether a graph is
+no calibration photos or texts are needed. Making a graph needs the ``onnx`` package (a
+dependency, used only here); running one needs only ONNX Runtime. Whether a graph is
 worth using is a measurement, not a guess: each is compared with its float32 original.
 
 The text tower quantises only its MatMuls. Its token table (a Gather) stays float32: int8
@@ -12,25 +12,19 @@ few of its rows, so it costs no speed.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hachi.errors import ModelUnavailable
-from hachi.ml.clip.config import (
-    TEXTUAL_FILE,
-    TEXTUAL_INT8_FILE,
-    VISUAL_FILE,
-    VISUAL_INT8_FILE,
-    ClipConfig,
-    write_config,
-)
+from hachi.ml.clip.config import TEXTUAL_FILE, TEXTUAL_INT8_FILE, VISUAL_FILE, VISUAL_INT8_FILE
 from hachi.ml.clip.encoders import ClipImageEncoder, ClipTextEncoder, l2_normalize
 from hachi.ml.sessions import create_session
+from hachi.ml.store import read_model_json, write_model_json
 
 QUANTIZED_OPS = ("MatMul", "Gemm")
 TEXT_QUANTIZED_OPS = ("MatMul",)
@@ -39,7 +33,7 @@ TEXT_QUANTIZED_OPS = ("MatMul",)
 def _quantize(source: Path, target: Path, ops: Sequence[str]) -> Path:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:  # onnx missing: it is part of the export extra
+    except ImportError as exc:  # onnx missing from this environment
         raise ModelUnavailable("int8 quantisation needs the 'onnx' package") from exc
     logging.disable(logging.WARNING)  # its advice to pre-process is for static quantisation
     try:
@@ -86,31 +80,27 @@ def text_int8_agreement(model_dir: Path, texts: Sequence[str]) -> float:
     return min(cosines)
 
 
-def add_image_int8(
-    model_dir: Path, config: ClipConfig, batch: NDArray[np.float32]
-) -> tuple[ClipConfig, float]:
-    """Quantise the image tower of a checked folder; list it in model.json; measure it."""
+def add_image_int8(model_dir: Path, batch: NDArray[np.float32]) -> float:
+    """Quantise the image tower of a model folder, list it in model.json; its agreement."""
     quantize_image_tower(model_dir)
-    config = _with_file(model_dir, config, VISUAL_INT8_FILE)
     ClipImageEncoder(model_dir, int8=True).ensure_loaded()  # the graph must open in ORT
-    return config, int8_agreement(model_dir, batch)
+    agreement = int8_agreement(model_dir, batch)
+    _record(model_dir, VISUAL_INT8_FILE)
+    return agreement
 
 
-def add_text_int8(
-    model_dir: Path, config: ClipConfig, texts: Sequence[str]
-) -> tuple[ClipConfig, float]:
-    """Quantise the text tower of a checked folder; list it in model.json; measure it."""
+def add_text_int8(model_dir: Path, texts: Sequence[str]) -> float:
+    """Quantise the text tower of a model folder, list it in model.json with its measured
+    agreement (the runtime uses the int8 graph only when that clears its floor)."""
     quantize_text_tower(model_dir)
-    config = _with_file(model_dir, config, TEXTUAL_INT8_FILE)
     agreement = text_int8_agreement(model_dir, texts)
-    # recorded: the runtime uses the int8 graph only when this clears its floor
-    config = dataclasses.replace(config, text_int8_min_cosine=round(agreement, 6))
-    write_config(config, model_dir)
-    return config, agreement
+    _record(model_dir, TEXTUAL_INT8_FILE, text_int8_min_cosine=round(agreement, 6))
+    return agreement
 
 
-def _with_file(model_dir: Path, config: ClipConfig, name: str) -> ClipConfig:
-    """The config listing one more file, written: the store checks every listed file."""
-    config = dataclasses.replace(config, files=(*config.files, name))
-    write_config(config, model_dir)
-    return config
+def _record(model_dir: Path, name: str, **values: Any) -> None:
+    """List one more file (the store checks every listed file) and set ``values``, keeping
+    every other key of model.json: a pulled folder's source and key aliases stay."""
+    meta = read_model_json(model_dir)
+    files = [f for f in meta["files"] if f != name] + [name]
+    write_model_json(model_dir, {**meta, **values, "files": files})
