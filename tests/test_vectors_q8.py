@@ -35,6 +35,20 @@ def reader(path: Path, rows: int) -> VectorStore:
     return VectorStore(path, DIM, rows, read_only=True, search_copy=True)
 
 
+def assert_copy_serves(path: Path, rows: int) -> None:
+    """A reader of ``rows`` rows scores from the copy, within MAX_ERROR of float16."""
+    with reader(path, rows) as store:
+        assert store.has_search_copy
+        assert np.abs(store.approximate_scores(query()) - store.scores(query())).max() < MAX_ERROR
+
+
+def assert_exact_fallback(path: Path, rows: int) -> None:
+    """A reader of ``rows`` rows finds no usable copy and scores exactly from float16."""
+    with reader(path, rows) as store:
+        assert not store.has_search_copy
+        np.testing.assert_array_equal(store.approximate_scores(query()), store.scores(query()))
+
+
 def test_quantised_rows_keep_direction_and_zero_rows_score_zero() -> None:
     rows = unit_rows(500).astype(np.float16)
     stored, scales = quantize(rows)
@@ -57,8 +71,7 @@ def test_query_quantisation_carries_its_offset_correction() -> None:
 def test_approximate_scores_are_close_to_exact(tmp_path: Path) -> None:
     path = tmp_path / "m.f16"
     written(path, unit_rows(3000))
-    store = reader(path, 3000)
-    try:
+    with reader(path, 3000) as store:
         assert store.has_search_copy
         for seed in range(5):
             exact = store.scores(query(seed + 100))
@@ -66,8 +79,6 @@ def test_approximate_scores_are_close_to_exact(tmp_path: Path) -> None:
             assert np.abs(approx - exact).max() < MAX_ERROR
             # and it is a real approximation, not the float16 scores again
             assert not np.array_equal(approx, exact)
-    finally:
-        store.close()
 
 
 def test_appends_extend_the_copy_and_readers_see_their_prefix(tmp_path: Path) -> None:
@@ -76,35 +87,22 @@ def test_appends_extend_the_copy_and_readers_see_their_prefix(tmp_path: Path) ->
     with VectorStore(path, DIM, 0, search_copy=True) as writer:
         for start in range(0, 1500, 100):
             writer.append(rows[start : start + 100])
-            store = reader(path, start + 100)
-            try:
+            with reader(path, start + 100) as store:
                 assert store.has_search_copy
                 approx = store.approximate_scores(query())
                 assert len(approx) == start + 100
                 exact = rows[: start + 100].astype(np.float16).astype(np.float32) @ query()
                 assert np.abs(approx - exact).max() < MAX_ERROR
-            finally:
-                store.close()
 
 
 def test_a_library_without_a_copy_gets_one_from_its_next_writer(tmp_path: Path) -> None:
     path = tmp_path / "m.f16"
     written(path, unit_rows(700), search_copy=False)
     assert not copy_paths(path)[0].exists()
-    store = reader(path, 700)
-    try:  # no copy yet: a reader scores exactly
-        assert not store.has_search_copy
-        np.testing.assert_array_equal(store.approximate_scores(query()), store.scores(query()))
-    finally:
-        store.close()
+    assert_exact_fallback(path, 700)  # no copy yet: a reader scores exactly
     with VectorStore(path, DIM, 700, search_copy=True) as writer:
         writer.append(unit_rows(10, seed=5))
-    store = reader(path, 710)
-    try:
-        assert store.has_search_copy
-        assert np.abs(store.approximate_scores(query()) - store.scores(query())).max() < MAX_ERROR
-    finally:
-        store.close()
+    assert_copy_serves(path, 710)
 
 
 def test_a_copy_of_other_vectors_is_ignored_then_rebuilt(tmp_path: Path) -> None:
@@ -115,18 +113,9 @@ def test_a_copy_of_other_vectors_is_ignored_then_rebuilt(tmp_path: Path) -> None
     written(path, unit_rows(300, seed=2), search_copy=False)  # same name, other photos
     for p, data in zip(copy_paths(path), stale, strict=True):
         p.write_bytes(data)
-    store = reader(path, 300)
-    try:
-        assert not store.has_search_copy
-    finally:
-        store.close()
+    assert_exact_fallback(path, 300)
     VectorStore(path, DIM, 300, search_copy=True).close()
-    store = reader(path, 300)
-    try:
-        assert store.has_search_copy
-        assert np.abs(store.approximate_scores(query()) - store.scores(query())).max() < MAX_ERROR
-    finally:
-        store.close()
+    assert_copy_serves(path, 300)
 
 
 @pytest.mark.parametrize("damage", ["missing scales", "short copy", "torn scales"])
@@ -142,18 +131,9 @@ def test_a_damaged_copy_costs_speed_not_answers(tmp_path: Path, damage: str) -> 
     else:
         with open(scale_path, "r+b") as f:
             f.truncate(400 * 4 - 2)
-    store = reader(path, 400)
-    try:
-        assert not store.has_search_copy
-        np.testing.assert_array_equal(store.approximate_scores(query()), store.scores(query()))
-    finally:
-        store.close()
+    assert_exact_fallback(path, 400)
     VectorStore(path, DIM, 400, search_copy=True).close()  # the writer repairs it
-    store = reader(path, 400)
-    try:
-        assert store.has_search_copy
-    finally:
-        store.close()
+    assert_copy_serves(path, 400)
 
 
 def test_uncommitted_copy_rows_are_overwritten_like_float16_rows(tmp_path: Path) -> None:
@@ -163,12 +143,7 @@ def test_uncommitted_copy_rows_are_overwritten_like_float16_rows(tmp_path: Path)
         writer.append(unit_rows(50, seed=7))  # never committed: the catalog says 50
     with VectorStore(path, DIM, 50, search_copy=True) as writer:
         writer.append(unit_rows(50, seed=8))
-    store = reader(path, 100)
-    try:
-        assert store.has_search_copy
-        assert np.abs(store.approximate_scores(query()) - store.scores(query())).max() < MAX_ERROR
-    finally:
-        store.close()
+    assert_copy_serves(path, 100)
 
 
 def test_compaction_carries_the_copy_and_removal_deletes_it(tmp_path: Path) -> None:
@@ -179,9 +154,4 @@ def test_compaction_carries_the_copy_and_removal_deletes_it(tmp_path: Path) -> N
         store.compact(live, tmp_path / "m.1.f16").close()
     remove_vector_files(old)
     assert not old.exists() and not any(p.exists() for p in copy_paths(old))
-    store = reader(tmp_path / "m.1.f16", len(live))
-    try:
-        assert store.has_search_copy
-        assert np.abs(store.approximate_scores(query()) - store.scores(query())).max() < MAX_ERROR
-    finally:
-        store.close()
+    assert_copy_serves(tmp_path / "m.1.f16", len(live))
