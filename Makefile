@@ -10,26 +10,40 @@ STAMP := $(VENV)/.installed
 EXPORT_VENV := .venv-export
 EXPORT_STAMP := $(EXPORT_VENV)/.installed
 
-.PHONY: run test lint typecheck test-fast test-slow test-export system-deps run-deps venv clean bench
+.PHONY: lock run test lint typecheck test-fast test-slow test-export system-deps run-deps venv clean bench
 
-$(STAMP): pyproject.toml
+# Every install comes from the lock files in requirements/ (exact versions, sha256 hashes), so a
+# fresh machine on any day gets the same set; `make lock` refreshes them on purpose.
+LOCKS := requirements/build.txt requirements/dev.txt
+PIP_LOCKED := --quiet --require-hashes --no-deps
+
+$(STAMP): $(LOCKS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements/build.txt -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 # The `export` extra in its own venv: torch and open_clip are never needed to run Hachi,
 # only to export models and to check that our tokenizer, preprocessing and ONNX graphs give
-# exactly what open_clip gives. (pip takes torch from local disk where it is cached.)
-$(EXPORT_STAMP): pyproject.toml
+# exactly what open_clip gives. (pip takes torch 2.14.1 from local disk where it lies there.)
+$(EXPORT_STAMP): requirements/build.txt requirements/export.txt pyproject.toml
 	@test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
-	$(EXPORT_VENV)/bin/pip install --quiet --upgrade pip
-	$(EXPORT_VENV)/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(EXPORT_VENV)/bin/pip install --quiet open-clip-torch onnx onnxscript pytest pytest-timeout hypothesis
-	$(EXPORT_VENV)/bin/pip install --quiet -e '.[export]'
+	$(EXPORT_VENV)/bin/pip install $(PIP_LOCKED) -r requirements/build.txt -r requirements/export.txt
+	$(EXPORT_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(EXPORT_STAMP)
+
+# Refresh the lock files (newest versions the ranges in pyproject.toml and requirements/*.in
+# allow, for every platform); review the diff, run `make test`, commit.
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+lock:
+	@test -x $(UV) || $(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 requirements/build.in -o requirements/build.txt $(UPGRADE)
+	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 pyproject.toml -o requirements/run.txt $(UPGRADE)
+	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.txt $(UPGRADE)
+	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 pyproject.toml requirements/export.in --extra export -o requirements/export.txt $(UPGRADE)
 
 test-export: $(EXPORT_STAMP)
 	$(EXPORT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_clip_parity.py
