@@ -222,9 +222,18 @@ def test_stripped_corpus_raws_are_refused_with_a_reason(name: str) -> None:
 
 
 @needs_corpus
-def test_truncated_corpus_heic_is_refused() -> None:
-    with pytest.raises(UnreadableFile, match="truncated HEIC"):
+def test_corpus_heic_without_image_data_is_refused_as_corrupt() -> None:
+    """ExifTool's sample keeps its boxes whole but holds 18 bytes of 'image': not cut short."""
+    with pytest.raises(UnreadableFile, match="^corrupt HEIC"):
         decode_quietly((CORPUS / "exif" / "QuickTime.heic").read_bytes(), 320, "QuickTime.heic")
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.97])
+def test_cut_heic_is_refused_as_truncated(keep: float) -> None:
+    """Told from the file's own box and item sizes, whatever libheif's words for it."""
+    data = encode(Image.new("RGB", (256, 192), (200, 30, 30)), "HEIC")
+    with pytest.raises(UnreadableFile, match="^truncated HEIC$"):
+        decode_quietly(data[: int(len(data) * keep)], 100, "cut.heic")
 
 
 @needs_corpus

@@ -35,6 +35,7 @@ from PIL import (
 )
 
 from hachi.errors import HachiError, NotAPhoto, UnreadableFile
+from hachi.media.exif_bmff import claimed_length
 from hachi.media.formats import RAW_MIMES, SNIFF_BYTES, describe_non_image, sniff_mime
 
 MAX_PIXELS = 200_000_000
@@ -346,8 +347,14 @@ def _decode_heif(data: bytes, mime: str, min_side: int) -> DecodedImage:
     """libheif applies the container's rotation and mirroring itself, so EXIF is ignored."""
     import pillow_heif  # loaded on first HEIC only; registers nothing with Pillow
 
-    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
-    _check_size(heif.size, MAX_BITMAP_PIXELS)
-    image = _reduce(_to_rgb(heif.to_pillow()), min_side)
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        _check_size(heif.size, MAX_BITMAP_PIXELS)
+        pixels = heif.to_pillow()
+    except (ValueError, RuntimeError, OSError) as exc:
+        if claimed_length(data) > len(data):
+            raise UnreadableFile(f"truncated {_label(mime)}") from exc
+        raise
+    image = _reduce(_to_rgb(pixels), min_side)
     image = _to_srgb(image, heif.info.get("icc_profile"))
     return DecodedImage(image=image, width=heif.size[0], height=heif.size[1], mime=mime)

@@ -66,6 +66,31 @@ def read_bmff(data: bytes) -> BmffFindings:
     return found
 
 
+def claimed_length(data: bytes) -> int:
+    """How long the file says it is: the end of its last top-level box or item extent.
+
+    A file cut short claims more than it holds, whatever words a decoder would use for the
+    failure, so this is how Hachi tells "truncated" from "corrupt" on its own.
+    """
+    claimed, position = 0, 0
+    while position + 8 <= len(data):
+        size, header = struct.unpack_from(">I", data, position)[0], 8
+        if size == 1 and position + 16 <= len(data):
+            size, header = struct.unpack_from(">Q", data, position + 8)[0], 16
+        elif size == 0:
+            size = len(data) - position
+        if size < header:
+            break
+        claimed = position + size
+        position += size
+    if claimed > len(data):
+        return claimed
+    extents = (
+        start + length for spans in read_bmff(data).locations.values() for start, length in spans
+    )
+    return max([claimed, *extents])
+
+
 def primary_size(found: BmffFindings) -> tuple[int, int] | None:
     """The size of the primary item before any rotation box: its 'ispe' size, or the 'clap'
     clean aperture when the encoder padded the picture to whole coding blocks."""
