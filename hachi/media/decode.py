@@ -129,7 +129,19 @@ def decode_image(data: bytes, min_side: int, name: str = "") -> DecodedImage:
     except MemoryError as exc:
         raise UnreadableFile(f"out of memory decoding {_label(mime)}") from exc
     except Exception as exc:  # noqa: BLE001 - C decoders raise anything; one file never kills a job
+        if _lacks_end_marker(data, mime):
+            raise UnreadableFile(f"truncated {_label(mime)}") from exc
         raise UnreadableFile(_reason(exc, mime)) from exc
+
+
+# Where a format has an end marker, a failed decode of a file without it was cut short:
+# told from the bytes, so the reason does not depend on a decoder's wording.
+_END_MARKERS = {"image/jpeg": b"\xff\xd9", "image/png": b"IEND"}
+
+
+def _lacks_end_marker(data: bytes, mime: str) -> bool:
+    marker = _END_MARKERS.get(mime)
+    return marker is not None and marker not in data[-4096:]
 
 
 def _unrecognised(data: bytes) -> UnreadableFile:
