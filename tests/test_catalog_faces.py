@@ -100,6 +100,19 @@ def test_reject_assign_merge(conn) -> None:  # noqa: ANN001
         assert conn.execute("SELECT person_id FROM faces WHERE id = ?", (f1,)).fetchone()[0] == b
 
 
+def test_a_merge_locks_the_faces_it_moves(conn) -> None:  # noqa: ANN001
+    folder = folders.add_folder(conn, "/m")
+    with transaction(conn):
+        pid = _photo(conn, folder.id, "m")
+        (face,) = faces_db.replace_faces(conn, pid, "dlib", [_face(0.1, 0.1)], 0)
+        source, target = faces_db.create_person(conn), faces_db.create_person(conn, "T")
+        faces_db.set_assignments(conn, {face: source})
+        faces_db.merge_people(conn, source, target)
+        faces_db.set_assignments(conn, {face: None})  # an automatic run cannot take it back
+    row = conn.execute("SELECT person_id, assigned_by FROM faces WHERE id = ?", (face,)).fetchone()
+    assert tuple(row) == (target, "user")
+
+
 def test_person_terms_prefer_a_whole_name(conn) -> None:  # noqa: ANN001
     with transaction(conn):
         ada = faces_db.create_person(conn, "Ada")

@@ -280,6 +280,23 @@ def test_recluster_matches_named_before_unnamed() -> None:
     assert set(after.values()) == {7}  # the split person is one again, under its name
 
 
+def test_recluster_keeps_a_named_person_made_of_two_clusters() -> None:
+    """A user's merge of two look-alike groups under one name is not split by a recluster."""
+    vectors = np.vstack([blob(axis(0), 5, 0.12, 16), blob(axis(1), 5, 0.12, 17)])
+    before = [FaceRecord(i, i, i, 7, False) for i in range(10)]
+    ids = counter(500)
+    after = recluster_all(before, vectors, Decisions(named=frozenset({7})), WIDE, ids)
+    assert set(after.values()) == {7}
+    assert ids() == 500
+
+
+def test_recluster_still_splits_an_unnamed_person_made_of_two_clusters() -> None:
+    vectors = np.vstack([blob(axis(0), 5, 0.12, 16), blob(axis(1), 5, 0.12, 17)])
+    before = [FaceRecord(i, i, i, 7, False) for i in range(10)]
+    after = recluster_all(before, vectors, NO_DECISIONS, WIDE, counter(500))
+    assert {after[i] for i in range(5)} != {after[i] for i in range(5, 10)}
+
+
 def test_parameters_are_checked() -> None:
     with pytest.raises(HachiError):
         ClusterParams(max_distance=0.3, core_distance=0.4, min_faces=3)

@@ -176,7 +176,10 @@ def merge_people(conn: sqlite3.Connection, source: int, target: int) -> None:
         "WHERE id = ?",
         (source, target),
     )
-    conn.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (target, source))
+    # the user put these faces with the target: locked, so no re-cluster splits them off again
+    conn.execute(
+        "UPDATE faces SET person_id = ?, assigned_by = 'user' WHERE person_id = ?", (target, source)
+    )
     conn.execute(
         "INSERT OR IGNORE INTO face_rejections (face_id, person_id) "
         "SELECT face_id, ? FROM face_rejections WHERE person_id = ?",

@@ -336,8 +336,12 @@ def _match_old_ids(
 
     Pairs are taken greedily: named persons first, then by faces shared, then by ids.
     Persons kept by locked faces are already in the run and cannot be matched again.
+    A named person is the user's own grouping (often several merged clusters, from
+    libraries made before merges locked their faces), so every further cluster made
+    mostly of one named person's faces stays with that person instead of splitting off.
     """
     pairs = []
+    mostly_named: dict[int, int] = {}
     for temp, face_ids in clusters.items():
         shared: dict[int, int] = {}
         for face_id in face_ids:
@@ -345,6 +349,9 @@ def _match_old_ids(
             if old is not None and old not in seeded:
                 shared[old] = shared.get(old, 0) + 1
         pairs += [(old not in named, -count, old, -temp) for old, count in shared.items()]
+        most = max(shared, key=lambda old: (shared[old], -old), default=None)
+        if most in named and 2 * shared[most] > len(face_ids):
+            mostly_named[temp] = most
     final: dict[int, int] = {}
     taken: set[int] = set()
     for _, _, old, negated in sorted(pairs):
@@ -353,5 +360,5 @@ def _match_old_ids(
             taken.add(old)
     for temp in sorted(clusters, reverse=True):
         if temp not in final:
-            final[temp] = new_person_id()
+            final[temp] = mostly_named.get(temp) or new_person_id()
     return final
