@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hachi.catalog import auth, sessions
-from hachi.catalog.db import connect
+from hachi.catalog.db import BUSY_TIMEOUT_MS, connect
 from hachi.catalog.sessions import SESSION_LIFETIME, TOUCH_INTERVAL
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -103,3 +103,20 @@ def test_token_last_use_is_written_at_most_once_a_minute(conn: sqlite3.Connectio
     first = auth.list_tokens(conn)[0].last_used_at
     auth.use_token(conn, token, now=T0 + TOUCH_INTERVAL * 2)
     assert first is not None and auth.list_tokens(conn)[0].last_used_at > first
+
+
+def test_a_busy_catalog_skips_the_last_use_instead_of_waiting(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    secret = sessions.create_session(conn, "Firefox", "127.0.0.1", now=T0)
+    writer = connect(tmp_path / "catalog.db")
+    writer.execute("BEGIN IMMEDIATE")  # the indexer, mid-transaction
+    try:
+        later = T0 + TOUCH_INTERVAL * 2
+        assert sessions.use_session(conn, secret, now=later) is not None
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    (info,) = sessions.list_sessions(conn, now=T0)
+    assert info.last_used_at == info.created_at, "skipped, to be written on a later use"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from hachi.catalog.clock import utc_now, utc_text
 from hachi.catalog.db import transaction
-from hachi.catalog.sessions import secret_hash, touch_is_due
+from hachi.catalog.sessions import secret_hash, touch, touch_is_due
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PASSWORD_KEY = "auth.password"
@@ -139,10 +139,9 @@ def use_token(conn: sqlite3.Connection, token: str, now: datetime | None = None)
     if row is None:
         return None
     if touch_is_due(row["last_used_at"], moment):
-        with transaction(conn):
-            conn.execute(
-                "UPDATE tokens SET last_used_at = ? WHERE id = ?", (utc_text(moment), row["id"])
-            )
+        touch(
+            conn, "UPDATE tokens SET last_used_at = ? WHERE id = ?", (utc_text(moment), row["id"])
+        )
     return int(row["id"])
 
 

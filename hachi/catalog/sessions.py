@@ -3,7 +3,8 @@
 The cookie carries a random secret; only its SHA-256 is stored, so a copy of the catalog
 logs nobody in. A session expires SESSION_LIFETIME after its last use. Its last use is
 written at most once per TOUCH_INTERVAL, so a busy browser costs a write a minute, not one
-per request.
+per request, and only when the catalog is free: a request never waits on the indexer's
+write lock to note it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hachi.catalog.clock import utc_text
-from hachi.catalog.db import transaction
+from hachi.catalog.db import BUSY_TIMEOUT_MS, transaction
 
 SESSION_LIFETIME = timedelta(days=30)
 TOUCH_INTERVAL = timedelta(minutes=1)
 MAX_CLIENT_LENGTH = 200
+TOUCH_WAIT_MS = 100
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,19 @@ def secret_hash(secret: str) -> str:
 def touch_is_due(last_used_at: str | None, now: datetime) -> bool:
     """Whether a credential's last use is stale enough to be written again."""
     return last_used_at is None or last_used_at < utc_text(now - TOUCH_INTERVAL)
+
+
+def touch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> None:
+    """Record a use, best effort: when the catalog is busy writing, skip it this time."""
+    conn.execute(f"PRAGMA busy_timeout = {TOUCH_WAIT_MS}")
+    try:
+        with transaction(conn):
+            conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -79,11 +94,11 @@ def use_session(conn: sqlite3.Connection, secret: str, now: datetime | None = No
     if row is None:
         return None
     if touch_is_due(row["last_used_at"], moment):
-        with transaction(conn):
-            conn.execute(
-                "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
-                (utc_text(moment), utc_text(moment + SESSION_LIFETIME), row["id"]),
-            )
+        touch(
+            conn,
+            "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
+            (utc_text(moment), utc_text(moment + SESSION_LIFETIME), row["id"]),
+        )
     return int(row["id"])
 
 
