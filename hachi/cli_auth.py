@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from hachi.catalog import auth, sessions
+from hachi.catalog.clock import utc_now
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, NotFound
@@ -71,8 +72,12 @@ def cmd_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_tokens(conn: sqlite3.Connection) -> None:
+    now = utc_now()
     for t in auth.list_tokens(conn):
-        expiry = f"expires {t.expires_at}" if t.expires_at else "never expires"
+        if t.expires_at is None:
+            expiry = "never expires"
+        else:
+            expiry = f"{'EXPIRED' if t.expires_at <= now else 'expires'} {t.expires_at}"
         print(
             f"{t.id}\t{t.name}\tcreated {t.created_at}\tlast used {t.last_used_at or 'never'}"
             f"\t{expiry}"

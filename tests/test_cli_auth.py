@@ -73,6 +73,12 @@ def test_token_with_expiry_is_listed_with_last_use(
     backup, forever = listed.splitlines()
     assert "backup" in backup and "expires 20" in backup and "last used 20" in backup
     assert "never expires" in forever and "last used never" in forever
+    conn = connect(home / "catalog.db")
+    try:
+        conn.execute("UPDATE tokens SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE id = 1")
+    finally:
+        conn.close()
+    assert "EXPIRED 2000-01-01" in run(capsys, home, "token", "--list")[1]
 
 
 def test_a_bad_expiry_is_a_clear_user_error(
