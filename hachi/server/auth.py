@@ -19,7 +19,7 @@ from hachi.errors import Unauthorized
 from hachi.server.context import services
 
 SESSION_COOKIE_NAME = "hachi_session"
-SECRET_KEY = "sid"
+COOKIE_SECRET_FIELD = "sid"
 LOGIN_LINK_PATH = "/api/login/link"
 PASSWD_HINT = (
     "no password is set yet: run `hachi passwd`, or use the login link `hachi serve` printed"
@@ -64,7 +64,7 @@ def unauthorized(message: str) -> Unauthorized:
 
 
 def _cookie_session_id() -> int | None:
-    secret = session.get(SECRET_KEY)
+    secret = session.get(COOKIE_SECRET_FIELD)
     if not isinstance(secret, str) or not secret:
         return None
     session_id = services().credentials.use_session(secret)
@@ -97,12 +97,12 @@ def start_session() -> None:
     client = request.headers.get("User-Agent", "")
     secret = services().credentials.create_session(client, request.remote_addr or "")
     session.permanent = True
-    session[SECRET_KEY] = secret
+    session[COOKIE_SECRET_FIELD] = secret
 
 
 def end_session() -> None:
     """Forget the caller's cookie session here and in the catalog; tokens stay valid."""
-    secret = session.get(SECRET_KEY)
+    secret = session.get(COOKIE_SECRET_FIELD)
     if isinstance(secret, str) and secret:
         services().credentials.forget_session(secret)
     session.clear()
