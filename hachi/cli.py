@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 something fatal, 2 a user error (bad query, bad folder,
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hachi.config import Settings
-from hachi.errors import BadRequest, HachiError, NotFound
+from hachi.errors import HachiError
 from hachi.library import Library
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -120,58 +119,6 @@ def cmd_folders(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# -- credentials ------------------------------------------------------------------------
-
-
-def cmd_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.catalog import auth
-    from hachi.catalog.db import connect
-
-    if args.stdin or not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("New password: ")
-        if getpass.getpass("Again: ") != password:
-            raise BadRequest("the two passwords differ")
-    if len(password) < 8:
-        raise BadRequest("the password must have at least 8 characters")
-    settings.ensure_dirs()
-    conn = connect(settings.catalog_path)
-    try:
-        auth.set_password(conn, password)
-        auth.rotate_session_secret(conn)  # log out every existing session
-    finally:
-        conn.close()
-    print("Password set. Existing sessions were logged out.", file=sys.stderr)
-    return 0
-
-
-def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.catalog import auth
-    from hachi.catalog.db import connect
-
-    settings.ensure_dirs()
-    conn = connect(settings.catalog_path)
-    try:
-        if args.list:
-            for t in auth.list_tokens(conn):
-                print(f"{t.id}\t{t.name}\tcreated {t.created_at}")
-            return 0
-        if args.revoke is not None:
-            if not auth.revoke_token(conn, args.revoke):
-                raise NotFound(f"no token with id {args.revoke}")
-            print(f"Token {args.revoke} revoked.", file=sys.stderr)
-            return 0
-        token = auth.create_token(conn, args.name)
-    finally:
-        conn.close()
-    print(token)
-    print(
-        "Use it as: curl -H 'Authorization: Bearer <token>' ... (shown only once)", file=sys.stderr
-    )
-    return 0
-
-
 # -- serve ------------------------------------------------------------------------------
 
 
@@ -206,12 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("folders", cmd_folders, "List indexed folders.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--remove", type=int, metavar="ID", help="forget a folder (files are kept)")
-    p = command("passwd", cmd_passwd, "Set the password of the web UI and API.")
-    p.add_argument("--stdin", action="store_true", help="read the password from stdin")
-    p = command("token", cmd_token, "Create an API token for scripts.")
-    p.add_argument("--name", default="script", help="a label to recognise it by")
-    p.add_argument("--list", action="store_true", help="list tokens")
-    p.add_argument("--revoke", type=int, metavar="ID", help="revoke a token")
     p = command("serve", cmd_serve, "Run the web server and background indexer.")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--index", action="append", metavar="PATH", help="add and index a folder")
@@ -223,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    from hachi import cli_models, cli_people
+    from hachi import cli_auth, cli_models, cli_people
 
+    cli_auth.register(sub, add_common)
     cli_models.register(sub, add_common)
     cli_people.register(sub, add_common)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import secrets
 import sys
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.lan:
         extra = tuple(lan_names())
         settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts + extra)
+    if use_caddy:  # the Caddy we start proves itself with this; see security.TrustedProxy
+        settings = dataclasses.replace(settings, proxy_secret=secrets.token_urlsafe(32))
     library = Library(settings)
     caddy = None
     try:
@@ -41,7 +44,13 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
         elif use_caddy:
-            caddy = start_caddy(settings.port, default_static_dir(), args.ui_port, args.lan)
+            caddy = start_caddy(
+                settings.port,
+                default_static_dir(),
+                args.ui_port,
+                args.lan,
+                proxy_secret=settings.proxy_secret,
+            )
             urls = caddy.urls
         link = mint_login_link(app)
         print(f"Hachi is serving {library.status()['photos']} photos at {urls[0]}", flush=True)

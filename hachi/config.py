@@ -41,6 +41,14 @@ class Settings:
         default=(),
         metadata={"help": "Extra Host names accepted (comma-separated), e.g. a LAN name."},
     )
+    proxy_secret: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Shared secret Caddy sends as X-Hachi-Proxy; X-Forwarded-For is believed "
+            "only with it. `hachi serve --caddy` makes a fresh one each start."
+        },
+    )
     workers: int = field(
         default_factory=lambda: max(2, os.cpu_count() or 2),
         metadata={"help": "Decoding threads used by the indexer."},

@@ -270,3 +270,11 @@ def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:
         run_node("perf.test.js", stack, {"HACHI_EXPECT_TOTAL": str(BIG_LIBRARY)})
     figures = json.loads((ARTIFACTS / "ui_perf.json").read_text())
     assert figures["total"] == BIG_LIBRARY
+
+
+def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:
+    """Signed-in devices and tokens with their last use; one device out, then everywhere."""
+    with running_stack(tmp_path / "home", PASSWORD) as stack:
+        output = run_node("account.test.js", stack, {"HACHI_TOKEN_NAME": "browser-tests"})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+    assert (ARTIFACTS / "screenshots" / "account-375.png").stat().st_size > 0

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from hachi.catalog import folders
+from hachi.catalog import auth, folders, sessions
 from hachi.catalog.db import connect
-from hachi.catalog.schema import SCHEMA_VERSION, schema_version
+from hachi.catalog.schema import MIGRATIONS, SCHEMA_VERSION, schema_version
 from hachi.errors import CatalogTooNew, Conflict
 
 
@@ -47,5 +48,29 @@ def test_nested_folders(tmp_path: Path) -> None:
         assert parent.id != child.id
         folders.add_folder(conn, "/photos-2")  # a sibling with a common prefix is not nested
         assert len(folders.list_folders(conn)) == 2
+    finally:
+        conn.close()
+
+
+def test_a_version_4_catalog_gains_sessions_and_keeps_its_tokens(tmp_path: Path) -> None:
+    """The migration to server-side sessions runs in place on an existing catalog."""
+    path = tmp_path / "catalog.db"
+    raw = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:4]:
+        raw.executescript(script)
+    raw.execute("PRAGMA user_version = 4")
+    token = "hachi_old-token"
+    raw.execute(
+        "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
+        ("old", hashlib.sha256(token.encode()).hexdigest(), "2026-01-01T00:00:00.000000Z"),
+    )
+    raw.close()
+    conn = connect(path)
+    try:
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert auth.token_is_valid(conn, token), "an old token never expires"
+        assert auth.list_tokens(conn)[0].expires_at is None
+        secret = sessions.create_session(conn, "Firefox", "127.0.0.1")
+        assert sessions.use_session(conn, secret) is not None
     finally:
         conn.close()

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
+from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.server.app import close_app, create_app
 from hachi.server.auth import SESSION_COOKIE_NAME, mint_login_link
@@ -209,3 +211,157 @@ def test_create_app_opens_and_closes_its_own_library(settings: Settings) -> None
         assert status.status_code == 200 and status.get_json()["photos"] == 0
     finally:
         close_app(app)
+
+
+# -- sessions kept server-side ----------------------------------------------------------
+
+
+def saved_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie(SESSION_COOKIE_NAME)
+    assert cookie is not None
+    return str(cookie.value)
+
+
+def replay(app: Flask, cookie: str) -> int:
+    """A fresh client presenting a copy of a cookie, as a thief or a stale tab would."""
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE_NAME, cookie, domain="localhost")
+    return int(client.get("/api/status").status_code)
+
+
+def logged_in_client(app: Flask, user_agent: str = "test browser") -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = user_agent
+    assert login(client).status_code == 200
+    return client
+
+
+def test_a_cookie_saved_before_logout_is_refused_after_it(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    client = logged_in_client(app)
+    cookie = saved_cookie(client)
+    assert replay(app, cookie) == 200
+    assert client.post("/api/logout", headers={"Origin": ORIGIN}).status_code == 200
+    assert replay(app, cookie) == 401
+
+
+def test_a_cookie_saved_before_a_password_change_is_refused_after_it(
+    settings: Settings, app: Flask
+) -> None:
+    set_password(settings)
+    cookie = saved_cookie(logged_in_client(app))
+    assert replay(app, cookie) == 200
+    set_password(settings, "a new password")  # what `hachi passwd` does
+    assert replay(app, cookie) == 401
+    assert login(app.test_client(), "a new password").status_code == 200
+
+
+def test_log_out_everywhere_ends_every_session(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    token_headers = {"Authorization": f"Bearer {create_token(settings)}"}
+    clients = [logged_in_client(app, f"browser {n}") for n in range(3)]
+    cookies = [saved_cookie(c) for c in clients]
+    response = clients[0].delete("/api/sessions", headers={"Origin": ORIGIN})
+    assert response.status_code == 200 and response.get_json() == {"ended": 3}
+    assert [replay(app, c) for c in cookies] == [401, 401, 401]
+    assert [c.get("/api/status").status_code for c in clients] == [401, 401, 401]
+    assert app.test_client().get("/api/status", headers=token_headers).status_code == 200
+
+
+def test_ending_one_session_leaves_the_others(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    mine, other = logged_in_client(app, "mine"), logged_in_client(app, "other")
+    listed = mine.get("/api/sessions").get_json()["sessions"]
+    other_id = next(s["id"] for s in listed if s["client"] == "other")
+    assert mine.delete(f"/api/sessions/{other_id}", headers={"Origin": ORIGIN}).status_code == 204
+    assert other.get("/api/status").status_code == 401
+    assert mine.get("/api/status").status_code == 200
+    missing = mine.delete(f"/api/sessions/{other_id}", headers={"Origin": ORIGIN})
+    assert missing.status_code == 404
+    foreign = mine.delete("/api/sessions", headers={"Origin": "http://localhost:9999"})
+    assert foreign.status_code == 403
+
+
+def test_sessions_are_listed_with_their_last_use(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    mine = logged_in_client(app, "Firefox on the laptop")
+    logged_in_client(app, "Safari on the phone")
+    sessions = mine.get("/api/sessions").get_json()["sessions"]
+    assert {s["client"] for s in sessions} == {"Firefox on the laptop", "Safari on the phone"}
+    current = [s for s in sessions if s["current"]]
+    assert len(current) == 1 and current[0]["client"] == "Firefox on the laptop"
+    for s in sessions:
+        assert s["created_at"] <= s["last_used_at"] < s["expires_at"]
+        assert s["address"] == "127.0.0.1"
+
+
+def test_the_cookie_holds_no_session_state_but_a_secret(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    client = logged_in_client(app)
+    conn = connect(settings.catalog_path)
+    try:
+        stored = [r[0] for r in conn.execute("SELECT secret_hash FROM sessions")]
+    finally:
+        conn.close()
+    assert len(stored) == 1
+    assert stored[0] not in saved_cookie(client)
+
+
+def test_logging_in_again_replaces_the_old_session(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    client = logged_in_client(app)
+    first = saved_cookie(client)
+    assert login(client).status_code == 200
+    assert replay(app, first) == 401
+    assert len(client.get("/api/sessions").get_json()["sessions"]) == 1
+
+
+# -- tokens: expiry, last use, revocation -------------------------------------------------
+
+
+def expire_token(settings: Settings, token_id: int) -> None:
+    conn = connect(settings.catalog_path)
+    try:
+        conn.execute(
+            "UPDATE tokens SET expires_at = ? WHERE id = ?",
+            ("2000-01-01T00:00:00.000000Z", token_id),
+        )
+    finally:
+        conn.close()
+
+
+def test_an_expired_token_is_refused(settings: Settings, app: Flask) -> None:
+    token = create_token(settings, "expiring")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    assert client.get("/api/status", headers=headers).status_code == 200
+    expire_token(settings, 1)
+    response = client.get("/api/status", headers=headers)
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["error"]["message"]
+
+
+def test_tokens_are_listed_with_their_last_use_and_expiry(settings: Settings, app: Flask) -> None:
+    used = {"Authorization": f"Bearer {create_token(settings, 'backup')}"}
+    create_token(settings, "never used")
+    client = app.test_client()
+    tokens = client.get("/api/tokens", headers=used).get_json()["tokens"]
+    assert [t["name"] for t in tokens] == ["backup", "never used"]
+    assert tokens[0]["last_used_at"] is not None and tokens[0]["current"] is True
+    assert tokens[1]["last_used_at"] is None and tokens[1]["current"] is False
+    assert tokens[0]["expires_at"] is None and tokens[0]["expired"] is False
+    expire_token(settings, 2)
+    assert client.get("/api/tokens", headers=used).get_json()["tokens"][1]["expired"] is True
+    assert all("hash" not in key for key in tokens[0])
+
+
+def test_a_token_revokes_others_but_not_itself(settings: Settings, app: Flask) -> None:
+    mine = {"Authorization": f"Bearer {create_token(settings, 'mine')}"}
+    other = {"Authorization": f"Bearer {create_token(settings, 'other')}"}
+    client = app.test_client()
+    itself = client.delete("/api/tokens/1", headers=mine)
+    assert itself.status_code == 409
+    assert client.delete("/api/tokens/2", headers=mine).status_code == 204
+    assert client.get("/api/status", headers=other).status_code == 401
+    assert client.delete("/api/tokens/2", headers=mine).status_code == 404
+    assert client.get("/api/status", headers=mine).status_code == 200

@@ -1,7 +1,8 @@
-"""Credentials in the catalog: the password hash, the session secret and API tokens.
+"""Credentials in the catalog: the password hash, the cookie-signing secret, API tokens.
 
 Only hashes are stored. API tokens are random 256-bit strings, so a fast hash (SHA-256)
-is enough for them; the password is user-chosen and gets scrypt.
+is enough for them; the password is user-chosen and gets scrypt. Browser sessions are in
+``sessions``; a new password ends all of them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import hmac
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from hachi.catalog.clock import utc_now
+from hachi.catalog.clock import utc_now, utc_text
 from hachi.catalog.db import transaction
+from hachi.catalog.sessions import secret_hash, touch, touch_is_due
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PASSWORD_KEY = "auth.password"
@@ -26,6 +29,7 @@ class TokenInfo:
     name: str
     created_at: str
     last_used_at: str | None
+    expires_at: str | None
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -69,7 +73,15 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def set_password(conn: sqlite3.Connection, password: str) -> None:
-    put_setting(conn, PASSWORD_KEY, hash_password(password))
+    """Store a new password and end every browser session, in one transaction."""
+    stored = hash_password(password)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (PASSWORD_KEY, stored),
+        )
+        conn.execute("DELETE FROM sessions")
 
 
 def has_password(conn: sqlite3.Connection) -> bool:
@@ -95,35 +107,50 @@ def session_secret(conn: sqlite3.Connection) -> str:
     return secret
 
 
-def rotate_session_secret(conn: sqlite3.Connection) -> None:
-    put_setting(conn, SECRET_KEY, secrets.token_hex(32))
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(conn: sqlite3.Connection, name: str) -> str:
+def create_token(conn: sqlite3.Connection, name: str, expires_in: timedelta | None = None) -> str:
     """A new bearer token; only its hash is kept, so it is shown to the user once."""
     token = "hachi_" + secrets.token_urlsafe(32)
+    expires_at = None if expires_in is None else utc_text(datetime.now(UTC) + expires_in)
     with transaction(conn):
         conn.execute(
-            "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?)",
-            (name, _token_hash(token), utc_now()),
+            "INSERT INTO tokens (name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (name, secret_hash(token), utc_now(), expires_at),
         )
     return token
 
 
-def token_is_valid(conn: sqlite3.Connection, token: str) -> bool:
-    row = conn.execute(
-        "SELECT id FROM tokens WHERE token_hash = ?", (_token_hash(token),)
+def _live_token(conn: sqlite3.Connection, token: str, now: datetime) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT id, last_used_at FROM tokens WHERE token_hash = ? "
+        "AND (expires_at IS NULL OR expires_at > ?)",
+        (secret_hash(token), utc_text(now)),
     ).fetchone()
-    return row is not None
+    return row
+
+
+def token_is_valid(conn: sqlite3.Connection, token: str) -> bool:
+    return _live_token(conn, token, datetime.now(UTC)) is not None
+
+
+def use_token(conn: sqlite3.Connection, token: str, now: datetime | None = None) -> int | None:
+    """The id of the live token, or None; records its use (at most once a minute)."""
+    moment = now or datetime.now(UTC)
+    row = _live_token(conn, token, moment)
+    if row is None:
+        return None
+    if touch_is_due(row["last_used_at"], moment):
+        touch(
+            conn, "UPDATE tokens SET last_used_at = ? WHERE id = ?", (utc_text(moment), row["id"])
+        )
+    return int(row["id"])
 
 
 def list_tokens(conn: sqlite3.Connection) -> list[TokenInfo]:
-    rows = conn.execute("SELECT id, name, created_at, last_used_at FROM tokens ORDER BY id")
-    return [TokenInfo(r[0], r[1], r[2], r[3]) for r in rows]
+    """Every token, expired ones included (they can be revoked, not used)."""
+    rows = conn.execute(
+        "SELECT id, name, created_at, last_used_at, expires_at FROM tokens ORDER BY id"
+    )
+    return [TokenInfo(**dict(r)) for r in rows]
 
 
 def revoke_token(conn: sqlite3.Connection, token_id: int) -> bool:

@@ -213,6 +213,21 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE VIRTUAL TABLE photos_fts_terms USING fts5vocab('photos_fts', 'row');
     """,
+    # 5: browser sessions kept server-side, so logout and a password change end them;
+    # API tokens may expire. Only hashes of the secrets are stored.
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        client TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sessions_expiry ON sessions (expires_at);
+    ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ from hachi.server import (
     routes_people,
     routes_photos,
     routes_search,
+    routes_sessions,
     routes_system,
     routes_ui,
     security,
@@ -32,6 +33,7 @@ API_PREFIX = "/api"
 def _register_blueprints(app: Flask) -> None:
     for module in (
         routes_auth,
+        routes_sessions,
         routes_system,
         routes_folders,
         routes_jobs,
@@ -68,7 +70,7 @@ def create_app(
             owns_library=owns_library,
         ),
     )
-    security.install(app, settings.allowed_hosts, auth.SESSION_COOKIE_NAME)
+    security.install(app, settings, auth.SESSION_COOKIE_NAME)
     auth.install(app, credentials.session_secret())
     errors.install(app)
     _register_blueprints(app)

@@ -1,23 +1,25 @@
-"""Who may call the API: a signed session cookie (browsers) or a bearer token (scripts).
+"""Who may call the API: a session cookie (browsers) or a bearer token (scripts).
 
-The cookie is Flask's signed session, keyed by a secret kept in the catalog, and bound
-to a fingerprint of the password hash, so changing the password logs every browser out.
+The cookie is Flask's signed session holding one random secret; the session it opens
+lives in the catalog, so logging out, "log out everywhere" and a new password end it on
+the server, whatever copy of the cookie survives. ``g.auth`` says how the caller got in,
+``g.credential_id`` which session or token it used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from hachi.catalog.sessions import SESSION_LIFETIME
 from hachi.errors import Unauthorized
 from hachi.server.context import services
 
 SESSION_COOKIE_NAME = "hachi_session"
-SESSION_LIFETIME = timedelta(days=30)
+COOKIE_SECRET_FIELD = "sid"
 LOGIN_LINK_PATH = "/api/login/link"
 PASSWD_HINT = (
     "no password is set yet: run `hachi passwd`, or use the login link `hachi serve` printed"
@@ -61,34 +63,49 @@ def unauthorized(message: str) -> Unauthorized:
     return Unauthorized(message, detail)
 
 
-def session_is_valid() -> bool:
-    if not session.get("auth"):
-        return False
-    return session.get("pw") == services().credentials.password_fingerprint()
+def _cookie_session_id() -> int | None:
+    secret = session.get(COOKIE_SECRET_FIELD)
+    if not isinstance(secret, str) or not secret:
+        return None
+    session_id = services().credentials.use_session(secret)
+    if session_id is None:
+        session.clear()  # ended or expired: the answer also tells the browser to drop it
+    return session_id
 
 
 def authenticate() -> None:
     """before_request: settle g.auth as 'bearer' or 'cookie', or refuse with 401."""
-    g.auth = None
+    g.auth, g.credential_id = None, None
     if _is_public_request():
         return
     token = _bearer_token()
     if token is not None:
-        if not token or not services().credentials.token_is_valid(token):
-            raise unauthorized("the bearer token is not valid")
+        g.credential_id = services().credentials.use_token(token) if token else None
+        if g.credential_id is None:
+            raise unauthorized("the bearer token is not valid (revoked or expired?)")
         g.auth = "bearer"
-    elif session_is_valid():
-        g.auth = "cookie"
-    if g.auth is None:
+        return
+    g.credential_id = _cookie_session_id()
+    if g.credential_id is None:
         raise unauthorized("log in first, or send an `Authorization: Bearer <token>` header")
+    g.auth = "cookie"
 
 
 def start_session() -> None:
-    """Replace whatever the cookie held with a fresh, permanent, logged-in session."""
-    session.clear()
+    """Replace whatever the cookie held with a fresh, permanent session stored server-side."""
+    end_session()
+    client = request.headers.get("User-Agent", "")
+    secret = services().credentials.create_session(client, request.remote_addr or "")
     session.permanent = True
-    session["auth"] = 1
-    session["pw"] = services().credentials.password_fingerprint()
+    session[COOKIE_SECRET_FIELD] = secret
+
+
+def end_session() -> None:
+    """Forget the caller's cookie session here and in the catalog; tokens stay valid."""
+    secret = session.get(COOKIE_SECRET_FIELD)
+    if isinstance(secret, str) and secret:
+        services().credentials.forget_session(secret)
+    session.clear()
 
 
 def install(app: Flask, secret: str) -> None:

@@ -72,7 +72,10 @@ def _interface_addresses() -> list[str]:
     return found
 
 
-def start_caddy(api_port: int, static_dir: Path, ui_port: int, lan: bool = False) -> Caddy:
+def start_caddy(
+    api_port: int, static_dir: Path, ui_port: int, lan: bool = False, *, proxy_secret: str = ""
+) -> Caddy:
+    """Caddy in front of the API; it sends ``proxy_secret`` upstream as X-Hachi-Proxy."""
     binary = caddy_binary()
     if binary is None:
         raise HachiError(f"Caddy is not installed: {INSTALL_HINT}")
@@ -84,6 +87,7 @@ def start_caddy(api_port: int, static_dir: Path, ui_port: int, lan: bool = False
         "HACHI_PORT": str(api_port),
         "HACHI_STATIC": str(static_dir),
         "HACHI_CADDY_ADMIN": "off",
+        "HACHI_PROXY_SECRET": proxy_secret,
     }
     process = subprocess.Popen(
         [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],

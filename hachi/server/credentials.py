@@ -2,18 +2,19 @@
 
 The Library keeps its connections to itself; sharing one here would tie request threads
 to its locking. sqlite3 connections are not safe for simultaneous use, so one lock
-serialises these short reads.
+serialises these short reads (and the once-a-minute 'last used' writes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from pathlib import Path
 
-from hachi.catalog import auth
+from hachi.catalog import auth, sessions
+from hachi.catalog.auth import TokenInfo
 from hachi.catalog.db import connect
+from hachi.catalog.sessions import SessionInfo
 
 
 class Credentials:
@@ -42,12 +43,38 @@ class Credentials:
         finally:
             conn.close()
 
-    def token_is_valid(self, token: str) -> bool:
+    def use_token(self, token: str) -> int | None:
         with self._lock:
-            return auth.token_is_valid(self._conn, token)
+            return auth.use_token(self._conn, token)
 
-    def password_fingerprint(self) -> str:
-        """Digest of the stored hash: a session bound to it dies when the password changes."""
+    def list_tokens(self) -> list[TokenInfo]:
         with self._lock:
-            stored = auth.get_setting(self._conn, auth.PASSWORD_KEY)
-        return "" if stored is None else hashlib.sha256(stored.encode()).hexdigest()[:16]
+            return auth.list_tokens(self._conn)
+
+    def revoke_token(self, token_id: int) -> bool:
+        with self._lock:
+            return auth.revoke_token(self._conn, token_id)
+
+    def create_session(self, client: str, address: str) -> str:
+        with self._lock:
+            return sessions.create_session(self._conn, client, address)
+
+    def use_session(self, secret: str) -> int | None:
+        with self._lock:
+            return sessions.use_session(self._conn, secret)
+
+    def list_sessions(self) -> list[SessionInfo]:
+        with self._lock:
+            return sessions.list_sessions(self._conn)
+
+    def forget_session(self, secret: str) -> None:
+        with self._lock:
+            sessions.delete_session_with_secret(self._conn, secret)
+
+    def end_session(self, session_id: int) -> bool:
+        with self._lock:
+            return sessions.delete_session(self._conn, session_id)
+
+    def end_all_sessions(self) -> int:
+        with self._lock:
+            return sessions.delete_all_sessions(self._conn)

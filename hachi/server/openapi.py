@@ -21,6 +21,7 @@ from hachi.server.openapi_parts import (
     ref,
 )
 from hachi.server.openapi_people import MORE, browse_paths, people_paths, search_image_paths
+from hachi.server.openapi_sessions import session_paths
 from hachi.server.params import MAX_ID, MAX_OFFSET
 from hachi.server.routes_auth import MAX_PASSWORD_LENGTH
 from hachi.server.routes_folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
@@ -73,7 +74,12 @@ def auth_paths() -> dict[str, Schema]:
             )
         },
         "/api/logout": {
-            "post": operation("logout", "Clear the session cookie.", "auth", {"200": session})
+            "post": operation(
+                "logout",
+                "End this browser's session (on the server too).",
+                "auth",
+                {"200": session},
+            )
         },
         "/api/session": {
             "get": operation("getSession", "Who is calling, and how.", "auth", {"200": session})
@@ -319,6 +325,7 @@ def paths() -> dict[str, Schema]:
     result: dict[str, Schema] = {}
     groups = (
         auth_paths,
+        session_paths,
         system_paths,
         folder_paths,
         job_paths,

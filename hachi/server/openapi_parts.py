@@ -13,6 +13,7 @@ ERROR_RESPONSES = {
     401: ("Unauthorized", "Not logged in; `detail.password_set` says whether a password exists."),
     403: ("Forbidden", "Unknown Host header, or a cookie request from a foreign Origin."),
     404: ("NotFound", "No such resource."),
+    409: ("Conflict", "The request conflicts with the current state."),
     413: ("TooLarge", "Request body over the limit."),
     422: ("Unprocessable", "The uploaded file is not a readable photo."),
     429: ("TooManyRequests", "Too many failed logins; wait `Retry-After` seconds."),

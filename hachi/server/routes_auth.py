@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, redirect, request, session
+from flask import Blueprint, g, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
-from hachi.server.auth import PASSWD_HINT, public, start_session, unauthorized
+from hachi.server.auth import PASSWD_HINT, end_session, public, start_session, unauthorized
 from hachi.server.context import services
 from hachi.server.params import body_text, json_object, query_text
 from hachi.server.throttle import TooManyAttempts
@@ -49,7 +49,8 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    session.clear()
+    """End this browser's session on the server too; a bearer token stays valid."""
+    end_session()
     return jsonify(_session_state("bearer" if g.auth == "bearer" else None))
 
 
