@@ -23,6 +23,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.scan import FoundFile, walk_photos
 from hachi.indexer.stages import Stage
 
@@ -70,8 +71,10 @@ class IndexJob:
         workers: int,
         on_progress: Callable[[Progress, str | None], None] | None = None,
         stages: Sequence[Stage] = (),
+        rules: FolderRules | None = None,
     ) -> None:
         self.conn = conn
+        self.rules = rules or FolderRules()
         self.job = job
         self.stages = tuple(stages)
         self.extractor = extractor.with_preparers(self.stages)
@@ -106,7 +109,7 @@ class IndexJob:
                 continue
             known = photos_db.known_files(self.conn, folder_id)
             seen: set[str] = set()
-            for found in walk_photos(Path(folder.path)):
+            for found in walk_photos(Path(folder.path), self.rules):
                 seen.add(found.path)
                 self._classify(found, known.get(found.path), folder_id, folder.path, plan)
             plan.vanished.update({p: k for p, k in known.items() if p not in seen})
