@@ -133,6 +133,7 @@ class Library(PeopleMixin):
         folders_db.get_folder(self.conn, folder_id)
         with self._write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
+            jobs_db.drop_folder(self.conn, folder_id)
 
     def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
         known = {f.id for f in self.list_folders()}

@@ -57,6 +57,13 @@ def folder_by_path(conn: sqlite3.Connection, path: str) -> Folder | None:
     return None if row is None else _folder(row)
 
 
+def present_ids(conn: sqlite3.Connection, folder_ids: list[int]) -> set[int]:
+    """Those of ``folder_ids`` that are still indexed folders (one may be removed mid-job)."""
+    marks = ",".join("?" for _ in folder_ids)
+    rows = conn.execute(f"SELECT id FROM folders WHERE id IN ({marks})", folder_ids)
+    return {int(r[0]) for r in rows}
+
+
 def _is_inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from hachi.catalog import analyses
 from hachi.catalog import jobs as jobs_db
+from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
 from hachi.indexer.stages import Stage
@@ -104,7 +105,10 @@ def _store(
         failed += [(pid, f"{type(exc).__name__}: {exc}") for pid, _ in good]
         good, outputs = [], []
     with transaction(conn):
-        stage.store(conn, [pid for pid, _ in good], outputs)
+        present = photos_db.present_photo_ids(conn, [pid for pid, *_ in batch])
+        kept = [(pid, out) for (pid, _p), out in zip(good, outputs, strict=True) if pid in present]
+        stage.store(conn, [pid for pid, _ in kept], [out for _pid, out in kept])
+        failed = [(pid, error) for pid, error in failed if pid in present]
         for pid, error in failed:
             analyses.record_analysis(conn, pid, stage.task, stage.model, error)
         jobs_db.update_phase(conn, job_id, stage.task, done, total)

@@ -179,8 +179,8 @@ class IndexJob:
         moved_from: dict[str, list[photos_db.KnownFile]],
         plan: _Plan,
     ) -> None:
-        self._check_cancel()
         with transaction(self.conn):
+            batch = self._still_wanted(batch)
             stored: list[tuple[int, Extracted]] = []
             for item in batch:
                 photo_id = self._write_one(item, moved_from, plan)
@@ -191,6 +191,18 @@ class IndexJob:
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         self._last_commit = time.monotonic()
         self._report(batch[-1].found.path if batch else None)
+
+    def _still_wanted(self, batch: list[Extracted]) -> list[Extracted]:
+        """The batch less the files of folders removed meanwhile.
+
+        Runs inside the write transaction, so a removal cannot slip in between this check
+        and the write. Cancelled when the user cancelled or removed every folder of the job.
+        """
+        self._check_cancel()
+        live = folders_db.present_ids(self.conn, self.job.folder_ids)
+        if not live:
+            raise Cancelled
+        return [item for item in batch if item.folder_id in live]
 
     def _write_one(
         self, item: Extracted, moved_from: dict[str, list[photos_db.KnownFile]], plan: _Plan
@@ -214,9 +226,9 @@ class IndexJob:
         if candidates:
             origin = candidates.pop(0)
             plan.vanished.pop(origin.path, None)
-            photos_db.move_photo(self.conn, origin.id, item.record, self.job.id)
-            self.progress.moved += 1
-            return None  # same content: what the models found still holds
+            if photos_db.move_photo(self.conn, origin.id, item.record, self.job.id):
+                self.progress.moved += 1
+                return None  # same content: what the models found still holds
         photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
         return photo_id
