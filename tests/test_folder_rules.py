@@ -8,20 +8,26 @@ Hachi's own data. Links to other allowed folders outside the indexed one are fol
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 
+from hachi.catalog import analyses
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, Forbidden
 from hachi.indexer.browse import browse
+from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules, is_within
+from hachi.indexer.passes import run_pass
 from hachi.indexer.runner import run_next_job
 from hachi.indexer.scan import walk_photos
+from hachi.indexer.stages import Stage
 from hachi.library import Library
 from hachi.media.formats import is_photo_path
 from tests.photo_factory import Shot, write_photo
@@ -226,3 +232,56 @@ def test_the_folder_picker_does_not_tell_what_exists_outside_its_bounds(
         answers.append((response.status_code, response.get_json()))
     assert all(answer == answers[0] for answer in answers), answers
     assert answers[0][0] == 403 and answers[0][1]["error"]["code"] == "forbidden"
+
+
+def test_a_file_swapped_for_a_link_after_the_walk_is_not_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    victim = write_photo(photos / "a.jpg")
+    (found,) = walk_photos(photos, FolderRules.for_settings(settings))
+    victim.unlink()
+    victim.symlink_to(next(f for f in system_photo_folder().iterdir() if is_photo_path(f)))
+    extracted = Extractor(settings).extract(found, 1, str(photos))
+    assert extracted.record is None
+    assert "replaced while indexing" in (extracted.error or "")
+
+
+class SizeStage(Stage):
+    """A real stage that records the size of each photo it reads."""
+
+    task = "size"
+    model = "size-1"
+    min_side = 16
+
+    def prepare(self, image: Image.Image) -> Any:
+        return image.size
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        return list(prepared)
+
+    def store(self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Any) -> None:
+        for pid in photo_ids:
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+def test_a_model_pass_does_not_read_an_original_swapped_for_a_link_out(
+    library: Library, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    victim = write_photo(photos / "a.jpg")
+    write_photo(photos / "b.jpg", Shot(seed=1))
+    index(library, photos)
+    victim.unlink()
+    victim.symlink_to(next(f for f in system_photo_folder().iterdir() if is_photo_path(f)))
+    conn = connect(library.settings.catalog_path)
+    try:
+        run_pass(conn, library.rescan().id, SizeStage(), 1, library.rules)
+        got = conn.execute(
+            "SELECT p.name, a.status, a.error FROM analyses a JOIN photos p ON p.id = a.photo_id"
+            " ORDER BY p.name"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [tuple(r)[:2] for r in got] == [("a.jpg", "failed"), ("b.jpg", "ok")]
+    assert "system folder" in got[0]["error"]

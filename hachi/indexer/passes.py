@@ -20,6 +20,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
+from hachi.indexer.folder_rules import FolderRules, real_path
 from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
 
@@ -30,8 +31,19 @@ class PassCancelled(Exception):
     pass
 
 
-def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) -> int:
-    """Runs ``stage`` over every photo that lacks it; returns how many were analysed."""
+def run_pass(
+    conn: sqlite3.Connection,
+    job_id: int,
+    stage: Stage,
+    workers: int,
+    rules: FolderRules | None = None,
+) -> int:
+    """Runs ``stage`` over every photo that lacks it; returns how many were analysed.
+
+    A photo is read at its real path, and only where the folder rules allow (a link
+    swapped since indexing is recorded as a failure, not read).
+    """
+    rules = rules or FolderRules()
     total = analyses.count_needing(conn, stage.task, stage.model)
     if total == 0:
         return 0
@@ -44,7 +56,8 @@ def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) 
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix=f"hachi-{stage.task}") as pool:
             while chunk := analyses.photos_needing(conn, stage.task, stage.model, after, CHUNK):
                 after = chunk[-1][0]
-                for batch in _batches(_prepared(pool, stage, chunk, workers), stage.batch_size):
+                prepared = _prepared(pool, stage, chunk, workers, rules)
+                for batch in _batches(prepared, stage.batch_size):
                     _check_cancel(conn, job_id)
                     done += len(batch)
                     _store(conn, job_id, stage, batch, done, total)
@@ -53,19 +66,27 @@ def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) 
     return done
 
 
-def _prepare_one(stage: Stage, path: str) -> Any:
-    data = Path(path).read_bytes()
+def _prepare_one(stage: Stage, path: str, rules: FolderRules) -> Any:
+    real = real_path(path)
+    reason = rules.refusal(real)
+    if reason is not None:
+        raise UnreadableFile(f"not read: the file now leads into {reason}")
+    data = real.read_bytes()
     return stage.prepare(decode_image(data, stage.min_side, Path(path).name).image)
 
 
 def _prepared(
-    pool: ThreadPoolExecutor, stage: Stage, chunk: list[tuple[int, str]], workers: int
+    pool: ThreadPoolExecutor,
+    stage: Stage,
+    chunk: list[tuple[int, str]],
+    workers: int,
+    rules: FolderRules,
 ) -> Iterator[tuple[int, Any, str | None]]:
     """(photo id, prepared input or None, error) in order, a bounded number in flight."""
     pending: deque[tuple[int, Future[Any]]] = deque()
     window = max(workers * 4, 2 * stage.batch_size)
     for photo_id, path in chunk:
-        pending.append((photo_id, pool.submit(_prepare_one, stage, path)))
+        pending.append((photo_id, pool.submit(_prepare_one, stage, path, rules)))
         if len(pending) >= window:
             yield _outcome(*pending.popleft())
     while pending:

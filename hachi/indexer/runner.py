@@ -47,13 +47,13 @@ def run_next_job(
             return job, progress
         inline = models.inline_stages() if models else []
         passes = models.pass_stages() if models else []
+        rules = FolderRules.for_settings(settings)
         try:
-            rules = FolderRules.for_settings(settings)
             progress = IndexJob(
                 conn, job, extractor, settings.workers, on_progress, inline, rules
             ).run()
             for stage in passes:
-                run_pass(conn, job.id, stage, settings.workers)
+                run_pass(conn, job.id, stage, settings.workers, rules)
             compact_all(conn, settings.vectors_dir)
             refresh_statistics(conn)
             if after_job is not None:

@@ -26,10 +26,16 @@ class FoundFile:
     path: str
     size: int
     mtime_ns: int
+    identity: tuple[int, int] | None = None  # (device, inode) of the file the rules passed
 
 
 def walk_photos(root: Path, rules: FolderRules | None = None) -> Iterator[FoundFile]:
-    """Photo files under root, depth first, each real folder visited once."""
+    """Photo files under root, depth first, each real folder visited once.
+
+    Paths are reported as found under ``root`` (through links), but every folder is
+    listed and every file stat'ed at the real path the rules passed, and each file
+    carries the identity of what was judged, so a link swapped meanwhile is not read.
+    """
     rules = rules or FolderRules()
     seen: set[tuple[int, int]] = set()
     start = real_path(root)
@@ -37,10 +43,10 @@ def walk_photos(root: Path, rules: FolderRules | None = None) -> Iterator[FoundF
     while stack:
         folder, real = stack.pop()
         try:
-            info = os.stat(folder)
+            info = os.stat(real, follow_symlinks=False)
         except OSError:
             continue
-        if (info.st_dev, info.st_ino) in seen:
+        if (info.st_dev, info.st_ino) in seen or not stat.S_ISDIR(info.st_mode):
             continue
         seen.add((info.st_dev, info.st_ino))
         subdirs, files = _list_dir(folder, real, rules)
@@ -55,26 +61,26 @@ def _list_dir(
     subdirs: list[tuple[str, Path]] = []
     files: list[FoundFile] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(real))
     except OSError:
         return subdirs, files
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        path = os.path.join(folder, entry.name)
         linked = entry.is_symlink()
-        target = real_path(entry.path) if linked else real / entry.name
+        target = real_path(entry.path) if linked else Path(entry.path)
         if rules.refusal(target) is not None:
             continue
         try:
-            st = entry.stat(follow_symlinks=True)
+            st = os.stat(target, follow_symlinks=False)
         except OSError:
             # Dangling links and unreadable entries: an unreadable photo is still reported.
             if is_photo_path(Path(entry.name)) and not linked:
-                files.append(FoundFile(entry.path, -1, -1))
+                files.append(FoundFile(path, -1, -1))
             continue
         if stat.S_ISDIR(st.st_mode):
-            subdirs.append((entry.path, target))
-        elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)):
-            if is_photo_path(target):
-                files.append(FoundFile(entry.path, st.st_size, st.st_mtime_ns))
+            subdirs.append((path, target))
+        elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)) and is_photo_path(target):
+            files.append(FoundFile(path, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
     return subdirs, files
