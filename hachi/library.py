@@ -8,6 +8,7 @@ triggers are small and go through their own connection.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -27,8 +28,8 @@ from hachi.errors import BadRequest, ModelUnavailable, NotFound
 from hachi.indexer.available import AvailableModels
 from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer
-from hachi.indexer.scan import validate_folder
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
@@ -42,6 +43,7 @@ class Library(PeopleMixin):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.ensure_dirs()
+        self.rules = FolderRules.for_settings(settings)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._extractor: Extractor | None = None
@@ -115,7 +117,7 @@ class Library(PeopleMixin):
         return folders_db.list_folders(self.conn)
 
     def add_folder(self, path: str) -> tuple[folders_db.Folder, jobs_db.Job]:
-        resolved = validate_folder(path, forbidden=(self.settings.home.resolve(),))
+        resolved = self.rules.check_root(path)
         with self._write_lock:
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
@@ -125,12 +127,13 @@ class Library(PeopleMixin):
     def browse(self, path: str | None) -> dict[str, Any]:
         """Sub-folders for the folder picker (home and indexed folders only)."""
         indexed = [Path(f.path) for f in self.list_folders()]
-        return browse(path, Path.home(), indexed)
+        return browse(path, Path.home(), indexed, self.rules)
 
     def remove_folder(self, folder_id: int) -> None:
         folders_db.get_folder(self.conn, folder_id)
         with self._write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
+            jobs_db.drop_folder(self.conn, folder_id)
 
     def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
         known = {f.id for f in self.list_folders()}
@@ -259,15 +262,17 @@ class Library(PeopleMixin):
         return details
 
     def original_path(self, photo_id: int) -> Path:
-        """The original file, only if it still lies inside an indexed folder."""
-        row = self._row(photo_id)
-        path = Path(row["path"])
-        roots = [f.path for f in self.list_folders()]
-        try:
-            real = path.resolve(strict=True)
-        except OSError:
-            raise NotFound(f"the original of photo {photo_id} is no longer on disk") from None
-        if not any(str(path).startswith(r.rstrip("/") + "/") for r in roots) or not real.is_file():
+        """The original's real file, to be opened instead of the stored path.
+
+        The stored path must lie in an indexed folder and what it leads to now must pass
+        the folder rules, so a link swapped after indexing cannot serve /etc/passwd.
+        """
+        path = Path(self._row(photo_id)["path"])
+        if not os.path.lexists(path):
+            raise NotFound(f"the original of photo {photo_id} is no longer on disk")
+        roots = [Path(f.path) for f in self.list_folders()]
+        real = self.rules.readable_original(path, roots)
+        if real is None:
             raise NotFound(f"the original of photo {photo_id} is not available")
         return real
 

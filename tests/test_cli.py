@@ -157,3 +157,24 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_index_home_with_the_default_data_folder_inside_it(tmp_path: Path) -> None:
+    """`hachi index ~` indexes the home folder and passes over Hachi's own data in it."""
+    user = tmp_path / "user"
+    write_photo(user / "Pictures" / "a.jpg")
+    env = {k: v for k, v in os.environ.items() if k not in ("HACHI_HOME", "XDG_DATA_HOME")}
+    env["HOME"] = str(user)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "hachi.cli", *args]
+        return subprocess.run(command, env=env, text=True, capture_output=True, timeout=300)
+
+    first = run("index", "~")
+    assert first.returncode == 0, first.stderr
+    assert (user / ".local" / "share" / "hachi" / "catalog.db").exists()
+    again = run("index", "~")
+    assert again.returncode == 0, again.stderr
+    assert "0 indexed, 1 unchanged" in again.stderr
+    refused = run("index", "~/.local/share/hachi/thumbs")
+    assert refused.returncode == 2 and "own data" in refused.stderr

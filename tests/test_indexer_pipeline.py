@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from hachi.catalog import analyses
 from hachi.catalog.db import connect
 from hachi.config import Settings
+from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.pipeline import PHOTOS_PER_COMMIT, Progress
 from hachi.indexer.runner import run_next_job
+from hachi.indexer.stages import Stage
 from hachi.library import Library
 from hachi.media.thumbnails import GRID, thumbnail_path
-from tests.photo_factory import Shot, write_photo
+from tests.photo_factory import Shot, jpeg_bytes, write_photo
 
 
 def index(settings: Settings, *folders: Path) -> dict:
@@ -193,3 +201,165 @@ def test_camera_sized_photo_gets_an_upright_grid_tile_true_to_the_original(
         reference = np.asarray(upright.resize(tile.size, Image.Resampling.LANCZOS), float)
         error = np.asarray(tile.convert("RGB"), float) - reference
     assert 10 * np.log10(255**2 / np.mean(error**2)) > 35
+
+
+def many_photos(folder: Path, count: int) -> Path:
+    """``count`` small real JPEGs (and one broken file), more than one commit's worth."""
+    folder.mkdir(parents=True)
+    data = jpeg_bytes(Shot(size=(32, 24)))
+    for i in range(count):
+        (folder / f"IMG_{i:04d}.jpg").write_bytes(data)
+    (folder / "IMG_9999_broken.jpg").write_bytes(data[:40])
+    return folder
+
+
+def leftovers(settings: Settings, folder_id: int) -> dict[str, int]:
+    counts = {}
+    for table in ("photos", "failed_files", "dirs"):
+        sql = f"SELECT COUNT(*) FROM {table} WHERE folder_id = ?"
+        counts[table] = rows(settings, sql, folder_id)[0][0]
+    counts["photos_fts"] = rows(
+        settings, "SELECT COUNT(*) FROM photos_fts WHERE rowid NOT IN (SELECT id FROM photos)"
+    )[0][0]
+    return counts
+
+
+def index_removing_midway(
+    settings: Settings, library: Library, folder_id: int
+) -> tuple[dict, list[int]]:
+    """Runs the queued job; removes ``folder_id`` from the job's own thread after the
+    first committed batch, while the next batches are being extracted."""
+    removed_at: list[int] = []
+
+    def on_progress(progress: Progress, _current: str | None) -> None:
+        if progress.done and not removed_at:
+            removed_at.append(progress.done)
+            library.remove_folder(folder_id)
+
+    ran = run_next_job(settings, library.extractor, on_progress)
+    assert ran is not None
+    return library.job_dict(library.get_job(ran[0].id)), removed_at
+
+
+def test_removing_the_folder_of_a_running_job_cancels_it_cleanly(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    photos = many_photos(tmp_path / "photos", PHOTOS_PER_COMMIT * 2 + 10)
+    library = Library(settings)
+    try:
+        folder, _job = library.add_folder(str(photos))
+        with caplog.at_level(logging.DEBUG):
+            job, removed_at = index_removing_midway(settings, library, folder.id)
+        assert removed_at and removed_at[0] < PHOTOS_PER_COMMIT * 2, "removed mid-job"
+        assert (job["state"], job["error"]) == ("cancelled", None)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+        assert "IntegrityError" not in caplog.text
+        assert library.list_folders() == []
+        assert leftovers(settings, folder.id) == dict.fromkeys(
+            ("photos", "failed_files", "dirs", "photos_fts"), 0
+        )
+        assert rows(settings, "SELECT COUNT(*) FROM photos")[0][0] == 0
+        assert library.current_job().state == "cancelled"  # type: ignore[union-attr]
+    finally:
+        library.close()
+
+
+def test_removing_one_folder_of_a_job_keeps_indexing_the_others(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = many_photos(tmp_path / "first", PHOTOS_PER_COMMIT * 2)
+    second = tmp_path / "second"
+    for i in range(5):
+        write_photo(second / f"s{i}.jpg", Shot(seed=i))
+    library = Library(settings)
+    try:
+        removed, job_a = library.add_folder(str(first))
+        kept, job_b = library.add_folder(str(second))
+        assert job_a.id == job_b.id, "one queued job covers both folders"
+        with caplog.at_level(logging.DEBUG):
+            job, removed_at = index_removing_midway(settings, library, removed.id)
+        assert removed_at
+        assert (job["state"], job["error"], job["folder_ids"]) == ("done", None, [kept.id])
+        assert "IntegrityError" not in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert [f.id for f in library.list_folders()] == [kept.id]
+        assert leftovers(settings, removed.id)["photos"] == 0
+        names = sorted(r[0] for r in rows(settings, "SELECT name FROM photos"))
+        assert names == [f"s{i}.jpg" for i in range(5)]
+    finally:
+        library.close()
+
+
+def test_deleting_a_folder_through_the_api_while_it_indexes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same, from another thread, as a user clicking Remove during indexing."""
+    from tests.server_fixtures import create_token, make_settings, running_app, wait_for_job
+
+    settings = make_settings(tmp_path / "home")
+    photos = many_photos(tmp_path / "photos", PHOTOS_PER_COMMIT * 6)
+    with caplog.at_level(logging.DEBUG), running_app(settings, background=True) as (app, lib):
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {create_token(settings)}"}
+        added = client.post("/api/folders", json={"path": str(photos)}, headers=headers)
+        folder_id, job_id = added.get_json()["folder"]["id"], added.get_json()["job"]["id"]
+        deadline = time.monotonic() + 30
+        while lib.get_job(job_id).done == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert lib.get_job(job_id).state == "running"
+        assert client.delete(f"/api/folders/{folder_id}", headers=headers).status_code == 204
+        job = wait_for_job(client, job_id, headers)
+    assert (job["state"], job["error"]) == ("cancelled", None)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert rows(settings, "SELECT COUNT(*) FROM photos")[0][0] == 0
+    assert leftovers(settings, folder_id)["failed_files"] == 0
+
+
+class RemovingStage(Stage):
+    """A real stage (its store writes analysis rows) that removes the folder mid-pass,
+    as a user would while a slow model pass runs."""
+
+    task = "probe"
+    model = "probe-1"
+    min_side = 16
+    batch_size = 4
+
+    def __init__(self, library: Library, folder_id: int) -> None:
+        self.library = library
+        self.folder_id = folder_id
+        self.batches = 0
+
+    def prepare(self, image: Image.Image) -> Any:
+        return image.size
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        self.batches += 1
+        if self.batches == 2:
+            self.library.remove_folder(self.folder_id)
+        return list(prepared)
+
+    def store(self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Any) -> None:
+        for pid in photo_ids:
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+def test_removing_a_folder_during_a_model_pass_drops_its_results(
+    settings: Settings, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    for i in range(12):
+        write_photo(photos / f"p{i}.jpg", Shot(seed=i))
+    index(settings, photos)
+    library = Library(settings)
+    conn = connect(settings.catalog_path)
+    try:
+        (folder,) = library.list_folders()
+        stage = RemovingStage(library, folder.id)
+        with pytest.raises(PassCancelled):  # the job had no other folder
+            run_pass(conn, library.rescan().id, stage, workers=2)
+        assert stage.batches == 2, "the batch in flight was stored without its photos"
+        assert rows(settings, "SELECT COUNT(*) FROM photos")[0][0] == 0
+        assert rows(settings, "SELECT COUNT(*) FROM analyses")[0][0] == 0
+    finally:
+        conn.close()
+        library.close()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from hachi.catalog.clock import utc_now
 from hachi.catalog.db import transaction
 from hachi.errors import Conflict, NotFound
+from hachi.indexer.folder_rules import is_within
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,11 @@ def folder_by_path(conn: sqlite3.Connection, path: str) -> Folder | None:
     return None if row is None else _folder(row)
 
 
-def _is_inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent.rstrip("/") + "/")
+def present_ids(conn: sqlite3.Connection, folder_ids: list[int]) -> set[int]:
+    """Those of ``folder_ids`` that are still indexed folders (one may be removed mid-job)."""
+    marks = ",".join("?" for _ in folder_ids)
+    rows = conn.execute(f"SELECT id FROM folders WHERE id IN ({marks})", folder_ids)
+    return {int(r[0]) for r in rows}
 
 
 def add_folder(conn: sqlite3.Connection, path: str) -> Folder:
@@ -68,12 +73,12 @@ def add_folder(conn: sqlite3.Connection, path: str) -> Folder:
         return existing
     folders = list_folders(conn)
     for folder in folders:
-        if _is_inside(path, folder.path):
+        if is_within(Path(path), Path(folder.path)):
             raise Conflict(
                 f"{path} is already indexed as part of {folder.path}",
                 {"folder_id": folder.id, "path": folder.path},
             )
-    children = [f.id for f in folders if _is_inside(f.path, path)]
+    children = [f.id for f in folders if is_within(Path(f.path), Path(path))]
     with transaction(conn):
         cur = conn.execute("INSERT INTO folders (path, added_at) VALUES (?, ?)", (path, utc_now()))
         new_id = int(cur.lastrowid or 0)

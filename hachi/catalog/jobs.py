@@ -178,6 +178,32 @@ def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job:
     return get_job(conn, job_id)
 
 
+def drop_folder(conn: sqlite3.Connection, folder_id: int) -> None:
+    """Take a removed folder out of every unfinished job; call inside the removal's transaction.
+
+    A job left with other folders goes on with those; one left with none ends: a queued
+    job is cancelled, a running one is asked to cancel (its writer stops at its next batch).
+    """
+    marks = ",".join("?" for _ in ACTIVE_STATES)
+    active = conn.execute(
+        f"SELECT id, folder_ids, state FROM jobs WHERE state IN ({marks})", ACTIVE_STATES
+    ).fetchall()
+    for job_id, folder_ids, state in active:
+        ids = json.loads(folder_ids)
+        rest = [i for i in ids if i != folder_id]
+        if rest == ids:
+            continue
+        if rest:
+            conn.execute("UPDATE jobs SET folder_ids = ? WHERE id = ?", (json.dumps(rest), job_id))
+        elif state == "queued":
+            conn.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ?",
+                (utc_now(), job_id),
+            )
+        else:
+            conn.execute("UPDATE jobs SET state = 'cancelling' WHERE id = ?", (job_id,))
+
+
 def job_state(conn: sqlite3.Connection, job_id: int) -> str:
     row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return "missing" if row is None else str(row[0])

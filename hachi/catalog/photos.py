@@ -290,8 +290,13 @@ def record_failure(
 
 def move_photo(
     conn: sqlite3.Connection, photo_id: int, rec: PhotoRecord, job_id: int | None
-) -> None:
-    """A file that moved keeps its id, so its faces and people survive the move."""
+) -> bool:
+    """A file that moved keeps its id, so its faces and people survive the move.
+
+    False, and nothing written, when the photo is gone (its folder was removed meanwhile).
+    """
+    if conn.execute("SELECT 1 FROM photos WHERE id = ?", (photo_id,)).fetchone() is None:
+        return False
     conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (rec.path, photo_id))
     conn.execute(
         "UPDATE photos SET path = ?, name = ?, ext = ?, folder_id = ?, dir_id = ?, size = ?, "
@@ -311,6 +316,7 @@ def move_photo(
     )
     conn.execute("DELETE FROM failed_files WHERE path = ?", (rec.path,))
     refresh_fts(conn, photo_id)
+    return True
 
 
 def delete_photos(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> int:
@@ -321,6 +327,18 @@ def delete_photos(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> int:
         conn.execute(f"DELETE FROM photos_fts WHERE rowid IN ({marks})", chunk)
         conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
     return len(ids)
+
+
+def present_photo_ids(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> set[int]:
+    """Those of ``photo_ids`` still in the catalog (a folder may be removed mid-pass)."""
+    ids = list(photo_ids)
+    present: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        rows = conn.execute(f"SELECT id FROM photos WHERE id IN ({marks})", chunk)
+        present.update(int(r[0]) for r in rows)
+    return present
 
 
 def forget_failures(conn: sqlite3.Connection, paths: Iterable[str]) -> None:

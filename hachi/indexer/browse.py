@@ -2,7 +2,10 @@
 
 A browser cannot pick a server folder by itself, so the UI asks the server; this lists
 directories only, never files, and never outside the home directory or the folders the
-user already chose, so the API does not become a way to map the whole disk.
+user already chose, so the API does not become a way to map the whole disk. Bounds are
+checked on real paths (links resolved) and the folder rules apply inside them: a system
+folder or Hachi's own data is neither listed nor opened. Outside the bounds every path
+gets the same answer whether it exists or not.
 """
 
 from __future__ import annotations
@@ -12,58 +15,71 @@ from pathlib import Path
 from typing import Any
 
 from hachi.errors import Forbidden, NotFound
+from hachi.indexer.folder_rules import FolderRules, is_within, real_path
 
 MAX_ENTRIES = 1000
+OUT_OF_BOUNDS = "only your home folder and the indexed folders can be browsed"
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def browse(raw: str | None, home: Path, indexed: list[Path]) -> dict[str, Any]:
-    roots = [home.resolve(), *(p.resolve() for p in indexed)]
-    target = Path(raw).expanduser() if raw else home
-    if not target.is_absolute():
-        raise Forbidden("give an absolute folder path")
-    try:
-        resolved = target.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise NotFound(f"no such folder: {raw}") from None
-    if not any(_inside(resolved, root) for root in roots):
-        raise Forbidden("only your home folder and the indexed folders can be browsed")
-    if not resolved.is_dir():
-        raise NotFound(f"not a folder: {raw}")
-    names = _subfolders(resolved)
-    parent = resolved.parent
+def browse(
+    raw: str | None, home: Path, indexed: list[Path], rules: FolderRules | None = None
+) -> dict[str, Any]:
+    rules = rules or FolderRules()
+    roots = [real_path(home), *(real_path(p) for p in indexed)]
+    folder = _folder_in_bounds(raw, home, roots, rules)
+    if not os.path.isdir(folder):
+        raise NotFound(f"no such folder: {raw}")
+    names = _subfolders(folder, rules)
+    indexed_roots = [real_path(p) for p in indexed]
     entries = [
         {
             "name": name,
-            "path": str(resolved / name),
-            "indexed": any(_inside(resolved / name, p.resolve()) for p in indexed),
+            "path": str(folder / name),
+            "indexed": any(is_within(real_path(folder / name), p) for p in indexed_roots),
         }
         for name in names[:MAX_ENTRIES]
     ]
+    parent = folder.parent
     return {
-        "path": str(resolved),
-        "parent": str(parent)
-        if parent != resolved and any(_inside(parent, r) for r in roots)
-        else None,
+        "path": str(folder),
+        "parent": str(parent) if parent != folder and _in_bounds(parent, roots, rules) else None,
         "entries": entries,
         "truncated": len(names) > MAX_ENTRIES,
     }
 
 
-def _subfolders(folder: Path) -> list[str]:
+def _folder_in_bounds(raw: str | None, home: Path, roots: list[Path], rules: FolderRules) -> Path:
+    """The real path asked for, or Forbidden, the same for paths that exist and do not."""
+    if raw is not None and "\x00" in raw:
+        raise Forbidden(OUT_OF_BOUNDS)
+    try:
+        target = Path(raw).expanduser() if raw else home
+    except RuntimeError:  # ~user of an unknown user
+        raise Forbidden(OUT_OF_BOUNDS) from None
+    if not target.is_absolute():
+        raise Forbidden("give an absolute folder path")
+    folder = real_path(target)
+    if not _in_bounds(folder, roots, rules):
+        raise Forbidden(OUT_OF_BOUNDS)
+    return folder
+
+
+def _in_bounds(folder: Path, roots: list[Path], rules: FolderRules) -> bool:
+    return any(is_within(folder, r) for r in roots) and rules.refusal(folder) is None
+
+
+def _subfolders(folder: Path, rules: FolderRules) -> list[str]:
     try:
         with os.scandir(folder) as it:
-            names = [e.name for e in it if not e.name.startswith(".") and _is_dir(e)]
+            names = [e.name for e in it if not e.name.startswith(".") and _may_list(e, rules)]
     except PermissionError:
         raise Forbidden(f"cannot read {folder}: permission denied") from None
     return sorted(names, key=str.casefold)
 
 
-def _is_dir(entry: os.DirEntry[str]) -> bool:
+def _may_list(entry: os.DirEntry[str], rules: FolderRules) -> bool:
+    """A folder (or link to one) that the rules would let the user add."""
     try:
-        return entry.is_dir()
+        return entry.is_dir() and rules.refusal(real_path(entry.path)) is None
     except OSError:
         return False

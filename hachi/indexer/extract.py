@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image
@@ -152,7 +151,12 @@ def _read(found: FoundFile) -> bytes:
     if found.size > MAX_FILE_BYTES:
         raise UnreadableFile(f"file too large ({found.size // 1024**2} MiB)")
     try:
-        return Path(found.path).read_bytes()
+        with open(found.path, "rb") as file:
+            opened = os.fstat(file.fileno())
+            if found.identity not in (None, (opened.st_dev, opened.st_ino)):
+                # A link swapped since the walk judged it: read only what the rules passed.
+                raise UnreadableFile("the file was replaced while indexing; rescan to index it")
+            return file.read()
     except PermissionError:
         raise UnreadableFile("cannot read file: permission denied") from None
     except OSError as exc:

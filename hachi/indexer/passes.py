@@ -17,8 +17,10 @@ from typing import Any
 
 from hachi.catalog import analyses
 from hachi.catalog import jobs as jobs_db
+from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
+from hachi.indexer.folder_rules import FolderRules, real_path
 from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
 
@@ -29,8 +31,19 @@ class PassCancelled(Exception):
     pass
 
 
-def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) -> int:
-    """Runs ``stage`` over every photo that lacks it; returns how many were analysed."""
+def run_pass(
+    conn: sqlite3.Connection,
+    job_id: int,
+    stage: Stage,
+    workers: int,
+    rules: FolderRules | None = None,
+) -> int:
+    """Runs ``stage`` over every photo that lacks it; returns how many were analysed.
+
+    A photo is read at its real path, and only where the folder rules allow (a link
+    swapped since indexing is recorded as a failure, not read).
+    """
+    rules = rules or FolderRules()
     total = analyses.count_needing(conn, stage.task, stage.model)
     if total == 0:
         return 0
@@ -43,7 +56,8 @@ def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) 
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix=f"hachi-{stage.task}") as pool:
             while chunk := analyses.photos_needing(conn, stage.task, stage.model, after, CHUNK):
                 after = chunk[-1][0]
-                for batch in _batches(_prepared(pool, stage, chunk, workers), stage.batch_size):
+                prepared = _prepared(pool, stage, chunk, workers, rules)
+                for batch in _batches(prepared, stage.batch_size):
                     _check_cancel(conn, job_id)
                     done += len(batch)
                     _store(conn, job_id, stage, batch, done, total)
@@ -52,19 +66,27 @@ def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) 
     return done
 
 
-def _prepare_one(stage: Stage, path: str) -> Any:
-    data = Path(path).read_bytes()
+def _prepare_one(stage: Stage, path: str, rules: FolderRules) -> Any:
+    real = real_path(path)
+    reason = rules.refusal(real)
+    if reason is not None:
+        raise UnreadableFile(f"not read: the file now leads into {reason}")
+    data = real.read_bytes()
     return stage.prepare(decode_image(data, stage.min_side, Path(path).name).image)
 
 
 def _prepared(
-    pool: ThreadPoolExecutor, stage: Stage, chunk: list[tuple[int, str]], workers: int
+    pool: ThreadPoolExecutor,
+    stage: Stage,
+    chunk: list[tuple[int, str]],
+    workers: int,
+    rules: FolderRules,
 ) -> Iterator[tuple[int, Any, str | None]]:
     """(photo id, prepared input or None, error) in order, a bounded number in flight."""
     pending: deque[tuple[int, Future[Any]]] = deque()
     window = max(workers * 4, 2 * stage.batch_size)
     for photo_id, path in chunk:
-        pending.append((photo_id, pool.submit(_prepare_one, stage, path)))
+        pending.append((photo_id, pool.submit(_prepare_one, stage, path, rules)))
         if len(pending) >= window:
             yield _outcome(*pending.popleft())
     while pending:
@@ -104,7 +126,10 @@ def _store(
         failed += [(pid, f"{type(exc).__name__}: {exc}") for pid, _ in good]
         good, outputs = [], []
     with transaction(conn):
-        stage.store(conn, [pid for pid, _ in good], outputs)
+        present = photos_db.present_photo_ids(conn, [pid for pid, *_ in batch])
+        kept = [(pid, out) for (pid, _p), out in zip(good, outputs, strict=True) if pid in present]
+        stage.store(conn, [pid for pid, _ in kept], [out for _pid, out in kept])
+        failed = [(pid, error) for pid, error in failed if pid in present]
         for pid, error in failed:
             analyses.record_analysis(conn, pid, stage.task, stage.model, error)
         jobs_db.update_phase(conn, job_id, stage.task, done, total)

@@ -23,6 +23,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.scan import FoundFile, walk_photos
 from hachi.indexer.stages import Stage
 
@@ -70,8 +71,10 @@ class IndexJob:
         workers: int,
         on_progress: Callable[[Progress, str | None], None] | None = None,
         stages: Sequence[Stage] = (),
+        rules: FolderRules | None = None,
     ) -> None:
         self.conn = conn
+        self.rules = rules or FolderRules()
         self.job = job
         self.stages = tuple(stages)
         self.extractor = extractor.with_preparers(self.stages)
@@ -106,7 +109,7 @@ class IndexJob:
                 continue
             known = photos_db.known_files(self.conn, folder_id)
             seen: set[str] = set()
-            for found in walk_photos(Path(folder.path)):
+            for found in walk_photos(Path(folder.path), self.rules):
                 seen.add(found.path)
                 self._classify(found, known.get(found.path), folder_id, folder.path, plan)
             plan.vanished.update({p: k for p, k in known.items() if p not in seen})
@@ -176,8 +179,8 @@ class IndexJob:
         moved_from: dict[str, list[photos_db.KnownFile]],
         plan: _Plan,
     ) -> None:
-        self._check_cancel()
         with transaction(self.conn):
+            batch = self._still_wanted(batch)
             stored: list[tuple[int, Extracted]] = []
             for item in batch:
                 photo_id = self._write_one(item, moved_from, plan)
@@ -188,6 +191,18 @@ class IndexJob:
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         self._last_commit = time.monotonic()
         self._report(batch[-1].found.path if batch else None)
+
+    def _still_wanted(self, batch: list[Extracted]) -> list[Extracted]:
+        """The batch less the files of folders removed meanwhile.
+
+        Runs inside the write transaction, so a removal cannot slip in between this check
+        and the write. Cancelled when the user cancelled or removed every folder of the job.
+        """
+        self._check_cancel()
+        live = folders_db.present_ids(self.conn, self.job.folder_ids)
+        if not live:
+            raise Cancelled
+        return [item for item in batch if item.folder_id in live]
 
     def _write_one(
         self, item: Extracted, moved_from: dict[str, list[photos_db.KnownFile]], plan: _Plan
@@ -211,9 +226,9 @@ class IndexJob:
         if candidates:
             origin = candidates.pop(0)
             plan.vanished.pop(origin.path, None)
-            photos_db.move_photo(self.conn, origin.id, item.record, self.job.id)
-            self.progress.moved += 1
-            return None  # same content: what the models found still holds
+            if photos_db.move_photo(self.conn, origin.id, item.record, self.job.id):
+                self.progress.moved += 1
+                return None  # same content: what the models found still holds
         photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
         return photo_id

@@ -15,6 +15,7 @@ from hachi.config import Settings
 from hachi.indexer.available import AvailableModels
 from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
 
@@ -46,10 +47,13 @@ def run_next_job(
             return job, progress
         inline = models.inline_stages() if models else []
         passes = models.pass_stages() if models else []
+        rules = FolderRules.for_settings(settings)
         try:
-            progress = IndexJob(conn, job, extractor, settings.workers, on_progress, inline).run()
+            progress = IndexJob(
+                conn, job, extractor, settings.workers, on_progress, inline, rules
+            ).run()
             for stage in passes:
-                run_pass(conn, job.id, stage, settings.workers)
+                run_pass(conn, job.id, stage, settings.workers, rules)
             compact_all(conn, settings.vectors_dir)
             refresh_statistics(conn)
             if after_job is not None:

@@ -1,9 +1,12 @@
 """Walking folders and telling new, changed, unchanged and vanished files apart.
 
 The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores),
-follows folder symlinks but visits each real folder once (so a link loop ends), and
-yields only files with a photo extension: everything else in a photo folder (videos,
-sidecars, documents) is passed over quietly.
+and yields only files with a photo extension: everything else in a photo folder (videos,
+sidecars, documents) is passed over quietly. Every folder and every symlink is judged by
+its real path through ``FolderRules``: a link is followed only where a folder could be
+added directly (never into a system folder or Hachi's own data, which is also passed
+over when it lies inside the walked folder), and each real folder is visited once, so
+a link loop ends.
 """
 
 from __future__ import annotations
@@ -14,31 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hachi.errors import BadRequest
+from hachi.indexer.folder_rules import FolderRules, real_path
 from hachi.media.formats import is_photo_path
-
-SYSTEM_DIRS = (
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/proc",
-    "/run",
-    "/sbin",
-    "/sys",
-    "/usr",
-    "/var",
-    "/snap",
-    "/System",
-    "/Library",
-    "/private/etc",
-    "/private/var",
-    "/Applications",
-)
 
 
 @dataclass(frozen=True)
@@ -46,71 +26,61 @@ class FoundFile:
     path: str
     size: int
     mtime_ns: int
+    identity: tuple[int, int] | None = None  # (device, inode) of the file the rules passed
 
 
-def validate_folder(raw: str, forbidden: tuple[Path, ...] = ()) -> Path:
-    """The resolved folder, or a BadRequest saying plainly why it cannot be indexed."""
-    if not isinstance(raw, str) or not raw.strip() or "\x00" in raw:
-        raise BadRequest("folder path must be a non-empty string")
-    path = Path(raw.strip()).expanduser()
-    if not path.is_absolute():
-        raise BadRequest(f"folder path must be absolute: {raw}")
-    try:
-        resolved = path.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
-        raise BadRequest(f"folder does not exist: {raw}", {"path": raw}) from None
-    except OSError as exc:
-        raise BadRequest(f"cannot open folder {raw}: {exc.strerror}", {"path": raw}) from None
-    if not resolved.is_dir():
-        raise BadRequest(f"not a folder: {raw}", {"path": raw})
-    text = str(resolved)
-    if text == "/" or any(text == d or text.startswith(d + "/") for d in SYSTEM_DIRS):
-        raise BadRequest(f"refusing to index a system folder: {text}", {"path": text})
-    for bad in forbidden:
-        if text == str(bad) or text.startswith(str(bad) + "/") or str(bad).startswith(text + "/"):
-            raise BadRequest(f"refusing to index Hachi's own data folder: {text}", {"path": text})
-    if not os.access(resolved, os.R_OK | os.X_OK):
-        raise BadRequest(f"folder is not readable: {text}", {"path": text})
-    return resolved
+def walk_photos(root: Path, rules: FolderRules | None = None) -> Iterator[FoundFile]:
+    """Photo files under root, depth first, each real folder visited once.
 
-
-def walk_photos(root: Path) -> Iterator[FoundFile]:
-    """Photo files under root, depth first, each real folder visited once."""
+    Paths are reported as found under ``root`` (through links), but every folder is
+    listed and every file stat'ed at the real path the rules passed, and each file
+    carries the identity of what was judged, so a link swapped meanwhile is not read.
+    """
+    rules = rules or FolderRules()
     seen: set[tuple[int, int]] = set()
-    stack = [str(root)]
+    start = real_path(root)
+    stack = [(str(root), start)] if rules.may_enter(start) else []
     while stack:
-        folder = stack.pop()
+        folder, real = stack.pop()
         try:
-            info = os.stat(folder)
+            info = os.stat(real, follow_symlinks=False)
         except OSError:
             continue
-        if (info.st_dev, info.st_ino) in seen:
+        if (info.st_dev, info.st_ino) in seen or not stat.S_ISDIR(info.st_mode):
             continue
         seen.add((info.st_dev, info.st_ino))
-        subdirs, files = _list_dir(folder)
+        subdirs, files = _list_dir(folder, real, rules)
         stack.extend(reversed(sorted(subdirs)))
         yield from sorted(files, key=lambda f: f.path)
 
 
-def _list_dir(folder: str) -> tuple[list[str], list[FoundFile]]:
-    subdirs: list[str] = []
+def _list_dir(
+    folder: str, real: Path, rules: FolderRules
+) -> tuple[list[tuple[str, Path]], list[FoundFile]]:
+    """Sub-folders (path, real path) to walk and photo files, of one folder."""
+    subdirs: list[tuple[str, Path]] = []
     files: list[FoundFile] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(real))
     except OSError:
         return subdirs, files
     for entry in entries:
         if entry.name.startswith("."):
             continue
+        path = os.path.join(folder, entry.name)
+        linked = entry.is_symlink()
+        target = real_path(entry.path) if linked else Path(entry.path)
+        if rules.refusal(target) is not None:
+            continue
         try:
-            st = entry.stat(follow_symlinks=True)
+            st = os.stat(target, follow_symlinks=False)
         except OSError:
             # Dangling links and unreadable entries: an unreadable photo is still reported.
-            if is_photo_path(Path(entry.name)) and not entry.is_symlink():
-                files.append(FoundFile(entry.path, -1, -1))
+            if is_photo_path(Path(entry.name)) and not linked:
+                files.append(FoundFile(path, -1, -1))
             continue
         if stat.S_ISDIR(st.st_mode):
-            subdirs.append(entry.path)
-        elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)):
-            files.append(FoundFile(entry.path, st.st_size, st.st_mtime_ns))
+            subdirs.append((path, target))
+        elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)) and is_photo_path(target):
+            files.append(FoundFile(path, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
     return subdirs, files

@@ -219,7 +219,8 @@ def browse_paths() -> dict[str, Schema]:
         "/api/browse": {
             "get": operation(
                 "browseFolders",
-                "Sub-folders of the home folder or an indexed folder (folder picker).",
+                "Sub-folders of the home folder or an indexed folder (folder picker). Outside "
+                "those (links resolved), every path gets the same 403, existing or not.",
                 "folders",
                 {"200": json_content(listing, "Folders only, sorted.")},
                 params=(query("path", STR, "An absolute folder; default: the home folder."),),
