@@ -24,11 +24,12 @@ from hachi.catalog import photos as photos_db
 from hachi.catalog.db import connect, transaction
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import AvailableModels
+from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.runner import BackgroundIndexer
 from hachi.indexer.scan import validate_folder
+from hachi.library_models import ModelService
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
@@ -49,6 +50,9 @@ class Library(PeopleMixin):
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
         connect(settings.catalog_path).close()  # create / migrate once, up front
+        self.model_service = ModelService(
+            settings, lambda: self.conn, lambda: self.models, self._wake
+        )
 
     # -- connections --------------------------------------------------------------------
 
@@ -68,19 +72,27 @@ class Library(PeopleMixin):
 
     @property
     def models(self) -> AvailableModels:
+        """The models in use, following the library's active CLIP model as it changes."""
         with self._write_lock:
             if self._models is None:
-                self._models = AvailableModels.discover(self.settings)
-                if self._models.clip is not None:
-                    self._semantic = SemanticIndex(self._models.clip, self.settings.vectors_dir)
+                name = active_clip(self.settings, self.conn).name
+                self._models = AvailableModels.discover(self.settings, name)
+                return self._models
+        self._models.sync_clip(self.conn)
         return self._models
 
     @property
     def semantic(self) -> SemanticIndex | None:
-        _ = self.models
-        return self._semantic
+        clip = self.models.clip
+        with self._write_lock:
+            if clip is None:
+                self._semantic = None
+            elif self._semantic is None or self._semantic.clip is not clip:
+                self._semantic = SemanticIndex(clip, self.settings.vectors_dir)
+            return self._semantic
 
     def close(self) -> None:
+        self.model_service.stop_downloads()
         self.stop_background()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -174,7 +186,9 @@ class Library(PeopleMixin):
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
             "features": self.models.features(),
-            "notices": list(self.models.notices),
+            "notices": self.model_service.notices(self.models.problems),
+            "models": {"clip": self.model_service.active()},
+            "downloads": self.model_service.downloads(),
         }
 
     def search(
@@ -215,7 +229,7 @@ class Library(PeopleMixin):
             raise ModelUnavailable(
                 "searching with a photo needs semantic search, which is off: no CLIP model "
                 "is installed",
-                {"install": f"hachi models pull {self.settings.clip_model}"},
+                {"install": f"hachi models pull {self.models.clip_name}"},
             )
         image = decode_image(data, 256, "upload").image
         return self._search(q, limit, cursor, more, self.semantic.image_vector(image))

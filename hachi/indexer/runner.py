@@ -44,6 +44,8 @@ def run_next_job(
         if job.state == "cancelling":
             jobs_db.finish_job(conn, job.id, "cancelled")
             return job, progress
+        if models is not None:
+            models.sync_clip(conn)  # `hachi models use` may have switched it meanwhile
         inline = models.inline_stages() if models else []
         passes = models.pass_stages() if models else []
         try:
