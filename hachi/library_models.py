@@ -74,10 +74,12 @@ class ModelService:
     def after_install(self, model: InstalledModel) -> jobs_db.Job | None:
         """A model just arrived: the first CLIP model becomes active; embed with it."""
         conn = self._conn()
-        if model.task == "clip":
-            current = active_clip(self.settings, conn)
-            if current.source != ENVIRONMENT and not _is_installed(self.settings, current.name):
-                model_settings.set_active_clip_model(conn, model.name)
+        if model.task == "clip" and model_settings.active_clip_model(conn) is None:
+            # the library's first choice: the model it already used if that is there,
+            # else this one (an old library keeps the default it had pulled)
+            current = active_clip(self.settings, conn).name
+            keep = current if _is_installed(self.settings, current) else model.name
+            model_settings.set_active_clip_model(conn, keep)
         model_settings.forget_download(conn, model.name)
         self._models().find_missing()
         return self.reembed()
@@ -172,6 +174,8 @@ def _download_notice(record: dict[str, Any], what: str) -> str:
     if record["state"] == "downloading":
         done, total = record["done_bytes"] / MIB, record["total_bytes"] / MIB
         return f"{what} until {name} has downloaded ({done:.0f} of {total:.0f} MiB)"
+    if record["state"] == "installed":
+        return f"{what} for a moment more: {name} has downloaded and is being set up"
     if record["state"] == "failed":
         return (
             f"{what}: downloading {name} failed ({record['error']}); retry with: {command} "

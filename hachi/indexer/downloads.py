@@ -74,6 +74,7 @@ class ModelDownloader:
             entry = manifest_entry(self.settings, name)
             progress.task = entry.task
             installed = pull_model(self.settings, name, progress=False, on_progress=progress)
+            progress.record("installed")
             if entry.task == "clip":
                 _quantize(self.settings, name)
         except DownloadStopped:
@@ -92,7 +93,9 @@ class ModelDownloader:
 
 
 class _Recorder:
-    """The progress callback: writes the download's state at most every RECORD_EVERY_S."""
+    """The progress callback. The download thread only notes the numbers; a second thread
+    writes them every RECORD_EVERY_S, so a download that stalls mid-read still shows the
+    bytes that arrived before the stall."""
 
     def __init__(self, conn: sqlite3.Connection, model: str, stop: threading.Event) -> None:
         self.conn = conn
@@ -101,31 +104,45 @@ class _Recorder:
         self.task = ""
         self.done = 0
         self.total = 0
-        self._last = 0.0
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        self._written = (-1, -1)
+        self._thread = threading.Thread(target=self._flush, name="hachi-models-progress")
+        self._thread.daemon = True
+        self._thread.start()
 
     def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         if self.stop.is_set():
             raise DownloadStopped
-        self.done, self.total = done, total
-        now = time.monotonic()
-        if now - self._last >= RECORD_EVERY_S or done >= total:
-            self._last = now
-            self.record("downloading")
+
+    def _flush(self) -> None:
+        while not self._finished.wait(RECORD_EVERY_S):
+            if (self.done, self.total) != self._written:
+                self._write("downloading")
 
     def record(self, state: str, error: str | None = None) -> None:
-        put_download(
-            self.conn,
-            DownloadRecord(
-                model=self.model,
-                task=self.task,
-                state=state,
-                done_bytes=self.done,
-                total_bytes=self.total,
-                error=error,
-                command=pull_command(self.model),
-                updated_at=time.time(),
-            ),
-        )
+        """The final state; ends the periodic writes."""
+        self._finished.set()
+        self._thread.join()
+        self._write(state, error)
+
+    def _write(self, state: str, error: str | None = None) -> None:
+        with self._lock:
+            self._written = (self.done, self.total)
+            put_download(
+                self.conn,
+                DownloadRecord(
+                    model=self.model,
+                    task=self.task,
+                    state=state,
+                    done_bytes=self.done,
+                    total_bytes=self.total,
+                    error=error,
+                    command=pull_command(self.model),
+                    updated_at=time.time(),
+                ),
+            )
 
 
 def _quantize(settings: Settings, name: str) -> None:

@@ -277,7 +277,7 @@ def _copy(job: _Job, response: http.client.HTTPResponse, out: BinaryIO, limit: i
     written = 0
     while written < limit:
         try:
-            chunk = response.read(min(CHUNK_BYTES, limit - written))
+            chunk = response.read1(min(CHUNK_BYTES, limit - written))  # what has arrived
         except (OSError, http.client.HTTPException):
             break  # the caller sees the short count and resumes from here
         if not chunk:

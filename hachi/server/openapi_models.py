@@ -19,7 +19,7 @@ DOWNLOAD: Schema = obj(
     ("model", "task", "state", "done_bytes", "total_bytes", "error", "command"),
     model=STR,
     task=STR,
-    state={"enum": ["downloading", "failed", "stopped"]},
+    state={"enum": ["downloading", "installed", "failed", "stopped"]},
     done_bytes=INT,
     total_bytes=INT,
     error={**nullable("string"), "description": "Why it failed (state failed)."},
