@@ -22,6 +22,7 @@ from hachi.errors import BadRequest, ModelUnavailable, NotFound
 from hachi.indexer.available import ENVIRONMENT, AvailableModels, active_clip
 from hachi.indexer.downloads import ModelDownloader
 from hachi.ml.faces.registry import INSIGHTFACE_PACKS
+from hachi.ml.manifest import NAME_PATTERN
 from hachi.ml.store import (
     InstalledModel,
     installed_models,
@@ -54,6 +55,8 @@ class ModelService:
 
     def use(self, name: str) -> dict[str, Any]:
         """Make ``name`` the library's CLIP model and queue the re-embedding it needs."""
+        if not NAME_PATTERN.match(name):
+            raise BadRequest(f"invalid model name {name!r}", {"field": "name"})
         installed = {m.name: m for m in installed_models(self.settings)}
         if name not in installed:
             raise NotFound(
