@@ -101,6 +101,12 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
     remove_model(settings, args.name)
     print(f"removed {args.name}")
+    if active_clip_name(settings) == args.name:
+        print(
+            f"note: {args.name} was the library's CLIP model; choose another with "
+            f"`hachi models use NAME`, or `hachi serve` downloads it again",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -316,3 +318,34 @@ def test_models_use_refuses_unknown_and_non_clip_models(
     code, _, err = run(capsys, home, "models", "use", "f")
     assert code == 2 and "not a CLIP model" in err
     assert _status(capsys, home)["models"]["clip"]["name"] == "shapes"
+
+
+def test_status_shows_a_download_that_another_process_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hachi.catalog.db import connect
+    from hachi.catalog.model_settings import DownloadRecord, put_download
+    from hachi.config import DEFAULT_CLIP_MODEL, Settings
+
+    home = tmp_path / "home"
+    conn = connect(Settings(home=home).catalog_path)
+    command = f"hachi models pull {DEFAULT_CLIP_MODEL}"
+    record = DownloadRecord(
+        DEFAULT_CLIP_MODEL, "clip", "downloading", 3 << 20, 12 << 20, None, command, time.time()
+    )
+    put_download(conn, record)
+    code, out, _ = run(capsys, home, "status")
+    assert code == 0 and "(Hachi's default; downloading, 3 of 12 MiB)" in out
+    assert f"semantic search is off until {DEFAULT_CLIP_MODEL} has downloaded (3 of 12 MiB)" in out
+    put_download(conn, dataclasses.replace(record, state="failed", error="could not reach x"))
+    conn.close()
+    code, out, _ = run(capsys, home, "status")
+    assert f"download failed; retry with: {command}" in out
+    assert "could not reach x" in out
+
+
+def test_removing_the_active_model_says_what_happens_next(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, home, "models", "remove", "shapes")
+    assert code == 0 and "was the library's CLIP model" in err and "hachi models use" in err
