@@ -17,6 +17,7 @@ from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
+from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
@@ -44,13 +45,11 @@ def run_next_job(
         if job.state == "cancelling":
             jobs_db.finish_job(conn, job.id, "cancelled")
             return job, progress
-        if models is not None:
-            models.sync_clip(conn)  # `hachi models use` may have switched it meanwhile
-        inline = models.inline_stages() if models else []
-        passes = models.pass_stages() if models else []
         try:
+            inline = _stages(models, conn, inline=True)
             progress = IndexJob(conn, job, extractor, settings.workers, on_progress, inline).run()
-            for stage in passes:
+            # a model that arrived during the scan (a background download) runs right away
+            for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers)
             compact_all(conn, settings.vectors_dir)
             refresh_statistics(conn)
@@ -67,6 +66,15 @@ def run_next_job(
         return jobs_db.get_job(conn, job.id), progress
     finally:
         conn.close()
+
+
+def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bool) -> list[Stage]:
+    """The stages of the models in use now (`hachi models use` or a download may have
+    changed them since the last job)."""
+    if models is None:
+        return []
+    models.sync_clip(conn)
+    return models.inline_stages() if inline else models.pass_stages()
 
 
 class BackgroundIndexer:
