@@ -49,15 +49,6 @@ def set_active_clip_model(conn: sqlite3.Connection, name: str) -> None:
     put_setting(conn, ACTIVE_CLIP_KEY, name)
 
 
-def adopt_clip_model(conn: sqlite3.Connection, name: str) -> bool:
-    """Make ``name`` the active CLIP model unless the library already chose one."""
-    with transaction(conn):
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (ACTIVE_CLIP_KEY, name)
-        )
-    return cur.rowcount == 1
-
-
 def put_download(conn: sqlite3.Connection, record: DownloadRecord) -> None:
     put_setting(conn, DOWNLOAD_PREFIX + record.model, json.dumps(asdict(record)))
 
