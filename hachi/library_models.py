@@ -157,7 +157,18 @@ class ModelService:
         }
 
     def downloads(self) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in model_settings.downloads(self._conn())]
+        """Downloads of models the library still wants (a failure of a model since
+        replaced by `hachi models use`, or installed by hand, is no longer news)."""
+        conn = self._conn()
+        wanted = {active_clip(self.settings, conn).name}
+        if self.settings.face_backend == "insightface":
+            wanted.add(INSIGHTFACE_PACKS[0].name)
+        return [
+            r.to_dict()
+            for r in model_settings.downloads(conn)
+            if r.model in wanted
+            and (r.state == "installed" or not _is_installed(self.settings, r.model))
+        ]
 
     def _download_of(self, name: str) -> dict[str, Any] | None:
         return next((d for d in self.downloads() if d["model"] == name), None)

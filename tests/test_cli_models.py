@@ -342,6 +342,9 @@ def test_status_shows_a_download_that_another_process_records(
     code, out, _ = run(capsys, home, "status")
     assert f"download failed; retry with: {command}" in out
     assert "could not reach x" in out
+    assert run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "shapes")[0] == 0
+    status = _status(capsys, home)  # the library now uses shapes: that failure is old news
+    assert status["models"]["clip"]["name"] == "shapes" and status["downloads"] == []
 
 
 def test_removing_the_active_model_says_what_happens_next(
