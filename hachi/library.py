@@ -45,6 +45,7 @@ class Library(PeopleMixin):
         settings.ensure_dirs()
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._models_lock = threading.Lock()  # not the write lock: searches never wait on writes
         self._extractor: Extractor | None = None
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
@@ -73,7 +74,7 @@ class Library(PeopleMixin):
     @property
     def models(self) -> AvailableModels:
         """The models in use, following the library's active CLIP model as it changes."""
-        with self._write_lock:
+        with self._models_lock:
             if self._models is None:
                 name = active_clip(self.settings, self.conn).name
                 self._models = AvailableModels.discover(self.settings, name)
@@ -84,7 +85,7 @@ class Library(PeopleMixin):
     @property
     def semantic(self) -> SemanticIndex | None:
         clip = self.models.clip
-        with self._write_lock:
+        with self._models_lock:
             if clip is None:
                 self._semantic = None
             elif self._semantic is None or self._semantic.clip is not clip:
