@@ -25,6 +25,9 @@ from hachi.ml.store import InstalledModel, pull_command
 
 log = logging.getLogger(__name__)
 RECORD_EVERY_S = 0.5
+HEARTBEAT_S = 10.0
+"""A stalled download still refreshes its record this often, so that it does not read as
+abandoned (model_settings.DOWNLOAD_STALE_S) while its thread is alive and waiting."""
 STOP_TIMEOUT_S = 5.0
 
 Installed = Callable[[InstalledModel], object]
@@ -117,9 +120,12 @@ class _Recorder:
             raise DownloadStopped
 
     def _flush(self) -> None:
+        last = time.monotonic()
         while not self._finished.wait(RECORD_EVERY_S):
-            if (self.done, self.total) != self._written:
+            quiet = time.monotonic() - last
+            if (self.done, self.total) != self._written or quiet >= HEARTBEAT_S:
                 self._write("downloading")
+                last = time.monotonic()
 
     def record(self, state: str, error: str | None = None) -> None:
         """The final state; ends the periodic writes."""
