@@ -57,10 +57,6 @@ class ModelDownloader:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
     def _run(self) -> None:
         conn = connect(self.settings.catalog_path, migrate_schema=False)
         try:
@@ -92,7 +88,10 @@ class ModelDownloader:
             progress.record("failed", f"{type(exc).__name__}: {exc}")
             return
         forget_download(conn, name)
-        self.on_installed(installed)
+        try:
+            self.on_installed(installed)
+        except Exception:  # noqa: BLE001 - the model is installed; the next job embeds
+            log.exception("after installing %s", name)
 
 
 class _Recorder:
