@@ -95,9 +95,31 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             f"  last job #{job['id']}: {job['state']}, {job['done']} indexed, "
             f"{job['unchanged']} unchanged, {job['failed']} failed of {job['found']} found"
         )
+    print(f"  CLIP model: {_describe_clip(status['models']['clip'])}")
     for notice in status["notices"]:
         print(f"  note: {notice}")
     return 0
+
+
+def _describe_clip(clip: dict[str, Any]) -> str:
+    """One line: the model, who chose it, and whether it is there or on its way."""
+    chosen = {
+        "environment": f"set by HACHI_CLIP_MODEL, overriding the library's "
+        f"{clip['library_choice'] or 'default'}",
+        "library": "the library's choice",
+        "default": "Hachi's default",
+    }[clip["source"]]
+    download = clip["download"]
+    if clip["installed"]:
+        state = "installed"
+    elif download and download["state"] == "downloading":
+        done, total = download["done_bytes"] / 2**20, download["total_bytes"] / 2**20
+        state = f"downloading, {done:.0f} of {total:.0f} MiB"
+    elif download and download["state"] == "failed":
+        state = f"download failed; retry with: {download['command']}"
+    else:
+        state = f"not installed; install it with: hachi models pull {clip['name']}"
+    return f"{clip['name']} ({chosen}; {state})"
 
 
 def cmd_folders(args: argparse.Namespace, settings: Settings) -> int:

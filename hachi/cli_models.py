@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hachi.config import Settings
 from hachi.errors import UnreadableFile
+from hachi.library import Library
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
 MIB = 1024 * 1024
@@ -26,15 +28,55 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+@contextmanager
+def _library(settings: Settings) -> Iterator[Library]:
+    library = Library(settings)
+    try:
+        yield library
+    finally:
+        library.close()
+
+
+def active_clip_name(settings: Settings) -> str:
+    """The library's CLIP model (HACHI_CLIP_MODEL, else `hachi models use`, else default)."""
+    with _library(settings) as library:
+        return str(library.model_service.active()["name"])
+
+
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.download import pull_model
 
-    installed = pull_model(settings, args.name or settings.clip_model, progress=not args.quiet)
+    name = args.name or active_clip_name(settings)
+    installed = pull_model(settings, name, progress=not args.quiet)
     print(f"installed {installed.name} ({installed.size_bytes / MIB:.0f} MiB) in {installed.path}")
     if installed.task == "clip" and not args.no_quantize:
         from hachi.ml.clip.optimize import quantize_after_pull
 
         print(f"{installed.name}: {quantize_after_pull(settings, installed.name)}")
+    with _library(settings) as library:
+        job = library.model_service.after_install(installed)
+        _print_active(library, job)
+    return 0
+
+
+def _print_active(library: Library, job: Any) -> None:
+    active = library.model_service.active()
+    line = f"active CLIP model: {active['name']}"
+    if active["overridden"]:
+        line += f" (HACHI_CLIP_MODEL overrides the library's {active['library_choice']})"
+    print(line)
+    if job is not None:
+        print(f"embedding the library in the background (job {job.id}; runs in `hachi serve`)")
+
+
+def cmd_use(args: argparse.Namespace, settings: Settings) -> int:
+    with _library(settings) as library:
+        answer = library.model_service.use(args.name)
+        job = library.get_job(answer["job"]["id"]) if answer["job"] else None
+        if args.json:
+            _print_json(answer)
+            return 0
+        _print_active(library, job)
     return 0
 
 
@@ -47,7 +89,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if not models:
         print(f"no models installed in {settings.models_path}")
-        print(f"install the default CLIP model with: hachi models pull {settings.clip_model}")
+        name = active_clip_name(settings)
+        print(f"install the library's CLIP model with: hachi models pull {name}")
     for m in models:
         print(f"{m.name}\t{m.task}\t{m.size_bytes / MIB:.1f} MiB\t{m.source}")
     return 0
@@ -58,6 +101,12 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
     remove_model(settings, args.name)
     print(f"removed {args.name}")
+    if active_clip_name(settings) == args.name:
+        print(
+            f"note: {args.name} was the library's CLIP model; choose another with "
+            f"`hachi models use NAME`, or `hachi serve` downloads it again",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -66,6 +115,10 @@ def cmd_install(args: argparse.Namespace, settings: Settings) -> int:
 
     installed = install_model(settings, args.dir, name=args.name)
     print(f"installed {installed.name} in {installed.path}")
+    with _library(settings) as library:
+        job = library.model_service.after_install(installed)
+        if installed.task == "clip":
+            _print_active(library, job)
     return 0
 
 
@@ -106,7 +159,7 @@ def cmd_quantize(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE
     from hachi.ml.clip.optimize import quantize_installed
 
-    name = args.name or settings.clip_model
+    name = args.name or active_clip_name(settings)
     report = quantize_installed(settings, name, image=args.image)
     if args.json:
         _print_json(report.to_dict())
@@ -128,7 +181,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.clip.encoders import ClipModel
     from hachi.ml.store import model_dir
 
-    name = args.model or settings.clip_model
+    name = args.model or active_clip_name(settings)
     model = ClipModel(model_dir(settings, name), int8=args.int8, text_int8=args.int8)
     if args.text is not None:
         vectors = model.encode_texts(args.text)
@@ -168,6 +221,9 @@ def register(subparsers: argparse._SubParsersAction, add_common: AddCommon) -> N
         action="store_true",
         help="skip making the int8 text tower of a CLIP model (queries ~3x slower)",
     )
+    p = command("use", cmd_use, "Make an installed CLIP model the library's; re-embeds.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p = command("list", cmd_list, "Show installed models.")
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p = command("remove", cmd_remove, "Delete an installed model.")
@@ -213,9 +269,7 @@ def _add_embed(subparsers: argparse._SubParsersAction, add_common: AddCommon) ->
     p = subparsers.add_parser("embed", help=text, description=text)
     add_common(p)
     p.set_defaults(func=cmd_embed)
-    p.add_argument(
-        "--model", default=None, help="installed CLIP model (default: $HACHI_CLIP_MODEL)"
-    )
+    p.add_argument("--model", default=None, help="installed CLIP model (default: the library's)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", nargs="+", metavar="TEXT")
     what.add_argument("--image", nargs="+", metavar="PATH")

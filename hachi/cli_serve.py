@@ -36,6 +36,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
             added, _job = library.add_folder(str(Path(folder).expanduser().absolute()))
             print(f"Indexing {added.path} in the background", flush=True)
         library.start_background()
+        _start_downloads(library)
         app = create_app(settings, library)
         urls = [f"http://{_host(settings.host)}:{settings.port}"]
         if use_caddy and caddy_binary() is None:
@@ -64,6 +65,20 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
             caddy.stop()
         library.close()
     return 0
+
+
+def _start_downloads(library: Library) -> None:
+    """Fetch the models the library lacks in the background (HACHI_AUTO_MODELS=false: not)."""
+    wanted = library.model_service.wanted_downloads()
+    if not wanted:
+        return
+    if not library.settings.auto_models:
+        for name in wanted:
+            print(f"note: model {name} is missing; install it with: hachi models pull {name}")
+        return
+    for name in wanted:
+        print(f"Downloading model {name} in the background", flush=True)
+    library.model_service.start_downloads()
 
 
 def _host(host: str) -> str:

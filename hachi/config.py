@@ -17,6 +17,8 @@ from typing import Any
 import platformdirs
 
 ENV_PREFIX = "HACHI_"
+DEFAULT_CLIP_MODEL = "ViT-B-32-256-datacomp"
+"""The CLIP model a library uses until `hachi models use` (or a first install) picks one."""
 
 
 def _default_home() -> Path:
@@ -64,8 +66,23 @@ class Settings:
         default="dlib",
         metadata={"help": "Face backend: dlib (no download), insightface, or none (off)."},
     )
-    clip_model: str = field(
-        default="ViT-B-32-256-datacomp", metadata={"help": "CLIP model used for semantic search."}
+    clip_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "CLIP model for semantic search; overrides the library's own choice "
+            "(`hachi models use NAME`) while set."
+        },
+    )
+    auto_models: bool = field(
+        default=True,
+        metadata={
+            "help": "Let `hachi serve` download a missing CLIP model (and the insightface "
+            "pack when that backend is chosen) in the background."
+        },
+    )
+    model_manifest: Path | None = field(
+        default=None,
+        metadata={"help": "Model manifest to download from (default: the one Hachi ships)."},
     )
     clip_text_int8: bool = field(
         default=True,

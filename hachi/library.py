@@ -25,11 +25,12 @@ from hachi.catalog import photos as photos_db
 from hachi.catalog.db import connect, transaction
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import AvailableModels
+from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer
+from hachi.library_models import ModelService
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
@@ -46,11 +47,15 @@ class Library(PeopleMixin):
         self.rules = FolderRules.for_settings(settings)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._models_lock = threading.Lock()  # not the write lock: searches never wait on writes
         self._extractor: Extractor | None = None
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
         connect(settings.catalog_path).close()  # create / migrate once, up front
+        self.model_service = ModelService(
+            settings, lambda: self.conn, lambda: self.models, self._wake
+        )
 
     # -- connections --------------------------------------------------------------------
 
@@ -70,19 +75,27 @@ class Library(PeopleMixin):
 
     @property
     def models(self) -> AvailableModels:
-        with self._write_lock:
+        """The models in use, following the library's active CLIP model as it changes."""
+        with self._models_lock:
             if self._models is None:
-                self._models = AvailableModels.discover(self.settings)
-                if self._models.clip is not None:
-                    self._semantic = SemanticIndex(self._models.clip, self.settings.vectors_dir)
+                name = active_clip(self.settings, self.conn).name
+                self._models = AvailableModels.discover(self.settings, name)
+                return self._models
+        self._models.sync_clip(self.conn)
         return self._models
 
     @property
     def semantic(self) -> SemanticIndex | None:
-        _ = self.models
-        return self._semantic
+        clip = self.models.clip
+        with self._models_lock:
+            if clip is None:
+                self._semantic = None
+            elif self._semantic is None or self._semantic.clip is not clip:
+                self._semantic = SemanticIndex(clip, self.settings.vectors_dir)
+            return self._semantic
 
     def close(self) -> None:
+        self.model_service.stop_downloads()
         self.stop_background()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -177,7 +190,9 @@ class Library(PeopleMixin):
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
             "features": self.models.features(),
-            "notices": list(self.models.notices),
+            "notices": self.model_service.notices(self.models.problems),
+            "models": {"clip": self.model_service.active()},
+            "downloads": self.model_service.downloads(),
         }
 
     def search(
@@ -218,7 +233,7 @@ class Library(PeopleMixin):
             raise ModelUnavailable(
                 "searching with a photo needs semantic search, which is off: no CLIP model "
                 "is installed",
-                {"install": f"hachi models pull {self.settings.clip_model}"},
+                {"install": f"hachi models pull {self.models.clip_name}"},
             )
         image = decode_image(data, 256, "upload").image
         return self._search(q, limit, cursor, more, self.semantic.image_vector(image))

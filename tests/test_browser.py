@@ -13,6 +13,8 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +24,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from hachi.config import Settings
+from hachi.config import DEFAULT_CLIP_MODEL, Settings
+from hachi.ml.download import MIRROR_ENV
+from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
 from tests.browser.stack import REPO, STATIC, Stack, running_stack
+from tests.model_mirror import FileServer, write_manifest
 from tests.photo_factory import CORPUS, Shot, write_photo
 
 pytestmark = pytest.mark.slow
@@ -278,3 +283,49 @@ def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:
         output = run_node("account.test.js", stack, {"HACHI_TOKEN_NAME": "browser-tests"})
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
     assert (ARTIFACTS / "screenshots" / "account-375.png").stat().st_size > 0
+
+
+def test_ui_model_comes_by_itself_and_is_chosen_on_the_folders_page(tmp_path: Path) -> None:
+    """A library with no CLIP model: `hachi serve` fetches the default one from a local
+    mirror (held halfway until the page has shown the progress), then the Folders page
+    switches to a second installed model, which re-embeds the library."""
+    write_shapes(tmp_path / "shapes", tmp_path / "probe.jpg")
+    models = tmp_path / "models"
+    install_model(Settings(home=tmp_path / "home", models_dir=models), SHAPES_MODEL, "other")
+    mirror = FileServer()
+    mirror.thread.start()
+    mirror.behaviour.pause = threading.Event()
+    release = tmp_path / "release"
+    threading.Thread(target=_release_when, args=(release, mirror.behaviour.pause)).start()
+    env = {MIRROR_ENV: mirror.base + "/mirror"}
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(MIRROR_ENV, env[MIRROR_ENV])
+            manifest = write_manifest(tmp_path / "m.toml", mirror, SHAPES_MODEL, DEFAULT_CLIP_MODEL)
+        settings = {
+            **STACK_SETTINGS,
+            **env,
+            "HACHI_FACE_BACKEND": "none",
+            "HACHI_MODELS_DIR": str(models),
+            "HACHI_MODEL_MANIFEST": str(manifest),
+            "HACHI_AUTO_MODELS": "true",
+        }
+        with running_stack(tmp_path / "home", PASSWORD, [tmp_path / "shapes"], settings) as stack:
+            facts = {
+                "HACHI_DEFAULT_MODEL": DEFAULT_CLIP_MODEL,
+                "HACHI_OTHER_MODEL": "other",
+                "HACHI_RELEASE_FILE": str(release),
+            }
+            output = run_node("models.test.js", stack, facts)
+    finally:
+        mirror.behaviour.pause.set()
+        mirror.httpd.shutdown()
+        mirror.httpd.server_close()
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+
+
+def _release_when(flag: Path, gate: threading.Event) -> None:
+    deadline = time.monotonic() + NODE_TIMEOUT_S
+    while not flag.exists() and not gate.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gate.set()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +238,117 @@ def test_quantize_after_pull_reports_instead_of_failing(tmp_path: Path) -> None:
     said = quantize_after_pull(settings, "broken")
     assert said.startswith("queries stay on the float32 text tower"), said
     assert not (settings.models_path / "broken" / "textual.int8.onnx").exists()
+
+
+def _status(capsys: pytest.CaptureFixture[str], home: Path) -> dict:
+    code, out, _ = run(capsys, home, "status", "--json")
+    assert code == 0
+    return dict(json.loads(out))
+
+
+def test_the_first_clip_model_installed_becomes_the_librarys(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = _status(capsys, home)["models"]["clip"]
+    assert (clip["name"], clip["source"], clip["installed"]) == ("shapes", "library", True)
+    code, out, _ = run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "other")
+    assert code == 0 and "active CLIP model: shapes" in out
+    assert _status(capsys, home)["models"]["clip"]["name"] == "shapes"
+    code, out, _ = run(capsys, home, "status")
+    assert "CLIP model: shapes (the library's choice; installed)" in out
+
+
+def test_models_use_switches_the_model_and_re_embeds(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = _shape_photos(tmp_path)
+    assert run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "other")[0] == 0
+    assert run(capsys, home, "index", str(photos), "--quiet")[0] == 0
+    code, out, _ = run(capsys, home, "models", "use", "other")
+    assert code == 0 and "active CLIP model: other" in out and "embedding" in out
+    assert _status(capsys, home)["models"]["clip"]["name"] == "other"
+    assert run(capsys, home, "index", str(photos), "--quiet")[0] == 0  # runs the queued job
+    code, out, _ = run(capsys, home, "search", "a", "red", "circle", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["semantic"] is True and result["model"] == "other"
+    assert Path(result["results"][0]["path"]).name == "red-circle.png"
+    code, out, _ = run(capsys, home, "models", "use", "other", "--json")
+    assert code == 0 and json.loads(out)["job"] is None  # already active: nothing to redo
+
+
+def _shape_photos(tmp_path: Path) -> Path:
+    spec = importlib.util.spec_from_file_location(
+        "shapes_tool", Path(__file__).parents[1] / "tools" / "train_shapes_clip.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rng = np.random.default_rng(11)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for colour, shape in [("red", "circle"), ("blue", "star"), ("green", "square")]:
+        tool.draw_shape(colour, shape, rng).save(folder / f"{colour}-{shape}.png")
+    return folder
+
+
+def test_hachi_clip_model_overrides_the_librarys_choice(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "other")[0] == 0
+    monkeypatch.setenv("HACHI_CLIP_MODEL", "other")
+    clip = _status(capsys, home)["models"]["clip"]
+    assert (clip["name"], clip["source"], clip["overridden"]) == ("other", "environment", True)
+    assert clip["library_choice"] == "shapes"
+    code, out, _ = run(capsys, home, "models", "use", "shapes")
+    assert code == 0 and "HACHI_CLIP_MODEL overrides the library's shapes" in out
+    code, out, _ = run(capsys, home, "status")
+    assert "other (set by HACHI_CLIP_MODEL, overriding the library's shapes" in out
+
+
+def test_models_use_refuses_unknown_and_non_clip_models(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, home, "models", "use", "nope")
+    assert code == 2 and "not installed" in err and "hachi models pull nope" in err
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "w.onnx").write_bytes(b"weights")
+    (faces / "model.json").write_text('{"name": "f", "task": "faces", "files": ["w.onnx"]}')
+    assert run(capsys, home, "models", "install", str(faces))[0] == 0
+    code, _, err = run(capsys, home, "models", "use", "f")
+    assert code == 2 and "not a CLIP model" in err
+    assert _status(capsys, home)["models"]["clip"]["name"] == "shapes"
+
+
+def test_status_shows_a_download_that_another_process_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hachi.catalog.db import connect
+    from hachi.catalog.model_settings import DownloadRecord, put_download
+    from hachi.config import DEFAULT_CLIP_MODEL, Settings
+
+    home = tmp_path / "home"
+    conn = connect(Settings(home=home).catalog_path)
+    command = f"hachi models pull {DEFAULT_CLIP_MODEL}"
+    record = DownloadRecord(
+        DEFAULT_CLIP_MODEL, "clip", "downloading", 3 << 20, 12 << 20, None, command, time.time()
+    )
+    put_download(conn, record)
+    code, out, _ = run(capsys, home, "status")
+    assert code == 0 and "(Hachi's default; downloading, 3 of 12 MiB)" in out
+    assert f"semantic search is off until {DEFAULT_CLIP_MODEL} has downloaded (3 of 12 MiB)" in out
+    put_download(conn, dataclasses.replace(record, state="failed", error="could not reach x"))
+    conn.close()
+    code, out, _ = run(capsys, home, "status")
+    assert f"download failed; retry with: {command}" in out
+    assert "could not reach x" in out
+    assert run(capsys, home, "models", "install", str(MODEL_DIR), "--name", "shapes")[0] == 0
+    status = _status(capsys, home)  # the library now uses shapes: that failure is old news
+    assert status["models"]["clip"]["name"] == "shapes" and status["downloads"] == []
+
+
+def test_removing_the_active_model_says_what_happens_next(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, home, "models", "remove", "shapes")
+    assert code == 0 and "was the library's CLIP model" in err and "hachi models use" in err

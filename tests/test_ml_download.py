@@ -1,23 +1,15 @@
-"""pull_model against a real HTTP server on 127.0.0.1 that serves generated model files.
-
-The server honours Range requests and can misbehave on purpose: drop the connection
-halfway (once or always), ignore Range, or pause mid-transfer until the test lets it go.
-Manifest URLs name a host that does not exist; HACHI_MODEL_MIRROR points them at the
-local server, which is how a real mirror is used too.
-"""
+"""pull_model against a real HTTP server on 127.0.0.1 that serves generated model files
+(tests/model_mirror.py: Range, dropped connections, pauses)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import re
 import socket
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,92 +19,9 @@ from hachi.errors import BadRequest, Conflict, ModelUnavailable, NotFound
 from hachi.ml.download import MAX_ATTEMPTS, MIRROR_ENV, mirrored_url, pull_model
 from hachi.ml.manifest import ManifestEntry, ModelFile
 from hachi.ml.store import PARTIAL_DIR, installed_models, model_dir
+from tests.model_mirror import ORIGIN, FileServer
 
-ORIGIN = "https://models.example.invalid"
 FILE_BYTES = 600_000
-
-
-@dataclass
-class Behaviour:
-    """How the server treats requests; tests flip these between pulls."""
-
-    drop_once: set[str] = field(default_factory=set)
-    drop_always: set[str] = field(default_factory=set)
-    ignore_range: bool = False
-    pause: threading.Event | None = None
-    halfway: threading.Event = field(default_factory=threading.Event)
-
-
-class FileServer:
-    """Serves ``files`` (URL path -> bytes) and records (path, Range header) per request."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        self.behaviour = Behaviour()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def publish(self, url: str, content: bytes) -> None:
-        """Make ``url`` (an ORIGIN URL) downloadable through the mirror."""
-        self.files[mirrored_url(url).removeprefix(self.base)] = content
-
-    def ranges_for(self, url: str) -> list[str | None]:
-        path = mirrored_url(url).removeprefix(self.base)
-        return [rng for p, rng in self.requests if p == path]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                server.requests.append((self.path, self.headers.get("Range")))
-                server.serve(self)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                return
-
-        return Handler
-
-    def serve(self, handler: BaseHTTPRequestHandler) -> None:
-        content = self.files.get(handler.path)
-        if content is None:
-            handler.send_error(404, "Not Found")
-            return
-        start = self._range_start(handler, len(content))
-        body = content[start:]
-        handler.send_response(206 if start else 200)
-        if start:
-            handler.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        self._send_body(handler, body)
-
-    def _range_start(self, handler: BaseHTTPRequestHandler, length: int) -> int:
-        match = re.fullmatch(r"bytes=(\d+)-", handler.headers.get("Range") or "")
-        if self.behaviour.ignore_range or not match:
-            return 0
-        return min(int(match.group(1)), length)
-
-    def _send_body(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
-        b = self.behaviour
-        half = len(body) // 2
-        handler.wfile.write(body[:half])
-        handler.wfile.flush()
-        b.halfway.set()
-        if b.pause is not None:
-            b.pause.wait(timeout=20)
-        if handler.path in b.drop_always or handler.path in b.drop_once:
-            b.drop_once.discard(handler.path)
-            handler.close_connection = True
-            handler.connection.shutdown(socket.SHUT_RDWR)
-            return
-        handler.wfile.write(body[half:])
 
 
 @pytest.fixture

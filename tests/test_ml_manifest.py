@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hachi.config import Settings
+from hachi.config import DEFAULT_CLIP_MODEL
 from hachi.errors import HachiError
 from hachi.ml.manifest import (
     ManifestEntry,
@@ -30,7 +30,7 @@ def test_shipped_manifest_has_clip_faces_and_ocr() -> None:
     manifest = load_manifest()
     tasks = {entry.task for entry in manifest.values()}
     assert {"clip", "faces", "ocr"} <= tasks
-    assert Settings().clip_model in manifest
+    assert DEFAULT_CLIP_MODEL in manifest
     assert manifest["rapidocr-ppocr-v6-small"].bundled_with == "rapidocr"
 
 

@@ -5,10 +5,12 @@ runs with any subset of models."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 
-from hachi.config import Settings
+from hachi.catalog.model_settings import active_clip_model
+from hachi.config import DEFAULT_CLIP_MODEL, Settings
 from hachi.errors import HachiError
 from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
 from hachi.ml.clip.encoders import ClipModel
@@ -24,46 +26,93 @@ OCR_INDEX_SIDE = 960
 signs read (bench/bench_ocr.py: 0.62 s vs 2.08 s a photo, 19 vs 20 of 20 signs)."""
 
 
+ENVIRONMENT, LIBRARY, DEFAULT = "environment", "library", "default"
+
+
+@dataclass(frozen=True)
+class ActiveClip:
+    """Which CLIP model the library uses, and who chose it."""
+
+    name: str
+    source: str  # ENVIRONMENT (HACHI_CLIP_MODEL), LIBRARY (`hachi models use`) or DEFAULT
+
+
+def active_clip(settings: Settings, conn: sqlite3.Connection) -> ActiveClip:
+    """HACHI_CLIP_MODEL when set, else the library's choice, else Hachi's default."""
+    if settings.clip_model:
+        return ActiveClip(settings.clip_model, ENVIRONMENT)
+    chosen = active_clip_model(conn)
+    return ActiveClip(chosen, LIBRARY) if chosen else ActiveClip(DEFAULT_CLIP_MODEL, DEFAULT)
+
+
 @dataclass
 class AvailableModels:
     settings: Settings
     clip: ClipModel | None = None
     ocr: TextReader | None = None
     faces: FaceBackend | None = None
-    notices: list[str] = field(default_factory=list)
+    clip_name: str = DEFAULT_CLIP_MODEL
+    problems: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def discover(cls, settings: Settings) -> AvailableModels:
-        found = cls(settings)
+    def discover(cls, settings: Settings, clip_name: str | None = None) -> AvailableModels:
+        found = cls(settings, clip_name=clip_name or settings.clip_model or DEFAULT_CLIP_MODEL)
         found._find_clip()
         found._find_faces()
         found._find_ocr()
         return found
 
+    @property
+    def notices(self) -> list[str]:
+        return list(self.problems.values())
+
+    def sync_clip(self, conn: sqlite3.Connection) -> bool:
+        """Follow the library's active CLIP model (another process may have switched it,
+        or installed it); True when the model in use changed."""
+        name = active_clip(self.settings, conn).name
+        if name == self.clip_name and self.clip is not None:
+            return False
+        with self._lock:
+            before = self.clip
+            self.clip_name = name
+            self._find_clip()
+            return self.clip is not before
+
+    def find_missing(self) -> None:
+        """Look again for models that were missing (a download just installed one)."""
+        with self._lock:
+            if self.clip is None:
+                self._find_clip()
+            if self.faces is None:
+                self._find_faces()
+
     def _find_faces(self) -> None:
+        self.problems.pop("faces", None)
         if self.settings.face_backend == FACES_OFF:
             return
         try:
             self.faces = create_backend(self.settings.face_backend, self.settings)
         except HachiError as exc:
-            self.notices.append(f"faces are not recognised: {exc.message}")
+            self.problems["faces"] = f"faces are not recognised: {exc.message}"
 
     def _find_clip(self) -> None:
+        self.problems.pop("clip", None)
         try:
             self.clip = ClipModel(
-                model_dir(self.settings, self.settings.clip_model),
+                model_dir(self.settings, self.clip_name),
                 int8=self.settings.clip_image_int8,
                 text_int8=self.settings.clip_text_int8,
             )
         except HachiError as exc:
-            self.notices.append(f"semantic search is off: {exc.message}")
+            self.clip = None
+            self.problems["clip"] = f"semantic search is off: {exc.message}"
 
     def _find_ocr(self) -> None:
         if not self.settings.ocr:
             return
         if not ocr_installed():
-            self.notices.append(
+            self.problems["ocr"] = (
                 f"text in photos is not read: the OCR package is missing "
                 f"(pip install '{OCR_REQUIREMENT}')"
             )
@@ -83,7 +132,7 @@ class AvailableModels:
         return (
             "semantic search is off (no CLIP model installed), so words match file names, "
             "folders, places, people and text in photos only; turn it on with: "
-            f"hachi models pull {self.settings.clip_model}"
+            f"hachi models pull {self.clip_name}"
         )
 
     def features(self) -> dict[str, bool]:

@@ -18,6 +18,7 @@ from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
+from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
@@ -45,14 +46,14 @@ def run_next_job(
         if job.state == "cancelling":
             jobs_db.finish_job(conn, job.id, "cancelled")
             return job, progress
-        inline = models.inline_stages() if models else []
-        passes = models.pass_stages() if models else []
         rules = FolderRules.for_settings(settings)
         try:
+            inline = _stages(models, conn, inline=True)
             progress = IndexJob(
                 conn, job, extractor, settings.workers, on_progress, inline, rules
             ).run()
-            for stage in passes:
+            # a model that arrived during the scan (a background download) runs right away
+            for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules)
             compact_all(conn, settings.vectors_dir)
             refresh_statistics(conn)
@@ -69,6 +70,15 @@ def run_next_job(
         return jobs_db.get_job(conn, job.id), progress
     finally:
         conn.close()
+
+
+def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bool) -> list[Stage]:
+    """The stages of the models in use now (`hachi models use` or a download may have
+    changed them since the last job)."""
+    if models is None:
+        return []
+    models.sync_clip(conn)
+    return models.inline_stages() if inline else models.pass_stages()
 
 
 class BackgroundIndexer:

@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -79,10 +80,25 @@ class _Interrupted(Exception):
     """The transfer stopped early; the .part file is kept so the next attempt resumes."""
 
 
+Progress = Callable[[int, int], None]
+"""Called with (bytes on disk, bytes in all) as a download advances; it may raise to stop
+the download (the partial files stay, so the next pull resumes)."""
+
+
 @dataclass
 class _Job:
     entry: ManifestEntry
     bar: tqdm
+    on_progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        self.done = int(self.bar.n)
+
+    def advance(self, delta: int) -> None:
+        self.done += delta
+        self.bar.update(delta)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.entry.download_size)
 
     def unavailable(self, message: str, **detail: object) -> ModelUnavailable:
         name = self.entry.name
@@ -104,9 +120,30 @@ def pull_model(
     name: str,
     progress: bool = True,
     manifest: dict[str, ManifestEntry] | None = None,
+    on_progress: Progress | None = None,
 ) -> InstalledModel:
     """Download, verify and install one manifest model; safe to re-run after any failure."""
-    entries = load_manifest() if manifest is None else manifest
+    entry = manifest_entry(settings, name, manifest)
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    with model_lock(settings, name):
+        partial = settings.models_path / PARTIAL_DIR / name
+        partial.mkdir(parents=True, exist_ok=True)
+        with _progress_bar(entry, partial, progress) as bar:
+            job = _Job(entry, bar, on_progress)
+            if on_progress is not None:
+                on_progress(job.done, entry.download_size)
+            blobs = {blob: _fetch_blob(job, blob, partial) for blob in _blobs(entry)}
+        installed = _install(settings, entry, blobs)
+        shutil.rmtree(partial, ignore_errors=True)
+    return installed
+
+
+def manifest_entry(
+    settings: Settings, name: str, manifest: dict[str, ManifestEntry] | None = None
+) -> ManifestEntry:
+    """The downloadable entry called ``name`` in the manifest (HACHI_MODEL_MANIFEST's, else
+    Hachi's own); NotFound lists the known names, BadRequest says a model is bundled."""
+    entries = load_manifest(settings.model_manifest) if manifest is None else manifest
     entry = entries.get(name)
     if entry is None:
         known = ", ".join(sorted(entries))
@@ -116,16 +153,7 @@ def pull_model(
             f"model {name!r} ships inside the {entry.bundled_with} package; nothing to download",
             {"model": name, "package": entry.bundled_with},
         )
-    settings.models_path.mkdir(parents=True, exist_ok=True)
-    with model_lock(settings, name):
-        partial = settings.models_path / PARTIAL_DIR / name
-        partial.mkdir(parents=True, exist_ok=True)
-        with _progress_bar(entry, partial, progress) as bar:
-            job = _Job(entry, bar)
-            blobs = {blob: _fetch_blob(job, blob, partial) for blob in _blobs(entry)}
-        installed = _install(settings, entry, blobs)
-        shutil.rmtree(partial, ignore_errors=True)
-    return installed
+    return entry
 
 
 def mirrored_url(url: str) -> str:
@@ -249,20 +277,20 @@ def _copy(job: _Job, response: http.client.HTTPResponse, out: BinaryIO, limit: i
     written = 0
     while written < limit:
         try:
-            chunk = response.read(min(CHUNK_BYTES, limit - written))
+            chunk = response.read1(min(CHUNK_BYTES, limit - written))  # what has arrived
         except (OSError, http.client.HTTPException):
             break  # the caller sees the short count and resumes from here
         if not chunk:
             break
         out.write(chunk)
         written += len(chunk)
-        job.bar.update(len(chunk))
+        job.advance(len(chunk))
     return written
 
 
 def _rewind(job: _Job, part: Path, have: int) -> None:
     part.unlink(missing_ok=True)
-    job.bar.update(-have)
+    job.advance(-have)
 
 
 def _verify(job: _Job, part: Path, blob: _Blob, url: str) -> None:
@@ -271,7 +299,7 @@ def _verify(job: _Job, part: Path, blob: _Blob, url: str) -> None:
     if actual == blob.sha256:
         return
     part.unlink(missing_ok=True)
-    job.bar.update(-actual_size)
+    job.advance(-actual_size)
     raise job.unavailable(
         f"checksum mismatch for {url}: expected sha256 {blob.sha256} and {blob.size} bytes, "
         f"got {actual or 'a different size'} ({actual_size} bytes); the download was deleted, "

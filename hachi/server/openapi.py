@@ -7,6 +7,7 @@ two in step in both directions. Limits are the routes' own constants, so they ca
 
 from __future__ import annotations
 
+from hachi.server.openapi_models import model_paths, model_schemas
 from hachi.server.openapi_parts import (
     BOOL,
     INT,
@@ -334,6 +335,7 @@ def paths() -> dict[str, Schema]:
         search_image_paths,
         people_paths,
         browse_paths,
+        model_paths,
     )
     for group in groups:
         result.update(group())
@@ -345,6 +347,6 @@ def openapi_document() -> Schema:
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Hachi", "version": API_VERSION, "description": DESCRIPTION},
         "paths": paths(),
-        "components": components(),
+        "components": components(extra_schemas=model_schemas()),
         "security": [{"cookieAuth": []}, {"bearerAuth": []}],
     }

@@ -150,7 +150,19 @@ def schemas() -> dict[str, Schema]:
             count=INT,
         ),
         "Status": {
-            **obj(("photos", "folders"), photos=INT, failed=INT, folders=INT),
+            **obj(
+                ("photos", "folders"),
+                photos=INT,
+                failed=INT,
+                folders=INT,
+                models=obj(("clip",), clip=ref("ActiveModel")),
+                downloads={
+                    "type": "array",
+                    "items": ref("Download"),
+                    "description": "Models being fetched in the background, or whose fetch "
+                    "failed or stopped (`command` retries).",
+                },
+            ),
             "additionalProperties": True,
         },
     }
@@ -189,7 +201,7 @@ def search_result_schema() -> Schema:
     )
 
 
-def components() -> Schema:
+def components(extra_schemas: dict[str, Schema] | None = None) -> Schema:
     responses = {
         name: json_content(ref("Error"), description)
         for name, description in ERROR_RESPONSES.values()
@@ -198,7 +210,7 @@ def components() -> Schema:
         "Retry-After": {"description": "Seconds to wait.", "schema": INT}
     }
     return {
-        "schemas": schemas(),
+        "schemas": {**schemas(), **(extra_schemas or {})},
         "responses": responses,
         "securitySchemes": {
             "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "hachi_session"},
