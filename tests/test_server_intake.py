@@ -7,15 +7,21 @@ announce huge bodies and send only a little, which is all the server may wait fo
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from hachi.server.caddy import CADDYFILE
 from hachi.server.security import MAX_CONTENT_LENGTH, MAX_UPLOAD_LENGTH, body_limit
 from hachi.server.serve import make_server, stop_server
 from tests.server_fixtures import create_token, make_settings, running_app
@@ -163,3 +169,88 @@ def test_a_malformed_request_is_a_json_400(live: tuple[int, str]) -> None:
 def test_limits_follow_the_path() -> None:
     assert body_limit("/api/search/image") == MAX_UPLOAD_LENGTH
     assert body_limit("/api/folders") == MAX_CONTENT_LENGTH < MAX_UPLOAD_LENGTH
+
+
+@pytest.fixture(scope="module")
+def through_caddy(live: tuple[int, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The repository's Caddyfile in front of the live server, on plain HTTP; its port."""
+    binary = shutil.which("caddy")
+    if binary is None:
+        pytest.skip("Caddy is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "HACHI_SITE": f"http://127.0.0.1:{port}",
+        "HACHI_PORT": str(live[0]),
+        "HACHI_STATIC": str(tmp_path_factory.mktemp("static")),
+        "HACHI_CADDY_ADMIN": "off",
+        "XDG_DATA_HOME": str(tmp_path_factory.mktemp("caddy-data")),
+        "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("caddy-config")),
+    }
+    command = [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else b""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"Caddy did not listen on {port}")
+
+
+def send_streaming(port: int, request: bytes, body: Iterator[bytes]) -> Answer:
+    """Send the body from a thread, as a real client does, while the answer is awaited."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(request)
+
+        def pump() -> None:
+            with contextlib.suppress(OSError):
+                for part in body:
+                    sock.sendall(part)
+
+        sender = threading.Thread(target=pump, daemon=True)
+        sender.start()
+        return read_answer(sock)
+
+
+def zeros(total: int) -> Iterator[bytes]:
+    block = bytes(CHUNK)
+    for _ in range(total // CHUNK):
+        yield block
+
+
+def chunked(parts: Iterator[bytes]) -> Iterator[bytes]:
+    for part in parts:
+        yield b"%x\r\n%s\r\n" % (len(part), part)
+    yield b"0\r\n\r\n"
+
+
+def test_through_caddy_an_oversized_body_gets_a_json_error(
+    live: tuple[int, str], through_caddy: int
+) -> None:
+    _port, token = live
+    upload = ("POST", "/api/search/image", token, "Content-Type: application/octet-stream")
+    sized = head(*upload, f"Content-Length: {129 * MIB}")
+    assert_json_413(send_streaming(through_caddy, sized, zeros(129 * MIB)), MAX_UPLOAD_LENGTH)
+    streamed = head(*upload, "Transfer-Encoding: chunked")
+    answer = send_streaming(through_caddy, streamed, chunked(zeros(129 * MIB)))
+    # Hachi's 413 at 64 MiB, or Caddy's own at 65 MiB (its handle_errors gives the shape);
+    # Hachi's lingering close keeps Caddy from turning a reset into a 502.
+    assert answer.status == 413, answer.body
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == "request_entity_too_large"

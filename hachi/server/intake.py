@@ -10,8 +10,11 @@ leave in the same ``{"error": {...}}`` JSON as every other error, not as plain t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import socket
+import time
 from typing import Any
 
 from waitress.adjustments import Adjustments
@@ -23,6 +26,8 @@ from waitress.utilities import RequestEntityTooLarge
 from hachi.server.errors import code_for, error_body
 from hachi.server.security import body_limit
 
+LINGER_S = 10.0
+LINGER_READ_BYTES = 256 * 1024
 JSON_ERROR_HEADERS = (
     ("Content-Type", "application/json"),
     ("Cache-Control", "no-store"),
@@ -39,6 +44,14 @@ class BodyLimitParser(HTTPRequestParser):
 
     adj: Adjustments
     path: str
+    error: Any
+    expect_continue: bool
+
+    def received(self, data: bytes) -> int:
+        consumed: int = super().received(data)
+        if self.error is not None:
+            self.expect_continue = False  # no "100 Continue" for a body already refused
+        return consumed
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
@@ -58,6 +71,7 @@ class JsonErrorTask(ErrorTask):
         self.response_headers.extend(JSON_ERROR_HEADERS)
         body = json.dumps(json_error(error, limit)).encode()
         self.set_close_on_finish()
+        self.channel.linger_on_close = True  # the body may still be on its way
         self.content_length = len(body)
         self.write(body)
 
@@ -72,5 +86,49 @@ def json_error(error: Any, body_limit: int) -> dict[str, Any]:
 
 
 class HachiChannel(HTTPChannel):
+    """Waitress's channel with Hachi's parser and errors, and a lingering close.
+
+    After refusing a body, closing at once would leave the client's unsent bytes to be
+    answered with a TCP reset, which can destroy the answer before it is read (Caddy then
+    reports a 502). So the channel first ends its own side, then reads and drops what the
+    client still sends for at most LINGER_S seconds, as nginx does, and only then closes.
+    """
+
     parser_class = BodyLimitParser
     error_task_class = JsonErrorTask
+    linger_on_close = False
+    lingering_until: float | None = None
+
+    def readable(self) -> bool:
+        return self.lingering_until is not None or bool(super().readable())
+
+    def writable(self) -> bool:
+        if self.lingering_until is not None:
+            return self.will_close or time.monotonic() > self.lingering_until
+        return bool(super().writable())
+
+    def handle_write(self) -> None:
+        if self.lingering_until is not None:
+            super().handle_close()  # the time is up, or the server closes idle channels
+            return
+        super().handle_write()
+
+    def handle_read(self) -> None:
+        if self.lingering_until is None:
+            super().handle_read()
+            return
+        try:
+            drained = self.recv(LINGER_READ_BYTES)  # recv closes on end of stream
+        except OSError:
+            drained = b""
+        if drained and time.monotonic() > self.lingering_until:
+            super().handle_close()
+
+    def handle_close(self) -> None:
+        if self.linger_on_close and self.lingering_until is None and self.connected:
+            self.lingering_until = time.monotonic() + LINGER_S
+            self.will_close = False
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_WR)
+            return
+        super().handle_close()
