@@ -181,3 +181,13 @@ def test_links_name_existing_operations_and_parameters() -> None:
         target = ops[link["operationId"]]
         names = {p["name"] for p in target.get("parameters", [])}
         assert set(link["parameters"]) <= names, link
+
+
+def test_conflicts_are_documented_where_they_happen() -> None:
+    ops = documented_operations(openapi_document())
+    with_409 = {key for key, op in ops.items() if "409" in op["responses"]}
+    assert {
+        ("/api/people/{person_id}/merge", "post"),
+        ("/api/faces/{face_id}/reject", "post"),
+    } <= with_409
+    assert ("/api/people/{person_id}", "get") not in with_409

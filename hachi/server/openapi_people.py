@@ -176,7 +176,7 @@ def people_paths() -> dict[str, Schema]:
                 "people",
                 {"200": person},
                 params=(person_id,),
-                errors=(400, 404, 409),
+                errors=(400, 404),
             ),
             "patch": operation(
                 "updatePerson",
@@ -261,7 +261,7 @@ def people_paths() -> dict[str, Schema]:
                     )
                 },
                 params=(face_id,),
-                errors=(400, 404),
+                errors=(400, 404, 409),
             )
         },
     }
