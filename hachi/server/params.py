@@ -28,9 +28,10 @@ def parse_id(raw: str, what: str) -> int:
 
 
 def query_int(name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high]; absent means ``default``."""
+    """An integer query parameter within [low, high]; absent means ``default`` (an empty
+    value is not absent: it is not an integer, as the OpenAPI document says)."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     text = raw.strip()
     if not text.lstrip("-").isdigit() or len(text) > 20:
