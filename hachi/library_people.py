@@ -14,7 +14,7 @@ from typing import Any
 from hachi.catalog import faces as faces_db
 from hachi.catalog.db import transaction
 from hachi.config import Settings
-from hachi.errors import BadRequest, NotFound
+from hachi.errors import BadRequest, Conflict, NotFound
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import write_thumbnail
 from hachi.search.people_sync import update_people
@@ -104,9 +104,9 @@ class PeopleMixin:
     ) -> dict[str, Any]:
         """ "This is ...": an existing person, or a new one made with ``name``."""
         faces_db.face_owner(self.conn, face_id)
+        clean = _clean_name(name)
         with self._write_lock, transaction(self.conn):
             if person_id is None:
-                clean = _clean_name(name)
                 if clean is None:
                     raise BadRequest("give a person_id or a name")
                 matches = [
@@ -127,7 +127,7 @@ class PeopleMixin:
         """ "Not this person": the face is split off and never put back there."""
         photo_id, person_id = faces_db.face_owner(self.conn, face_id)
         if person_id is None:
-            raise BadRequest(f"face {face_id} belongs to nobody")
+            raise Conflict(f"face {face_id} belongs to nobody", {"face_id": face_id})
         with self._write_lock, transaction(self.conn):
             faces_db.reject_face(self.conn, face_id)
             faces_db.refresh_covers(self.conn)
@@ -159,7 +159,6 @@ def _clean_name(name: str | None) -> str | None:
         return None
     if not isinstance(name, str):
         raise BadRequest("name must be a string")
-    clean = " ".join(name.split())
-    if len(clean) > MAX_NAME or any(ord(c) < 32 for c in clean):
+    if len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
         raise BadRequest(f"a name has at most {MAX_NAME} printable characters")
-    return clean or None
+    return " ".join(name.split()) or None

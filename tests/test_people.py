@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hachi.config import Settings
-from hachi.errors import BadRequest, NotFound
+from hachi.errors import BadRequest, Conflict, NotFound
 from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 
@@ -149,7 +149,7 @@ def test_merge_and_bad_input(indexed: tuple) -> None:
     assert merged["id"] == rose and merged["name"] == "Rose"
     with pytest.raises(NotFound):
         library.person(alex)
-    with pytest.raises(BadRequest):
+    with pytest.raises(Conflict):
         library.merge_people(rose, rose)
     with pytest.raises(BadRequest):
         library.rename_person(rose, "x" * 500)

@@ -109,3 +109,85 @@ def test_openapi_json_is_served(app: Flask, tmp_path: Path) -> None:
     response = app.test_client().get("/api/openapi.json", headers=headers)
     assert response.status_code == 200
     assert response.get_json() == openapi_document()
+
+
+def body_schema(doc: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    schema = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return {**schema, "components": doc["components"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        ("/api/people/{person_id}", "patch", {}),
+        ("/api/people/{person_id}", "patch", {"colour": "red"}),
+        ("/api/people/{person_id}", "patch", {"name": "tab\there"}),
+        ("/api/people/{person_id}/merge", "post", {"into": 0}),
+        ("/api/people/{person_id}/merge", "post", {"into": 2**63}),
+        ("/api/faces/{face_id}/assign", "post", {}),
+        ("/api/faces/{face_id}/assign", "post", {"name": "   "}),
+        ("/api/folders", "post", {"path": "/a\x00b"}),
+    ],
+)
+def test_the_document_refuses_bodies_the_server_refuses(
+    path: str, method: str, body: dict[str, Any]
+) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+    validator = jsonschema_rs.Draft202012Validator(body_schema(openapi_document(), path, method))
+    assert not validator.is_valid(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        ("/api/people/{person_id}", "patch", {"name": None}),
+        ("/api/people/{person_id}", "patch", {"name": "Ada", "hidden": True}),
+        ("/api/people/{person_id}/merge", "post", {"into": 2**63 - 1}),
+        ("/api/faces/{face_id}/assign", "post", {"person_id": 3}),
+        ("/api/faces/{face_id}/assign", "post", {"name": " Ada "}),
+    ],
+)
+def test_the_document_accepts_bodies_the_server_accepts(
+    path: str, method: str, body: dict[str, Any]
+) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+    validator = jsonschema_rs.Draft202012Validator(body_schema(openapi_document(), path, method))
+    assert validator.is_valid(body)
+
+
+def test_path_ids_are_bounded_to_64_bits() -> None:
+    for op in documented_operations(openapi_document()).values():
+        for param in op.get("parameters", []):
+            if param["in"] == "path":
+                assert param["schema"]["maximum"] == 2**63 - 1
+
+
+def test_the_original_is_documented_with_image_types() -> None:
+    op = openapi_document()["paths"]["/api/photos/{photo_id}/original"]["get"]
+    assert set(op["responses"]["200"]["content"]) == {"image/*", "application/octet-stream"}
+
+
+def test_links_name_existing_operations_and_parameters() -> None:
+    doc = openapi_document()
+    ops = {op["operationId"]: op for op in documented_operations(doc).values()}
+    links = [
+        link
+        for op in ops.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 10
+    for link in links:
+        target = ops[link["operationId"]]
+        names = {p["name"] for p in target.get("parameters", [])}
+        assert set(link["parameters"]) <= names, link
+
+
+def test_conflicts_are_documented_where_they_happen() -> None:
+    ops = documented_operations(openapi_document())
+    with_409 = {key for key, op in ops.items() if "409" in op["responses"]}
+    assert {
+        ("/api/people/{person_id}/merge", "post"),
+        ("/api/faces/{face_id}/reject", "post"),
+    } <= with_409
+    assert ("/api/people/{person_id}", "get") not in with_409

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hachi.catalog.clock import utc_now
-from hachi.errors import BadRequest, NotFound
+from hachi.errors import Conflict, NotFound
 from hachi.textnorm import fold
 
 USER, AUTO = "user", "auto"
@@ -170,7 +170,7 @@ def hide_person(conn: sqlite3.Connection, person_id: int, hidden: bool) -> None:
 def merge_people(conn: sqlite3.Connection, source: int, target: int) -> None:
     """All of ``source`` becomes ``target``; the target keeps its name, else takes source's."""
     if source == target:
-        raise BadRequest("cannot merge a person into itself")
+        raise Conflict("cannot merge a person into itself", {"person_id": source})
     conn.execute(
         "UPDATE people SET name = COALESCE(name, (SELECT name FROM people WHERE id = ?)) "
         "WHERE id = ?",

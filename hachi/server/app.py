@@ -26,6 +26,7 @@ from hachi.server import (
 from hachi.server.context import Services, attach, services
 from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
+from hachi.server.routing import HachiFlask
 from hachi.server.throttle import LoginThrottle
 
 API_PREFIX = "/api"
@@ -58,7 +59,7 @@ def create_app(
     if library is None:
         library = Library(settings)
     credentials = Credentials(settings.catalog_path)
-    app = Flask(__name__, static_folder=None)
+    app = HachiFlask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config[routes_ui.STATIC_DIR_KEY] = static_dir or routes_ui.default_static_dir()
     attach(

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import MethodNotAllowed
 
 from hachi.catalog.sessions import SESSION_LIFETIME
 from hachi.errors import Unauthorized
@@ -42,7 +43,11 @@ def public(view: F) -> F:
 
 
 def _is_public_request() -> bool:
-    if not request.path.startswith("/api"):
+    """The UI, public views, and a method no route at this path takes: that 405 is the
+    answer for anyone, as the document promises (an unknown path stays a 401 for strangers)."""
+    if not request.path.startswith("/api") or isinstance(
+        request.routing_exception, MethodNotAllowed
+    ):
         return True
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, "hachi_public", False))

@@ -24,9 +24,13 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 
 
+def code_for(name: str) -> str:
+    """The ``code`` of a status name: 'Request Entity Too Large' is request_entity_too_large."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "error"
+
+
 def _code_for(exc: HTTPException) -> str:
-    name = exc.name or "error"
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return code_for(exc.name or "error")
 
 
 def _http_response(exc: HTTPException) -> Response:

@@ -10,21 +10,32 @@ from __future__ import annotations
 from hachi.server.openapi_models import model_paths, model_schemas
 from hachi.server.openapi_parts import (
     BOOL,
+    ID,
     INT,
     STR,
     Schema,
     components,
     json_content,
+    link,
+    linked,
     obj,
     operation,
     path_id,
     query,
     ref,
+    text,
 )
-from hachi.server.openapi_people import MORE, browse_paths, people_paths, search_image_paths
+from hachi.server.openapi_people import (
+    CURSOR,
+    MORE,
+    browse_paths,
+    face_links,
+    people_paths,
+    search_image_paths,
+)
 from hachi.server.openapi_sessions import session_paths
-from hachi.server.params import MAX_ID, MAX_OFFSET
-from hachi.server.routes_auth import MAX_PASSWORD_LENGTH
+from hachi.server.params import MAX_OFFSET
+from hachi.server.routes_auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH
 from hachi.server.routes_folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
 from hachi.server.routes_photos import THUMB_SIZES
 from hachi.server.routes_search import (
@@ -58,10 +69,21 @@ def image(description: str, media: str) -> Schema:
     }
 
 
+def original_file() -> Schema:
+    """The file as it is: a browser-viewable type inline, anything else as a download."""
+    binary = {"schema": {"type": "string", "contentEncoding": "binary"}}
+    return {
+        "description": "The file, with its own image type (octet-stream when unknown).",
+        "content": {"image/*": binary, "application/octet-stream": binary},
+    }
+
+
 def auth_paths() -> dict[str, Schema]:
     session = json_content(ref("Session"), "The session after the call.")
-    password = obj(("password",), password={"type": "string", "maxLength": MAX_PASSWORD_LENGTH})
-    token = query("token", STR, "The one-time token `hachi serve` printed.", required=True)
+    password = obj(("password",), password=text(MAX_PASSWORD_LENGTH))
+    token = query(
+        "token", text(MAX_LINK_TOKEN_LENGTH), "The one-time token `hachi serve` printed.", True
+    )
     return {
         "/api/login": {
             "post": operation(
@@ -124,10 +146,34 @@ def system_paths() -> dict[str, Schema]:
     }
 
 
+def folder_links(at: str) -> dict[str, Schema]:
+    """Links from a folder object at JSON pointer ``at`` of an answer ("" for the root)."""
+    folder_id = f"$response.body#{at}/id"
+    return {
+        "RescanFolder": link("rescanFolder", folder_id=folder_id),
+        "FolderFailures": link("failedFiles", folder_id=folder_id),
+        "RemoveFolder": link("removeFolder", folder_id=folder_id),
+    }
+
+
+def job_links(at: str) -> dict[str, Schema]:
+    job_id = f"$response.body#{at}/id"
+    return {"GetJob": link("getJob", job_id=job_id), "CancelJob": link("cancelJob", job_id=job_id)}
+
+
+def photo_links(at: str) -> dict[str, Schema]:
+    photo_id = f"$response.body#{at}/id"
+    return {
+        "GetPhoto": link("getPhoto", photo_id=photo_id),
+        "GetThumbnail": link("getThumbnail", photo_id=photo_id),
+        "GetOriginal": link("getOriginal", photo_id=photo_id),
+    }
+
+
 def folder_paths() -> dict[str, Schema]:
     folder_id = path_id("folder_id")
     added = obj(("folder", "job"), folder=ref("Folder"), job=ref("Job"))
-    new_folder = obj(("path",), path={"type": "string", "maxLength": MAX_PATH_LENGTH})
+    new_folder = obj(("path",), path=text(MAX_PATH_LENGTH))
     failed = obj(
         ("failed", "limit", "offset"),
         failed={"type": "array", "items": ref("FailedFile")},
@@ -141,13 +187,23 @@ def folder_paths() -> dict[str, Schema]:
                 "listFolders",
                 "Indexed folders.",
                 "folders",
-                {"200": json_content(folders, "All folders.")},
+                {
+                    "200": linked(
+                        json_content(folders, "All folders."), **folder_links("/folders/0")
+                    )
+                },
             ),
             "post": operation(
                 "addFolder",
                 "Add a folder and start indexing it.",
                 "folders",
-                {"201": json_content(added, "Added; the job indexes it.")},
+                {
+                    "201": linked(
+                        json_content(added, "Added; the job indexes it."),
+                        **folder_links("/folder"),
+                        **job_links("/job"),
+                    )
+                },
                 body=new_folder,
                 errors=(400, 413),
             ),
@@ -167,7 +223,11 @@ def folder_paths() -> dict[str, Schema]:
                 "rescanFolder",
                 "Look for new, changed, moved and removed files.",
                 "folders",
-                {"202": json_content(obj(("job",), job=ref("Job")), "Queued.")},
+                {
+                    "202": linked(
+                        json_content(obj(("job",), job=ref("Job")), "Queued."), **job_links("/job")
+                    )
+                },
                 params=(folder_id,),
                 errors=(400, 404),
             )
@@ -179,11 +239,7 @@ def folder_paths() -> dict[str, Schema]:
                 "folders",
                 {"200": json_content(failed, "One page.")},
                 params=(
-                    query(
-                        "folder_id",
-                        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                        "Only this folder.",
-                    ),
+                    query("folder_id", ID, "Only this folder."),
                     limit_param(DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE),
                     query(
                         "offset",
@@ -234,7 +290,7 @@ def job_paths() -> dict[str, Schema]:
 
 
 def search_paths() -> dict[str, Schema]:
-    q = query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "The query line.", True)
+    q = query("q", text(MAX_QUERY_LENGTH), "The query line.", True)
     suggestions = obj(("suggestions",), suggestions={"type": "array", "items": ref("Suggestion")})
     return {
         "/api/search": {
@@ -242,11 +298,16 @@ def search_paths() -> dict[str, Schema]:
                 "search",
                 "Search with free text and filters.",
                 "search",
-                {"200": json_content(ref("SearchResponse"), "One page of results.")},
+                {
+                    "200": linked(
+                        json_content(ref("SearchResponse"), "One page of results."),
+                        **photo_links("/results/0"),
+                    )
+                },
                 params=(
                     q,
                     limit_param(DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT),
-                    query("cursor", STR, "`next_cursor` of the previous page."),
+                    CURSOR,
                     MORE,
                 ),
                 errors=(400, 503),
@@ -259,11 +320,7 @@ def search_paths() -> dict[str, Schema]:
                 "search",
                 {"200": json_content(suggestions, "Best matches first.")},
                 params=(
-                    query(
-                        "prefix",
-                        {"type": "string", "maxLength": MAX_PREFIX_LENGTH},
-                        "What was typed.",
-                    ),
+                    query("prefix", text(MAX_PREFIX_LENGTH), "What was typed."),
                     query("kind", {"enum": list(SUGGESTION_KINDS)}, "Only this kind."),
                     limit_param(DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS),
                 ),
@@ -284,7 +341,7 @@ def photo_paths() -> dict[str, Schema]:
                 "getPhoto",
                 "Everything known about a photo.",
                 "photos",
-                {"200": json_content(ref("Photo"), "Details.")},
+                {"200": linked(json_content(ref("Photo"), "Details."), **face_links("/faces/0"))},
                 params=(photo_id,),
                 errors=(400, 404),
             )
@@ -312,7 +369,7 @@ def photo_paths() -> dict[str, Schema]:
                 "The original file, untouched.",
                 "photos",
                 {
-                    "200": image("The file.", "application/octet-stream"),
+                    "200": original_file(),
                     "304": {"description": "Unchanged."},
                 },
                 params=(photo_id,),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hachi.server.params import MAX_ID
 from hachi.server.routes_search import SUGGESTION_KINDS
 
 Schema = dict[str, Any]
@@ -13,7 +14,7 @@ ERROR_RESPONSES = {
     401: ("Unauthorized", "Not logged in; `detail.password_set` says whether a password exists."),
     403: ("Forbidden", "Unknown Host header, or a cookie request from a foreign Origin."),
     404: ("NotFound", "No such resource."),
-    409: ("Conflict", "The request conflicts with the current state."),
+    409: ("Conflict", "Not possible in the resource's present state; `message` says why."),
     413: ("TooLarge", "Request body over the limit."),
     422: ("Unprocessable", "The uploaded file is not a readable photo."),
     429: ("TooManyRequests", "Too many failed logins; wait `Retry-After` seconds."),
@@ -35,12 +36,32 @@ def nullable(kind: str) -> Schema:
 
 INT = {"type": "integer"}
 STR = {"type": "string"}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+NO_NUL = "^[^\\u0000]*$"  # every text input refuses NUL characters (params._checked_text)
 BOOL = {"type": "boolean"}
 NUM = {"type": "number"}
 
 
+def text(max_length: int) -> Schema:
+    """A string input as params.py checks it: at most ``max_length`` characters, no NUL."""
+    return {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
+
+
 def json_content(schema: Schema, description: str) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def link(op_id: str, body: Schema | None = None, **parameters: str) -> Schema:
+    """An OpenAPI link: feed values of this answer (``$response.body#/...``) to ``op_id``."""
+    found: Schema = {"operationId": op_id, "parameters": parameters}
+    if body is not None:
+        found["requestBody"] = body
+    return found
+
+
+def linked(response: Schema, **links: Schema) -> Schema:
+    """A response with links to the operations its ids lead to (used by stateful tests)."""
+    return {**response, "links": links}
 
 
 def path_id(name: str) -> Schema:
@@ -48,8 +69,8 @@ def path_id(name: str) -> Schema:
         "name": name,
         "in": "path",
         "required": True,
-        "description": "Positive integer id; anything else is a 400.",
-        "schema": {"type": "integer", "minimum": 1},
+        "description": "Positive integer id (64-bit); anything else is a 400.",
+        "schema": ID,
     }
 
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from hachi.library_people import MAX_NAME
 from hachi.server.openapi_parts import (
     BOOL,
+    ID,
     INT,
     STR,
     Schema,
     json_content,
+    link,
+    linked,
     nullable,
     obj,
     operation,
     path_id,
     query,
     ref,
+    text,
 )
+from hachi.server.routes_folders import MAX_PATH_LENGTH
 from hachi.server.routes_search import (
     DEFAULT_SEARCH_LIMIT,
+    MAX_CURSOR_LENGTH,
     MAX_QUERY_LENGTH,
     MAX_SEARCH_LIMIT,
 )
@@ -44,11 +51,46 @@ FACE: Schema = obj(
     assigned_by=STR,
     thumbnail_url=STR,
 )
+CURSOR = query("cursor", text(MAX_CURSOR_LENGTH), "`next_cursor` of the previous page.")
+# A name as library_people checks it: at most MAX_NAME characters, none of them a control.
+NAME = {"type": "string", "maxLength": MAX_NAME, "pattern": "^[^\\u0000-\\u001f]*$"}
+SOME_NAME = {**NAME, "pattern": "^[^\\u0000-\\u001f]*[^\\s\\u0000-\\u001f][^\\u0000-\\u001f]*$"}
 MORE = query(
     "more",
     {"type": "integer", "minimum": 0, "maximum": 2, "default": 0},
     "Loosen the relevance cutoff: 1 looser, 2 everything ranked.",
 )
+
+
+def face_links(at: str) -> dict[str, Schema]:
+    """Links from a face object at JSON pointer ``at`` of an answer ("" for the root)."""
+    face_id = f"$response.body#{at}/id"
+    return {
+        "FaceThumbnail": link("faceThumbnail", face_id=face_id),
+        "AssignFace": link("assignFace", face_id=face_id),
+        "RejectFace": link("rejectFace", face_id=face_id),
+    }
+
+
+def person_links(at: str) -> dict[str, Schema]:
+    """Links from a person object at ``at``: read, rename, list faces, merge into another."""
+    person_id = f"$response.body#{at}/id"
+    return {
+        "GetPerson": link("getPerson", person_id=person_id),
+        "UpdatePerson": link("updatePerson", person_id=person_id),
+        "PersonFaces": link("personFaces", person_id=person_id),
+    }
+
+
+def assign_body() -> Schema:
+    """A person by id, or a name (new or existing) that is not blank."""
+    return {
+        **obj((), person_id=ID, name={**NAME, "type": ["string", "null"]}),
+        "anyOf": [
+            {"required": ["person_id"]},
+            {"required": ["name"], "properties": {"name": SOME_NAME}},
+        ],
+    }
 
 
 def search_image_paths() -> dict[str, Schema]:
@@ -58,7 +100,7 @@ def search_image_paths() -> dict[str, Schema]:
         "search",
         {"200": json_content(ref("SearchResponse"), "One page of results.")},
         params=(
-            query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "Filters to apply."),
+            query("q", text(MAX_QUERY_LENGTH), "Filters to apply."),
             query(
                 "limit",
                 {
@@ -69,7 +111,7 @@ def search_image_paths() -> dict[str, Schema]:
                 },
                 "Page size.",
             ),
-            query("cursor", STR, "`next_cursor` of the previous page."),
+            CURSOR,
             MORE,
         ),
         errors=(400, 413, 422, 503),
@@ -77,14 +119,18 @@ def search_image_paths() -> dict[str, Schema]:
     op["requestBody"] = {
         "required": True,
         "description": f"The photo, at most {MAX_UPLOAD_LENGTH} bytes.",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary", "minLength": 1}
+            }
+        },
     }
     return {"/api/search/image": {"post": op}}
 
 
 def people_paths() -> dict[str, Schema]:
     person_id, face_id = path_id("person_id"), path_id("face_id")
-    person = json_content(PERSON, "The person.")
+    person = linked(json_content(PERSON, "The person."), **person_links(""))
     return {
         "/api/people": {
             "get": operation(
@@ -92,9 +138,17 @@ def people_paths() -> dict[str, Schema]:
                 "People with two or more faces, or a name.",
                 "people",
                 {
-                    "200": json_content(
-                        obj(("people",), people={"type": "array", "items": PERSON}),
-                        "Named first, then by number of faces.",
+                    "200": linked(
+                        json_content(
+                            obj(("people",), people={"type": "array", "items": PERSON}),
+                            "Named first, then by number of faces.",
+                        ),
+                        **person_links("/people/0"),
+                        MergePeople=link(
+                            "mergePerson",
+                            {"into": "$response.body#/people/0/id"},
+                            person_id="$response.body#/people/1/id",
+                        ),
                     )
                 },
                 params=(
@@ -130,7 +184,11 @@ def people_paths() -> dict[str, Schema]:
                 "people",
                 {"200": person},
                 params=(person_id,),
-                body=obj((), name=nullable("string"), hidden=BOOL),
+                body={
+                    **obj((), name={**NAME, "type": ["string", "null"]}, hidden=BOOL),
+                    "minProperties": 1,
+                    "additionalProperties": False,
+                },
                 errors=(400, 404),
             ),
         },
@@ -141,8 +199,8 @@ def people_paths() -> dict[str, Schema]:
                 "people",
                 {"200": person},
                 params=(person_id,),
-                body=obj(("into",), into=INT),
-                errors=(400, 404),
+                body=obj(("into",), into=ID),
+                errors=(400, 404, 409),
             )
         },
         "/api/people/{person_id}/faces": {
@@ -151,8 +209,11 @@ def people_paths() -> dict[str, Schema]:
                 "A person's faces.",
                 "people",
                 {
-                    "200": json_content(
-                        obj(("faces",), faces={"type": "array", "items": FACE}), "Faces."
+                    "200": linked(
+                        json_content(
+                            obj(("faces",), faces={"type": "array", "items": FACE}), "Faces."
+                        ),
+                        **face_links("/faces/0"),
                     )
                 },
                 params=(person_id,),
@@ -184,7 +245,7 @@ def people_paths() -> dict[str, Schema]:
                 "people",
                 {"200": person},
                 params=(face_id,),
-                body=obj((), person_id=INT, name=STR),
+                body=assign_body(),
                 errors=(400, 404),
             )
         },
@@ -200,7 +261,7 @@ def people_paths() -> dict[str, Schema]:
                     )
                 },
                 params=(face_id,),
-                errors=(400, 404),
+                errors=(400, 404, 409),
             )
         },
     }
@@ -223,7 +284,13 @@ def browse_paths() -> dict[str, Schema]:
                 "those (links resolved), every path gets the same 403, existing or not.",
                 "folders",
                 {"200": json_content(listing, "Folders only, sorted.")},
-                params=(query("path", STR, "An absolute folder; default: the home folder."),),
+                params=(
+                    query(
+                        "path",
+                        text(MAX_PATH_LENGTH),
+                        "An absolute folder; default: the home folder.",
+                    ),
+                ),
                 errors=(400, 403, 404),
             )
         }

@@ -12,6 +12,7 @@ from typing import Any
 from flask import request
 
 from hachi.errors import BadRequest
+from hachi.server.routing import refuse_fixed_path
 
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 10_000_000
@@ -19,15 +20,18 @@ MAX_TEXT_LENGTH = 4096
 
 
 def parse_id(raw: str, what: str) -> int:
+    """A path id; a segment that names a fixed route (``people/recluster``) is that route's 405."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
+        refuse_fixed_path()
         raise BadRequest(f"{what} id must be a positive integer, got {raw!r}", {"field": what})
     return int(raw)
 
 
 def query_int(name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high]; absent means ``default``."""
+    """An integer query parameter within [low, high]; absent means ``default`` (an empty
+    value is not absent: it is not an integer, as the OpenAPI document says)."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     text = raw.strip()
     if not text.lstrip("-").isdigit() or len(text) > 20:
@@ -51,7 +55,7 @@ def query_text(
 
 def query_choice(name: str, choices: tuple[str, ...], default: str | None) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw not in choices:
         raise BadRequest(

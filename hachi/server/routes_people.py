@@ -9,9 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from hachi.errors import BadRequest
 from hachi.server.context import library
-from hachi.server.params import json_object, parse_id, query_choice
-
-MAX_NAME_LENGTH = 200
+from hachi.server.params import MAX_ID, json_object, parse_id, query_choice
 
 bp = Blueprint("people", __name__)
 
@@ -24,11 +22,14 @@ def _optional_name(body: dict[str, Any]) -> str | None:
 
 
 def _body_id(body: dict[str, Any], field: str, required: bool) -> int | None:
-    """An id field of a JSON body: a positive integer (JSON true is not 1 here)."""
+    """An id field of a JSON body: a positive integer (JSON true is not 1 here; 7.0 is 7,
+    as JSON has one number type)."""
     value = body.get(field)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
         raise BadRequest(f"field {field!r} must be a person id", {"field": field})
     return value
 
@@ -53,11 +54,11 @@ def update_person(person_id: str) -> ResponseReturnValue:
     unknown = set(body) - {"name", "hidden"}
     if unknown or not body:
         raise BadRequest("send 'name' and/or 'hidden'", {"field": ", ".join(sorted(unknown))})
+    if "hidden" in body and not isinstance(body["hidden"], bool):
+        raise BadRequest("field 'hidden' must be true or false", {"field": "hidden"})
     if "name" in body:
         person = library().rename_person(pid, _optional_name(body))
     if "hidden" in body:
-        if not isinstance(body["hidden"], bool):
-            raise BadRequest("field 'hidden' must be true or false", {"field": "hidden"})
         person = library().hide_person(pid, body["hidden"])
     return jsonify(person)
 

@@ -10,12 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_from_directory
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import NotFound
+from werkzeug.routing import PathConverter
 
 STATIC_DIR_KEY = "HACHI_STATIC_DIR"
 ASSET_MAX_AGE_S = 365 * 24 * 60 * 60
 
 bp = Blueprint("ui", __name__)
+
+
+class PagePath(PathConverter):
+    """A page path outside /api: the UI's fallback never claims an API address, so a wrong
+    method on an API route is a 405 whose Allow lists the API's methods only."""
+
+    regex = r"(?!api(?:/|$))[^/].*?"
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["page"] = PagePath
 
 
 def default_static_dir() -> Path:
@@ -39,10 +53,8 @@ def index() -> Response:
     return _index()
 
 
-@bp.get("/<path:path>")
+@bp.get("/<page:path>")
 def page(path: str) -> Response:
-    if path == "api" or path.startswith("api/"):
-        raise NotFound()
     if (_static_dir() / path).is_file():
         # Vite names built assets by content hash, so they never change under one name.
         immutable = path.startswith("assets/")

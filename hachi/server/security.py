@@ -181,6 +181,11 @@ def check_content_length(limit: int) -> None:
         )
 
 
+def body_limit(path: str) -> int:
+    """The largest body a request to ``path`` may send: a photo upload, or a JSON body."""
+    return MAX_UPLOAD_LENGTH if path in UPLOAD_PATHS else MAX_CONTENT_LENGTH
+
+
 def add_security_headers(response: Response) -> Response:
     """Headers every API answer carries; JSON is never cached and never a document."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -206,8 +211,7 @@ def install(app: Flask, settings: Settings, cookie_name: str) -> None:
     @app.before_request
     def screen_request() -> None:
         check_host(allowed_hosts)
-        upload = request.path in UPLOAD_PATHS
-        check_content_length(MAX_UPLOAD_LENGTH if upload else MAX_CONTENT_LENGTH)
+        check_content_length(body_limit(request.path))
         check_origin(origins, cookie_name)
 
     app.after_request(add_security_headers)

@@ -17,12 +17,13 @@ from waitress.server import create_server
 
 from hachi.config import Settings
 from hachi.errors import HachiError
+from hachi.server.intake import HachiChannel
 from hachi.server.security import MAX_UPLOAD_LENGTH, is_loopback
 
 SERVER_THREADS = 8
-# Waitress refuses bodies over its own limit with a plain-text page; keeping it above the
-# app's limit lets the app answer oversized bodies with the usual JSON 413.
-WAITRESS_BODY_LIMIT = 2 * MAX_UPLOAD_LENGTH
+# The largest body of any route; each request gets its own path's limit (intake.py), and
+# waitress refuses a body when it reaches its limit, hence the one byte more.
+WAITRESS_BODY_LIMIT = MAX_UPLOAD_LENGTH + 1
 CHANNEL_TIMEOUT_S = 120
 
 
@@ -61,7 +62,7 @@ def make_server(app: Flask, host: str, port: int) -> Any:
     error. ``server.effective_port`` is the port actually bound.
     """
     check_loopback(host)
-    return create_server(
+    server = create_server(
         app,
         sockets=[bind_socket(host, port)],
         threads=SERVER_THREADS,
@@ -70,6 +71,8 @@ def make_server(app: Flask, host: str, port: int) -> Any:
         channel_timeout=CHANNEL_TIMEOUT_S,
         clear_untrusted_proxy_headers=False,  # security.TrustedProxy decides instead
     )
+    server.channel_class = HachiChannel  # body limits per path, refusals in JSON
+    return server
 
 
 def serve(settings: Settings, app: Flask, on_ready: Callable[[int], None] | None = None) -> None:
