@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hachi.ml.manifest import NAME_PATTERN
 from hachi.server.openapi_parts import (
     BOOL,
     INT,
@@ -62,7 +63,14 @@ def model_schemas() -> dict[str, Schema]:
 
 
 def model_paths() -> dict[str, Schema]:
-    name = obj(("name",), name={"type": "string", "maxLength": MAX_MODEL_NAME_LENGTH})
+    name = obj(
+        ("name",),
+        name={
+            "type": "string",
+            "maxLength": MAX_MODEL_NAME_LENGTH,
+            "pattern": NAME_PATTERN.pattern,
+        },
+    )
     switched = {
         **MODELS,
         "required": [*MODELS["required"], "job"],
