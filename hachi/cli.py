@@ -252,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caddy", action="store_true", help="put Caddy (HTTPS) in front, on localhost")
     p.add_argument("--lan", action="store_true", help="serve HTTPS on the LAN through Caddy")
     p.add_argument("--ui-port", type=int, default=8443, help="Caddy's HTTPS port (8443)")
+    p.add_argument(
+        "--trust-ca",
+        action="store_true",
+        help="let Caddy add its certificate authority to this machine's trust store (root)",
+    )
     _register_optional(sub)
     _add_home_everywhere(parser)
     return parser

@@ -9,6 +9,7 @@ cancellable between batches.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,7 @@ from hachi.catalog import analyses
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
+from hachi.indexer.pipeline import Interrupted
 from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
 
@@ -29,8 +31,16 @@ class PassCancelled(Exception):
     pass
 
 
-def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) -> int:
-    """Runs ``stage`` over every photo that lacks it; returns how many were analysed."""
+def run_pass(
+    conn: sqlite3.Connection,
+    job_id: int,
+    stage: Stage,
+    workers: int,
+    stopping: threading.Event | None = None,
+) -> int:
+    """Runs ``stage`` over every photo that lacks it; returns how many were analysed.
+
+    Raises PassCancelled when the user cancels, Interrupted when ``stopping`` is set."""
     total = analyses.count_needing(conn, stage.task, stage.model)
     if total == 0:
         return 0
@@ -44,7 +54,7 @@ def run_pass(conn: sqlite3.Connection, job_id: int, stage: Stage, workers: int) 
             while chunk := analyses.photos_needing(conn, stage.task, stage.model, after, CHUNK):
                 after = chunk[-1][0]
                 for batch in _batches(_prepared(pool, stage, chunk, workers), stage.batch_size):
-                    _check_cancel(conn, job_id)
+                    _check_cancel(conn, job_id, stopping)
                     done += len(batch)
                     _store(conn, job_id, stage, batch, done, total)
     finally:
@@ -110,6 +120,8 @@ def _store(
         jobs_db.update_phase(conn, job_id, stage.task, done, total)
 
 
-def _check_cancel(conn: sqlite3.Connection, job_id: int) -> None:
+def _check_cancel(conn: sqlite3.Connection, job_id: int, stopping: threading.Event | None) -> None:
+    if stopping is not None and stopping.is_set():
+        raise Interrupted
     if jobs_db.job_state(conn, job_id) in ("cancelling", "cancelled"):
         raise PassCancelled

@@ -21,6 +21,7 @@ from hachi.errors import HachiError
 CADDYFILE = Path(__file__).resolve().parents[2] / "Caddyfile"
 READY_TIMEOUT_S = 20.0
 SIOCGIFADDR = 0x8915
+CADDY_LOG = "caddy.log"
 INSTALL_HINT = "install Caddy (Debian/Ubuntu: sudo apt-get install caddy; see caddyserver.com)"
 
 
@@ -72,10 +73,31 @@ def _interface_addresses() -> list[str]:
     return found
 
 
-def start_caddy(api_port: int, static_dir: Path, ui_port: int, lan: bool = False) -> Caddy:
+def ca_certificate(caddy_home: Path) -> Path:
+    """Where Caddy keeps the root certificate of its internal CA (``caddy_home`` is the
+    folder start_caddy gives it); the file to import on phones and other devices."""
+    return caddy_home / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+
+
+def start_caddy(
+    api_port: int,
+    static_dir: Path,
+    ui_port: int,
+    caddy_home: Path,
+    lan: bool = False,
+    trust_ca: bool = False,
+) -> Caddy:
+    """Caddy on ``ui_port`` in front of the API on ``api_port``; it keeps its certificates
+    and log in ``caddy_home``.
+
+    Without root, as the normal case: no HTTP->HTTPS redirect (that would need port 80).
+    Caddy's CA goes into this machine's trust store only with ``trust_ca`` (which needs
+    root); otherwise the certificate is left at ca_certificate(caddy_home) for the user.
+    """
     binary = caddy_binary()
     if binary is None:
         raise HachiError(f"Caddy is not installed: {INSTALL_HINT}")
+    _check_port_free(ui_port)
     hosts = ["localhost", *lan_names()] if lan else ["localhost"]
     site = ", ".join(f"https://{h}:{ui_port}" for h in hosts)
     env = {
@@ -84,27 +106,58 @@ def start_caddy(api_port: int, static_dir: Path, ui_port: int, lan: bool = False
         "HACHI_PORT": str(api_port),
         "HACHI_STATIC": str(static_dir),
         "HACHI_CADDY_ADMIN": "off",
+        "XDG_DATA_HOME": str(caddy_home),  # Caddy's CA and certificates
+        "XDG_CONFIG_HOME": str(caddy_home),  # its autosaved config
     }
-    process = subprocess.Popen(
-        [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_ready(process, ui_port)
+    if trust_ca:
+        env["HACHI_CADDY_TRUST"] = ""  # the Caddyfile's default is skip_install_trust
+    else:
+        env.pop("HACHI_CADDY_TRUST", None)
+    caddy_home.mkdir(parents=True, exist_ok=True)
+    log_path = caddy_home / CADDY_LOG
+    with log_path.open("ab") as log:  # a file, not a pipe that nobody reads and that fills
+        process = subprocess.Popen(
+            [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+    _wait_ready(process, ui_port, log_path)
     return Caddy(process, [f"https://{h}:{ui_port}" for h in hosts])
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as exc:
+            raise HachiError(
+                f"cannot serve the UI on port {port}: {exc.strerror} (another program, or "
+                "another `hachi serve`, uses it; choose a free one with --ui-port)",
+                {"port": port},
+            ) from exc
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise HachiError(f"Caddy stopped at start: {err.strip()[-400:]}")
+            raise HachiError(f"Caddy stopped at start: {_last_error(log_path)} (log: {log_path})")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.2)
-    process.terminate()
-    raise HachiError(f"Caddy did not start listening on port {port}")
+    Caddy(process, []).stop()
+    raise HachiError(f"Caddy did not start listening on port {port} (log: {log_path})")
+
+
+def _last_error(log_path: Path) -> str:
+    """Caddy's last error line (its log is JSON lines; its final words are plain text)."""
+    lines = log_path.read_text(errors="replace").strip().splitlines()
+    for line in reversed(lines[-20:]):
+        if line.startswith("Error:"):
+            return line.removeprefix("Error:").strip()
+    return lines[-1][-400:] if lines else "no output"
