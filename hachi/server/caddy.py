@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hachi.errors import HachiError
 
-CADDYFILE = Path(__file__).resolve().parents[2] / "Caddyfile"
+CADDYFILE = Path(__file__).resolve().with_name("Caddyfile")  # travels with the package
 READY_TIMEOUT_S = 20.0
 SIOCGIFADDR = 0x8915
 CADDY_LOG = "caddy.log"
