@@ -263,10 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    from hachi import cli_models, cli_people
+    from hachi import cli_models, cli_people, cli_service
 
     cli_models.register(sub, add_common)
     cli_people.register(sub, add_common)
+    cli_service.register(sub, add_common)
 
 
 def main(argv: list[str] | None = None) -> int:
