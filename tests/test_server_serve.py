@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import threading
 import urllib.error
@@ -212,3 +214,23 @@ def test_stop_right_after_start_and_after_requests(settings: Settings) -> None:
             thread.join(10)
             assert not thread.is_alive()
             server.stop()
+
+
+def test_serve_stops_on_sigterm_and_fails_when_its_loop_ends_by_itself(
+    settings: Settings,
+) -> None:
+    from hachi.server.lifecycle import StopSignals
+
+    with running_app(settings) as (app, _library):
+        with StopSignals() as stop_signals:
+            server = make_server(app, "127.0.0.1", 0)
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            serve(server, stop_signals)  # returns: asked to stop
+            assert stop_signals.received == signal.SIGTERM
+        assert _port_is_free(server.effective_port)
+
+        with StopSignals() as stop_signals:
+            server = make_server(app, "127.0.0.1", 0)
+            threading.Timer(0.3, server.stop).start()  # as if the loop had died
+            with pytest.raises(HachiError, match="stopped by itself"):
+                serve(server, stop_signals)

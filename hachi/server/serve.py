@@ -148,7 +148,8 @@ def serve(
 
     The loop runs in a thread of its own and this thread waits for a signal, so a signal
     handler never runs in the middle of the server's own code; ``on_ready(port)`` runs
-    before the first request is taken.
+    before the first request is taken. A loop that ends without being asked to is an
+    error (so a service manager restarts the server), not a clean stop.
     """
     try:
         if on_ready is not None:
@@ -156,17 +157,29 @@ def serve(
         if stop_signals is None:
             server.run()
             return
-        thread = threading.Thread(target=_run_then_wake, args=(server, stop_signals))
+        failures: list[BaseException] = []
+        thread = threading.Thread(
+            target=_run_then_wake, args=(server, stop_signals, failures), name="hachi-http"
+        )
         thread.start()
         stop_signals.wait()
         server.stop()
         thread.join()
+        if stop_signals.received is None:
+            reason = f": {failures[0]!r}" if failures else ""
+            raise HachiError(f"the web server stopped by itself{reason}") from (
+                failures[0] if failures else None
+            )
     finally:
         server.stop()
 
 
-def _run_then_wake(server: Server, stop_signals: StopSignals) -> None:
+def _run_then_wake(
+    server: Server, stop_signals: StopSignals, failures: list[BaseException]
+) -> None:
     try:
         server.run()
+    except BaseException as exc:  # noqa: BLE001 - reported by the waiting thread
+        failures.append(exc)
     finally:
-        stop_signals.wake()  # the loop ended by itself: let the waiting thread go on
+        stop_signals.wake()  # the loop ended: let the waiting thread go on
