@@ -49,7 +49,7 @@ def live(settings: Settings) -> Iterator[tuple[Flask, str]]:
             yield app, f"http://127.0.0.1:{server.effective_port}"
         finally:
             server.stop()
-            thread.join(5)
+            thread.join(15)  # SHUTDOWN_GRACE_S for requests in flight, and a loaded machine
         assert not thread.is_alive()
 
 
