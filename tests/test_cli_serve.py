@@ -172,6 +172,21 @@ def test_sigterm_stops_caddy_and_frees_its_port(tmp_path: Path) -> None:
 
 
 @needs_caddy
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_caddy_does_not_outlive_a_killed_hachi(tmp_path: Path) -> None:
+    ui_port = free_port()
+    with serving(
+        tmp_path / "home", "--caddy", "--port", str(free_port()), "--ui-port", str(ui_port)
+    ) as served:
+        (caddy,) = served.children()
+        assert stop(served, signal.SIGKILL) == -signal.SIGKILL
+    deadline = time.monotonic() + 15
+    while not (gone(caddy) and port_is_free(ui_port)):
+        assert time.monotonic() < deadline, "Caddy outlived hachi serve"
+        time.sleep(0.1)
+
+
+@needs_caddy
 def test_a_busy_ui_port_is_refused_clearly(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("", 0))

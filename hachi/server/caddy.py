@@ -8,11 +8,15 @@ the home network gets HTTPS without a public domain.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,7 @@ CADDYFILE = Path(__file__).resolve().with_name("Caddyfile")  # travels with the 
 READY_TIMEOUT_S = 20.0
 SIOCGIFADDR = 0x8915
 CADDY_LOG = "caddy.log"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 INSTALL_HINT = "install Caddy (Debian/Ubuntu: sudo apt-get install caddy; see caddyserver.com)"
 
 
@@ -122,9 +127,28 @@ def start_caddy(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            preexec_fn=_ends_with_this_thread(),  # see its docstring
         )
     _wait_ready(process, ui_port, log_path)
     return Caddy(process, [f"https://{h}:{ui_port}" for h in hosts])
+
+
+def _ends_with_this_thread() -> Callable[[], None] | None:
+    """Linux: Caddy gets SIGTERM when the thread that started it ends, even when Hachi is
+    killed with SIGKILL, so it never outlives Hachi holding the port. `hachi serve` starts
+    Caddy from its main thread before it starts any other thread (a fork in a threaded
+    process must not run Python code that could wait on another thread's lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # Hachi died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
 
 
 def _check_port_free(port: int) -> None:

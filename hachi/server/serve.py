@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from hachi.errors import HachiError
 from hachi.server.lifecycle import StopSignals
@@ -91,6 +92,9 @@ class Server:
                 return
             self._state = "running"
         try:
+            # worker threads only now: a server that never runs leaves none behind, and
+            # until then the process has no threads to trouble a fork (see caddy.py)
+            self._server.task_dispatcher.set_thread_count(SERVER_THREADS)
             self._server.run()
         finally:
             with self._lock:
@@ -130,7 +134,7 @@ def make_server(app: Flask, host: str, port: int) -> Server:
         create_server(
             app,
             sockets=[bind_socket(host, port)],
-            threads=SERVER_THREADS,
+            _dispatcher=ThreadedTaskDispatcher(),  # no threads until run()
             ident="hachi",
             max_request_body_size=WAITRESS_BODY_LIMIT,
             channel_timeout=CHANNEL_TIMEOUT_S,
