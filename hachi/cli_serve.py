@@ -92,8 +92,9 @@ def _certificate_notice(home: Path, trusted: bool) -> str:
 
     if trusted:
         return (
-            "Caddy's certificate authority was added to this machine's trust store "
-            f"(certificate: {ca_certificate(home)}); import that file on phones too."
+            "Caddy was let add its certificate authority to this machine's trust store (that "
+            f"needs root; {home / 'caddy.log'} says if it failed); import "
+            f"{ca_certificate(home)} on phones and other devices."
         )
     return (
         "HTTPS uses Caddy's own certificate authority, so browsers warn until they trust "
