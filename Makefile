@@ -80,7 +80,7 @@ test-fast: $(STAMP) system-deps
 	$(BIN)/pytest -q -m "not slow"
 
 test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
-	@test -f static/index.html || $(MAKE) ui
+	@test -f hachi/static/index.html || $(MAKE) ui
 	$(BIN)/pytest -q -m slow
 
 test: lint typecheck test-fast test-slow test-export

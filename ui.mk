@@ -29,12 +29,12 @@ browser-deps:
 	fi
 
 test-browser: $(STAMP) browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
-	@test -f static/index.html || $(MAKE) ui
+	@test -f hachi/static/index.html || $(MAKE) ui
 	$(BIN)/pytest -q tests/test_browser.py
 
 # Caddy in front of `hachi serve` (which must listen on 127.0.0.1:$(PORT)); the UI is then at
 # https://$(UI_SITE) (Caddy's internal CA). For the LAN: make run-caddy UI_SITE=photos.home.arpa
 # and set HACHI_ALLOWED_HOSTS=photos.home.arpa for `hachi serve`.
 run-caddy:
-	HACHI_SITE=$(UI_SITE) HACHI_PORT=$(PORT) HACHI_STATIC=$(CURDIR)/static \
-	  caddy run --config Caddyfile --adapter caddyfile
+	HACHI_SITE=$(UI_SITE) HACHI_PORT=$(PORT) HACHI_STATIC=$(CURDIR)/hachi/static \
+	  caddy run --config hachi/server/Caddyfile --adapter caddyfile

@@ -1,13 +1,14 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vite';
 
-// The built app is committed under ../static so that running Hachi needs no Node.js.
+// The built app is committed under ../hachi/static (inside the package, so `pip install .`
+// carries it) so that running Hachi needs no Node.js.
 // No inline scripts or styles end up in index.html: Caddy's CSP forbids them.
 export default defineConfig({
   plugins: [svelte()],
   base: '/',
   build: {
-    outDir: '../static',
+    outDir: '../hachi/static',
     emptyOutDir: true,
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },

@@ -20,13 +20,45 @@ from hachi.library import Library
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+HOME_HELP = "data directory (default: $HACHI_HOME, else the platform's data dir)"
+
+
+class HachiParser(argparse.ArgumentParser):
+    """argparse, except that where ``dash_words`` is set a ``-word`` is an argument.
+
+    A query may start with a negated filter (``hachi search -camera:canon dog``), which
+    plain argparse takes for an unknown option. The parser of `search` sets ``dash_words``:
+    a single-dash word that is not one of its own options (``-h``) is then a query word;
+    ``--limit`` and ``--json`` stay options.
+    """
+
+    dash_words = False
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        if (
+            self.dash_words
+            and arg_string.startswith("-")
+            and not arg_string.startswith("--")
+            and arg_string not in self._option_string_actions
+        ):
+            return None
+        return super()._parse_optional(arg_string)
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--home",
-        type=Path,
-        default=None,
-        help="data directory (default: $HACHI_HOME, else the platform's data dir)",
-    )
+    """``--home`` on a (sub-)command. SUPPRESS keeps a sub-command that was not given one
+    from overwriting what an earlier level set: ``hachi --home D people name 3 Ada``."""
+    if "--home" not in parser._option_string_actions:
+        parser.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+
+
+def _add_home_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--home`` before or after every command and sub-command, at any depth."""
+    for action in parser._actions:
+        for child in (getattr(action, "choices", None) or {}).values():
+            if isinstance(child, argparse.ArgumentParser):
+                add_common(child)
+                _add_home_everywhere(child)
 
 
 def _print_json(data: Any) -> None:
@@ -154,7 +186,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hachi", description="Search your own photos.")
+    parser = HachiParser(prog="hachi", description="Search your own photos.")
+    parser.add_argument("--home", type=Path, default=None, help=HOME_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -167,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = command("search", cmd_search, "Search the library.")
+    p.dash_words = True  # type: ignore[attr-defined]
     p.add_argument("query", nargs="*", default=[])
     p.add_argument("--limit", type=int, default=None, help="at most N results (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -181,21 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caddy", action="store_true", help="put Caddy (HTTPS) in front, on localhost")
     p.add_argument("--lan", action="store_true", help="serve HTTPS on the LAN through Caddy")
     p.add_argument("--ui-port", type=int, default=8443, help="Caddy's HTTPS port (8443)")
+    p.add_argument(
+        "--trust-ca",
+        action="store_true",
+        help="let Caddy add its certificate authority to this machine's trust store (root)",
+    )
     _register_optional(sub)
+    _add_home_everywhere(parser)
     return parser
 
 
 def _register_optional(sub: Any) -> None:
-    from hachi import cli_auth, cli_models, cli_people
+    from hachi import cli_auth, cli_models, cli_people, cli_service
 
     cli_auth.register(sub, add_common)
     cli_models.register(sub, add_common)
     cli_people.register(sub, add_common)
+    cli_service.register(sub, add_common)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "search" and not any(w.startswith("--") for w in extra):
+        args.query += extra  # words after an option: `hachi search dog --limit 5 -year:2020`
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings.from_env(home=args.home, port=getattr(args, "port", None))
         code = int(args.func(args, settings))

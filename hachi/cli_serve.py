@@ -2,6 +2,12 @@
 
 Prints where to go and a one-time login link, as Jupyter does, so the first visit needs
 no password; `hachi passwd` sets one for later visits and for other devices.
+
+Everything that can be refused (a second server on the library, a non-loopback
+HACHI_HOST, a busy port, Caddy failing) is checked before anything is announced.
+SIGTERM and SIGINT (systemd, docker, kill, Ctrl-C) stop it cleanly with exit 0: the
+server finishes its requests, Caddy is stopped, and the indexer leaves its job between
+batches, queued to resume on the next start.
 """
 
 from __future__ import annotations
@@ -11,60 +17,95 @@ import dataclasses
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hachi.config import Settings
 from hachi.library import Library
 
+if TYPE_CHECKING:
+    from hachi.server.lifecycle import StopSignals
+
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.server.app import create_app
-    from hachi.server.auth import mint_login_link
-    from hachi.server.caddy import INSTALL_HINT, caddy_binary, lan_names, start_caddy
-    from hachi.server.routes_ui import default_static_dir
-    from hachi.server.serve import serve
+    from hachi.server.caddy import lan_names
+    from hachi.server.lifecycle import LibraryLock, StopSignals
 
-    use_caddy = args.caddy or args.lan
     if args.lan:
         extra = tuple(lan_names())
         settings = dataclasses.replace(settings, allowed_hosts=settings.allowed_hosts + extra)
-    if use_caddy:  # the Caddy we start proves itself with this; see security.TrustedProxy
+    if args.caddy or args.lan:  # the Caddy we start proves itself with this: security.TrustedProxy
         settings = dataclasses.replace(settings, proxy_secret=secrets.token_urlsafe(32))
+    settings.ensure_dirs()
+    with StopSignals() as stop_signals, LibraryLock(settings.home):
+        _serve_library(args, settings, stop_signals)
+    return 0
+
+
+def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: StopSignals) -> None:
+    from hachi.server.app import create_app
+    from hachi.server.auth import mint_login_link
+    from hachi.server.caddy import INSTALL_HINT, caddy_binary, start_caddy
+    from hachi.server.routes_ui import default_static_dir
+    from hachi.server.serve import make_server, serve
+
     library = Library(settings)
-    caddy = None
+    server = caddy = None
     try:
+        app = create_app(settings, library)
+        server = make_server(app, settings.host, settings.port)
+        urls = [f"http://{_host(settings.host)}:{server.effective_port}"]
+        if (args.caddy or args.lan) and caddy_binary() is None:
+            print(
+                f"note: Caddy is not installed, so Hachi serves directly; {INSTALL_HINT}",
+                file=sys.stderr,
+            )
+        elif args.caddy or args.lan:
+            caddy = start_caddy(
+                server.effective_port,
+                default_static_dir(),
+                args.ui_port,
+                settings.home,
+                lan=args.lan,
+                trust_ca=args.trust_ca,
+                proxy_secret=settings.proxy_secret,
+            )
+            urls = caddy.urls
         for folder in args.index or []:
             added, _job = library.add_folder(str(Path(folder).expanduser().absolute()))
             print(f"Indexing {added.path} in the background", flush=True)
         library.start_background()
         _start_downloads(library)
-        app = create_app(settings, library)
-        urls = [f"http://{_host(settings.host)}:{settings.port}"]
-        if use_caddy and caddy_binary() is None:
-            print(
-                f"note: Caddy is not installed, so Hachi serves directly; {INSTALL_HINT}",
-                file=sys.stderr,
-            )
-        elif use_caddy:
-            caddy = start_caddy(
-                settings.port,
-                default_static_dir(),
-                args.ui_port,
-                args.lan,
-                proxy_secret=settings.proxy_secret,
-            )
-            urls = caddy.urls
         link = mint_login_link(app)
         print(f"Hachi is serving {library.status()['photos']} photos at {urls[0]}", flush=True)
         for other in urls[1:]:
             print(f"  also on the LAN at {other}", flush=True)
         print(f"Log in with this one-time link: {urls[0]}{link}", flush=True)
         print("(set a password for later visits and other devices: hachi passwd)", flush=True)
-        serve(settings, app)
+        if caddy is not None:
+            print(_certificate_notice(settings.home, args.trust_ca), flush=True)
+        serve(server, stop_signals)
     finally:
+        if server is not None:
+            server.stop()
         if caddy is not None:
             caddy.stop()
         library.close()
-    return 0
+
+
+def _certificate_notice(home: Path, trusted: bool) -> str:
+    from hachi.server.caddy import ca_certificate
+
+    if trusted:
+        return (
+            "Caddy was let add its certificate authority to this machine's trust store (that "
+            f"needs root; {home / 'caddy.log'} says if it failed); import "
+            f"{ca_certificate(home)} on phones and other devices."
+        )
+    return (
+        "HTTPS uses Caddy's own certificate authority, so browsers warn until they trust "
+        f"it: import {ca_certificate(home)} on phones and other devices. This machine's "
+        "trust store was left alone (to add it there, as root: hachi serve --caddy --trust-ca)."
+    )
 
 
 def _start_downloads(library: Library) -> None:

@@ -178,3 +178,73 @@ def test_index_home_with_the_default_data_folder_inside_it(tmp_path: Path) -> No
     assert "0 indexed, 1 unchanged" in again.stderr
     refused = run("index", "~/.local/share/hachi/thumbs")
     assert refused.returncode == 2 and "own data" in refused.stderr
+
+
+HOME_POSITIONS = [
+    ["--home", "D", "status"],
+    ["status", "--home", "D"],
+    ["--home", "D", "search", "-camera:canon"],
+    ["search", "dog", "--home", "D"],
+    ["--home", "D", "people", "name", "3", "Ada"],
+    ["people", "--home", "D", "name", "3", "Ada"],
+    ["people", "name", "--home", "D", "3", "Ada"],
+    ["people", "name", "3", "Ada", "--home", "D"],
+    ["face", "--home", "D", "is", "7", "Ada"],
+    ["face", "is", "7", "Ada", "--home", "D"],
+    ["--home", "D", "models", "list"],
+    ["models", "--home", "D", "list"],
+    ["models", "list", "--home", "D"],
+    ["--home", "elsewhere", "folders", "--home", "D"],  # the nearer one wins
+]
+
+
+@pytest.mark.parametrize("argv", HOME_POSITIONS, ids=" ".join)
+def test_home_before_or_after_any_command(argv: list[str]) -> None:
+    from hachi.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.home == Path("D")
+    assert args.func is not None
+
+
+def test_every_command_and_sub_command_takes_home() -> None:
+    import argparse
+
+    from hachi.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
+        missing = [] if "--home" in parser.format_usage() else [path]
+        for action in parser._actions:
+            for name, child in (getattr(action, "choices", None) or {}).items():
+                if isinstance(child, argparse.ArgumentParser):
+                    missing += walk(child, f"{path} {name}")
+        return missing
+
+    assert walk(build_parser(), "hachi") == []
+    assert build_parser().parse_args(["status"]).home is None
+
+
+def test_home_given_first_reaches_a_real_command(tmp_path: Path) -> None:
+    decoy = tmp_path / "decoy"
+    run = hachi(decoy, "--home", str(tmp_path / "lib"), "people", "list", "--json")
+    assert run.returncode == 0, run.stderr
+    status = hachi(decoy, "--home", str(tmp_path / "lib"), "status", "--json")
+    assert json.loads(status.stdout)["home"] == str(tmp_path / "lib")
+    assert not decoy.exists()
+
+
+def test_a_query_may_start_with_a_negated_filter(tmp_path: Path, photos: Path) -> None:
+    home = tmp_path / "home"
+    assert hachi(home, "index", "--quiet", str(photos)).returncode == 0
+
+    def total(*args: str) -> int:
+        run = hachi(home, "search", *args)
+        assert run.returncode == 0, run.stderr
+        return int(json.loads(run.stdout)["total"])
+
+    assert total("-camera:canon", "--json") == 1
+    assert total("--json", "-camera:sony", "-year:2019") == 0
+    assert total("-year:2021", "--limit", "5", "-place:tokyo", "--json") == 1
+    assert total("year:2019", "--json", "-camera:sony") == 1  # a word after an option
+    wrong = hachi(home, "search", "--jsn")
+    assert wrong.returncode == 2 and "unrecognized arguments: --jsn" in wrong.stderr

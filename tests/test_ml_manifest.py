@@ -18,7 +18,7 @@ from hachi.ml.manifest import (
     parse_manifest,
 )
 
-REPO_MANIFEST = Path(__file__).parents[1] / "models" / "manifest.toml"
+REPO_MANIFEST = Path(__file__).parents[1] / "hachi" / "ml" / "manifest.toml"
 SHA = "ab" * 32
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import threading
 import urllib.error
@@ -20,7 +22,7 @@ from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.server.auth import mint_login_link
 from hachi.server.security import MAX_CONTENT_LENGTH
-from hachi.server.serve import check_loopback, make_server, serve, stop_server
+from hachi.server.serve import check_loopback, make_server, serve
 from tests.server_fixtures import PASSWORD, make_settings, running_app, set_password
 
 
@@ -46,8 +48,8 @@ def live(settings: Settings) -> Iterator[tuple[Flask, str]]:
         try:
             yield app, f"http://127.0.0.1:{server.effective_port}"
         finally:
-            stop_server(server)
-            thread.join(5)
+            server.stop()
+            thread.join(15)  # SHUTDOWN_GRACE_S for requests in flight, and a loaded machine
         assert not thread.is_alive()
 
 
@@ -82,9 +84,8 @@ def test_only_loopback_may_be_bound(host: str) -> None:
 
 
 def test_serve_refuses_a_lan_address(settings: Settings) -> None:
-    lan = make_settings(settings.home, host="0.0.0.0")
-    with running_app(lan) as (app, _library), pytest.raises(HachiError, match="loopback"):
-        serve(lan, app)
+    with running_app(settings) as (app, _library), pytest.raises(HachiError, match="loopback"):
+        make_server(app, "0.0.0.0", 0)
 
 
 def test_serve_reports_the_bound_port_and_frees_it(settings: Settings) -> None:
@@ -98,7 +99,7 @@ def test_serve_reports_the_bound_port_and_frees_it(settings: Settings) -> None:
         raise Stop
 
     with running_app(settings) as (app, _library), pytest.raises(Stop):
-        serve(settings, app, on_ready)
+        serve(make_server(app, "127.0.0.1", 0), on_ready=on_ready)
     assert ports and ports[0] > 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", ports[0]))  # closed again on the way out
@@ -155,3 +156,81 @@ def test_an_oversized_body_is_json_413_over_http(live: tuple[Flask, str]) -> Non
     response = fetch(base + "/api/login", big, {"Origin": base})
     assert response.status == 413
     assert response.json()["error"]["code"] == "request_entity_too_large"
+
+
+def _port_is_free(port: int) -> bool:
+    """Free for a new server (which, like ours, sets SO_REUSEADDR: a closed connection's
+    TIME_WAIT does not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_server_stopped_before_it_runs_never_serves(settings: Settings) -> None:
+    with running_app(settings) as (app, _library):
+        server = make_server(app, "127.0.0.1", 0)
+        server.stop()
+        server.stop()
+        thread = threading.Thread(target=server.run)
+        thread.start()
+        thread.join(5)
+        assert not thread.is_alive(), "run() after stop() returns at once"
+        assert _port_is_free(server.effective_port)
+
+
+def test_stop_is_idempotent_and_safe_from_many_threads(settings: Settings) -> None:
+    """The root of a teardown that once died in waitress's trigger with EBADF: a stop
+    after the loop had closed the trigger pipe. Every stop after the first does nothing."""
+    with running_app(settings) as (app, _library):
+        server = make_server(app, "127.0.0.1", 0)
+        thread = threading.Thread(target=server.run)
+        thread.start()
+        base = f"http://127.0.0.1:{server.effective_port}"
+        assert fetch(base + "/api/health").status == 200
+        stoppers = [threading.Thread(target=server.stop) for _ in range(8)]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(5)
+        thread.join(10)
+        assert not thread.is_alive()
+        server.stop()  # after run() returned, too
+        assert _port_is_free(server.effective_port)
+
+
+def test_stop_right_after_start_and_after_requests(settings: Settings) -> None:
+    with running_app(settings) as (app, _library):
+        for requests in (0, 1, 5):
+            server = make_server(app, "127.0.0.1", 0)
+            thread = threading.Thread(target=server.run)
+            thread.start()
+            for _ in range(requests):
+                assert fetch(f"http://127.0.0.1:{server.effective_port}/api/health").status == 200
+            server.stop()
+            thread.join(10)
+            assert not thread.is_alive()
+            server.stop()
+
+
+def test_serve_stops_on_sigterm_and_fails_when_its_loop_ends_by_itself(
+    settings: Settings,
+) -> None:
+    from hachi.server.lifecycle import StopSignals
+
+    with running_app(settings) as (app, _library):
+        with StopSignals() as stop_signals:
+            server = make_server(app, "127.0.0.1", 0)
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            serve(server, stop_signals)  # returns: asked to stop
+            assert stop_signals.received == signal.SIGTERM
+        assert _port_is_free(server.effective_port)
+
+        with StopSignals() as stop_signals:
+            server = make_server(app, "127.0.0.1", 0)
+            threading.Timer(0.3, server.stop).start()  # as if the loop had died
+            with pytest.raises(HachiError, match="stopped by itself"):
+                serve(server, stop_signals)

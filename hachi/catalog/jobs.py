@@ -209,6 +209,17 @@ def job_state(conn: sqlite3.Connection, job_id: int) -> str:
     return "missing" if row is None else str(row[0])
 
 
+def release_job(conn: sqlite3.Connection, job_id: int) -> None:
+    """The process is stopping mid-job: queue the job again, so the next start resumes it
+    (files this job already wrote are counted, not redone)."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE jobs SET state = CASE state WHEN 'running' THEN 'queued' ELSE state END, "
+            "current = NULL, owner_pid = NULL WHERE id = ?",
+            (job_id,),
+        )
+
+
 def finish_job(conn: sqlite3.Connection, job_id: int, state: str, error: str | None = None) -> None:
     with transaction(conn):
         conn.execute(

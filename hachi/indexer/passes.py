@@ -9,6 +9,7 @@ cancellable between batches.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
 from hachi.indexer.folder_rules import FolderRules, real_path
+from hachi.indexer.pipeline import Interrupted
 from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
 
@@ -37,11 +39,13 @@ def run_pass(
     stage: Stage,
     workers: int,
     rules: FolderRules | None = None,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Runs ``stage`` over every photo that lacks it; returns how many were analysed.
 
     A photo is read at its real path, and only where the folder rules allow (a link
-    swapped since indexing is recorded as a failure, not read).
+    swapped since indexing is recorded as a failure, not read). Raises PassCancelled when
+    the user cancels, Interrupted when ``stopping`` is set.
     """
     rules = rules or FolderRules()
     total = analyses.count_needing(conn, stage.task, stage.model)
@@ -58,7 +62,7 @@ def run_pass(
                 after = chunk[-1][0]
                 prepared = _prepared(pool, stage, chunk, workers, rules)
                 for batch in _batches(prepared, stage.batch_size):
-                    _check_cancel(conn, job_id)
+                    _check_cancel(conn, job_id, stopping)
                     done += len(batch)
                     _store(conn, job_id, stage, batch, done, total)
     finally:
@@ -135,6 +139,8 @@ def _store(
         jobs_db.update_phase(conn, job_id, stage.task, done, total)
 
 
-def _check_cancel(conn: sqlite3.Connection, job_id: int) -> None:
+def _check_cancel(conn: sqlite3.Connection, job_id: int, stopping: threading.Event | None) -> None:
+    if stopping is not None and stopping.is_set():
+        raise Interrupted
     if jobs_db.job_state(conn, job_id) in ("cancelling", "cancelled"):
         raise PassCancelled

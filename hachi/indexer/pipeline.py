@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -62,6 +63,10 @@ class Cancelled(Exception):
     """Raised inside the writer loop when the user cancelled the job."""
 
 
+class Interrupted(Exception):
+    """Raised between batches when the process is stopping: the job stays resumable."""
+
+
 class IndexJob:
     def __init__(
         self,
@@ -72,9 +77,11 @@ class IndexJob:
         on_progress: Callable[[Progress, str | None], None] | None = None,
         stages: Sequence[Stage] = (),
         rules: FolderRules | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.conn = conn
         self.rules = rules or FolderRules()
+        self.stopping = stopping
         self.job = job
         self.stages = tuple(stages)
         self.extractor = extractor.with_preparers(self.stages)
@@ -244,6 +251,8 @@ class IndexJob:
             jobs_db.update_progress(self.conn, self.job.id, None, **self.progress.counts())
 
     def _check_cancel(self) -> None:
+        if self.stopping is not None and self.stopping.is_set():
+            raise Interrupted
         if jobs_db.job_state(self.conn, self.job.id) in ("cancelling", "cancelled"):
             raise Cancelled
 

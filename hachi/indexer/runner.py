@@ -17,7 +17,7 @@ from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
-from hachi.indexer.pipeline import Cancelled, IndexJob, Progress
+from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
 from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,13 @@ def run_next_job(
     on_progress: Callable[[Progress, str | None], None] | None = None,
     models: AvailableModels | None = None,
     after_job: Callable[[sqlite3.Connection], None] | None = None,
+    stopping: threading.Event | None = None,
 ) -> tuple[jobs_db.Job, Progress] | None:
     """Claim and run one job to its end; None when there is nothing to do.
 
     The job scans and indexes (CLIP inline when installed), then runs the catch-up and
-    slow model passes (OCR, faces); cancelling stops it between batches.
+    slow model passes (OCR, faces); cancelling stops it between batches, and so does
+    ``stopping`` (the process is ending), which leaves the job queued to resume.
     """
     conn = connect(settings.catalog_path)
     try:
@@ -50,17 +52,19 @@ def run_next_job(
         try:
             inline = _stages(models, conn, inline=True)
             progress = IndexJob(
-                conn, job, extractor, settings.workers, on_progress, inline, rules
+                conn, job, extractor, settings.workers, on_progress, inline, rules, stopping
             ).run()
             # a model that arrived during the scan (a background download) runs right away
             for stage in _stages(models, conn, inline=False):
-                run_pass(conn, job.id, stage, settings.workers, rules)
+                run_pass(conn, job.id, stage, settings.workers, rules, stopping)
             compact_all(conn, settings.vectors_dir)
             refresh_statistics(conn)
             if after_job is not None:
                 after_job(conn)
         except (Cancelled, PassCancelled):
             jobs_db.finish_job(conn, job.id, "cancelled")
+        except Interrupted:
+            jobs_db.release_job(conn, job.id)
         except Exception as exc:
             log.exception("index job %s failed", job.id)
             jobs_db.finish_job(conn, job.id, "failed", f"{type(exc).__name__}: {exc}")
@@ -118,7 +122,11 @@ class BackgroundIndexer:
         while not self._stop.is_set():
             try:
                 ran = run_next_job(
-                    self.settings, self.extractor, models=self.models, after_job=self.after_job
+                    self.settings,
+                    self.extractor,
+                    models=self.models,
+                    after_job=self.after_job,
+                    stopping=self._stop,
                 )
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
                 ran = None

@@ -5,7 +5,7 @@ upstream revision, is a reviewed TOML change. It is validated strictly when load
 typo in a checksum or a missing size surfaces as one clear error naming the entry,
 instead of as a corrupt download or a model that fails to load weeks later.
 
-Layout of ``models/manifest.toml``::
+Layout of ``hachi/ml/manifest.toml``::
 
     schema = 1
 
@@ -101,14 +101,11 @@ class ManifestEntry:
 
 
 def default_manifest_path() -> Path:
-    """The repository's manifest in a checkout, else the copy installed with the package."""
-    here = Path(__file__).resolve()
-    candidates = (here.parents[2] / "models" / MANIFEST_FILENAME, here.parent / MANIFEST_FILENAME)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(str(c) for c in candidates)
-    raise HachiError(f"model manifest not found (looked in {looked})", {"paths": looked})
+    """The manifest beside this module, in a checkout and in an installed package alike."""
+    path = Path(__file__).resolve().with_name(MANIFEST_FILENAME)
+    if not path.is_file():
+        raise HachiError(f"model manifest not found at {path}", {"paths": str(path)})
+    return path
 
 
 def load_manifest(path: Path | None = None) -> dict[str, ManifestEntry]:

@@ -51,7 +51,7 @@ def create_app(
     settings: Settings, library: Library | None = None, *, static_dir: Path | None = None
 ) -> Flask:
     """An app serving ``library`` (opened from ``settings`` when not given) under /api,
-    and the built UI from ``static_dir`` (default: the repository's static/) at /.
+    and the built UI from ``static_dir`` (default: the package's hachi/static/) at /.
 
     No CORS is configured on purpose: the UI is served from the same origin.
     """

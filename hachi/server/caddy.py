@@ -8,19 +8,25 @@ the home network gets HTTPS without a public domain.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hachi.errors import HachiError
 
-CADDYFILE = Path(__file__).resolve().parents[2] / "Caddyfile"
+CADDYFILE = Path(__file__).resolve().with_name("Caddyfile")  # travels with the package
 READY_TIMEOUT_S = 20.0
 SIOCGIFADDR = 0x8915
+CADDY_LOG = "caddy.log"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 INSTALL_HINT = "install Caddy (Debian/Ubuntu: sudo apt-get install caddy; see caddyserver.com)"
 
 
@@ -72,13 +78,34 @@ def _interface_addresses() -> list[str]:
     return found
 
 
+def ca_certificate(caddy_home: Path) -> Path:
+    """Where Caddy keeps the root certificate of its internal CA (``caddy_home`` is the
+    folder start_caddy gives it); the file to import on phones and other devices."""
+    return caddy_home / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+
+
 def start_caddy(
-    api_port: int, static_dir: Path, ui_port: int, lan: bool = False, *, proxy_secret: str = ""
+    api_port: int,
+    static_dir: Path,
+    ui_port: int,
+    caddy_home: Path,
+    lan: bool = False,
+    trust_ca: bool = False,
+    *,
+    proxy_secret: str = "",
 ) -> Caddy:
-    """Caddy in front of the API; it sends ``proxy_secret`` upstream as X-Hachi-Proxy."""
+    """Caddy on ``ui_port`` in front of the API on ``api_port``; it keeps its certificates
+    and log in ``caddy_home``.
+
+    Without root, as the normal case: no HTTP->HTTPS redirect (that would need port 80).
+    Caddy's CA goes into this machine's trust store only with ``trust_ca`` (which needs
+    root); otherwise the certificate is left at ca_certificate(caddy_home) for the user.
+    Caddy sends ``proxy_secret`` upstream as X-Hachi-Proxy (see security.TrustedProxy).
+    """
     binary = caddy_binary()
     if binary is None:
         raise HachiError(f"Caddy is not installed: {INSTALL_HINT}")
+    _check_port_free(ui_port)
     hosts = ["localhost", *lan_names()] if lan else ["localhost"]
     site = ", ".join(f"https://{h}:{ui_port}" for h in hosts)
     env = {
@@ -88,27 +115,77 @@ def start_caddy(
         "HACHI_STATIC": str(static_dir),
         "HACHI_CADDY_ADMIN": "off",
         "HACHI_PROXY_SECRET": proxy_secret,
+        "XDG_DATA_HOME": str(caddy_home),  # Caddy's CA and certificates
+        "XDG_CONFIG_HOME": str(caddy_home),  # its autosaved config
     }
-    process = subprocess.Popen(
-        [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_ready(process, ui_port)
+    if trust_ca:
+        env["HACHI_CADDY_TRUST"] = ""  # the Caddyfile's default is skip_install_trust
+    else:
+        env.pop("HACHI_CADDY_TRUST", None)
+    caddy_home.mkdir(parents=True, exist_ok=True)
+    log_path = caddy_home / CADDY_LOG
+    with log_path.open("ab") as log:  # a file, not a pipe that nobody reads and that fills
+        process = subprocess.Popen(
+            [binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_ends_with_this_thread(),  # see its docstring
+        )
+    _wait_ready(process, ui_port, log_path)
     return Caddy(process, [f"https://{h}:{ui_port}" for h in hosts])
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
+def _ends_with_this_thread() -> Callable[[], None] | None:
+    """Linux: Caddy gets SIGTERM when the thread that started it ends, even when Hachi is
+    killed with SIGKILL, so it never outlives Hachi holding the port. `hachi serve` starts
+    Caddy from its main thread before it starts any other thread (a fork in a threaded
+    process must not run Python code that could wait on another thread's lock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # Hachi died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as exc:
+            raise HachiError(
+                f"cannot serve the UI on port {port}: {exc.strerror} (another program, or "
+                "another `hachi serve`, uses it; choose a free one with --ui-port)",
+                {"port": port},
+            ) from exc
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise HachiError(f"Caddy stopped at start: {err.strip()[-400:]}")
+            raise HachiError(f"Caddy stopped at start: {_last_error(log_path)} (log: {log_path})")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.2)
-    process.terminate()
-    raise HachiError(f"Caddy did not start listening on port {port}")
+    Caddy(process, []).stop()
+    raise HachiError(f"Caddy did not start listening on port {port} (log: {log_path})")
+
+
+def _last_error(log_path: Path) -> str:
+    """Caddy's last error line (its log is JSON lines; its final words are plain text)."""
+    lines = log_path.read_text(errors="replace").strip().splitlines()
+    for line in reversed(lines[-20:]):
+        if line.startswith("Error:"):
+            return line.removeprefix("Error:").strip()
+    return lines[-1][-400:] if lines else "no output"

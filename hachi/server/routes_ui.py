@@ -1,4 +1,5 @@
-"""The built web UI (static/), so that `hachi serve` alone is a complete app on localhost.
+"""The built web UI, so that `hachi serve` alone is a complete app on localhost. It lives
+in hachi/static/, inside the package, so that `pip install .` carries it.
 
 Caddy may serve the same files on the LAN; serving them here too keeps the one-time
 login link (which redirects to ``/``) working without Caddy. Unknown page paths fall
@@ -33,7 +34,7 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 
 def default_static_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "static"
+    return Path(__file__).resolve().parents[1] / "static"
 
 
 def _static_dir() -> Path:
@@ -42,7 +43,9 @@ def _static_dir() -> Path:
 
 def _index() -> Response:
     if not (_static_dir() / "index.html").is_file():
-        raise NotFound("the web UI is not built (static/index.html is missing); the API is at /api")
+        raise NotFound(
+            "the web UI is not built (hachi/static/index.html is missing); the API is at /api"
+        )
     response = send_from_directory(_static_dir(), "index.html", max_age=0)
     response.cache_control.no_cache = True
     return response

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CADDYFILE = REPO / "Caddyfile"
-STATIC = REPO / "static"
+CADDYFILE = REPO / "hachi" / "server" / "Caddyfile"
+STATIC = REPO / "hachi" / "static"
 START_TIMEOUT_S = 30.0
 JOB_TIMEOUT_S = 120.0
 POLL_S = 0.1

@@ -41,7 +41,7 @@ plus CLIP's own)::
       "licence": "MIT"
     }
 
-Folders written by ``hachi models pull`` from ``models/manifest.toml`` use a few other
+Folders written by ``hachi models pull`` from ``hachi/ml/manifest.toml`` use a few other
 names, accepted as aliases: ``embedding_dim`` (embed_dim), ``open_clip_model`` (arch),
 ``open_clip_pretrained`` (pretrained) and ``bpe_merges`` (the vocab file, which may be
 plain text, such as Hugging Face's ``merges.txt``, or gzip). The text graph's id dtype

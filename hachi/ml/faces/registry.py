@@ -32,7 +32,7 @@ class InsightFacePack:
 
 
 # Preference order: the large pack is markedly more accurate, the small one
-# (about ten times faster on a CPU) is the fallback. Names and files as in models/manifest.toml.
+# (about ten times faster on a CPU) is the fallback. Names and files as in hachi/ml/manifest.toml.
 INSIGHTFACE_PACKS = (
     InsightFacePack("buffalo_l", "det_10g.onnx", "w600k_r50.onnx"),
     InsightFacePack("buffalo_sc", "det_500m.onnx", "w600k_mbf.onnx"),
