@@ -26,7 +26,7 @@ import pytest
 
 from hachi.config import Settings
 from hachi.ml.store import install_model
-from hachi.server.serve import make_server, stop_server
+from hachi.server.serve import make_server
 from tests.photo_factory import CORPUS, Shot, write_photo
 from tests.server_fixtures import (
     create_token,
@@ -96,7 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         try:
             yield f"http://127.0.0.1:{server.effective_port}", token
         finally:
-            stop_server(server)
+            server.stop()
             thread.join(5)
 
 

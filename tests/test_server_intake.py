@@ -23,7 +23,7 @@ import pytest
 
 from hachi.server.caddy import CADDYFILE
 from hachi.server.security import MAX_CONTENT_LENGTH, MAX_UPLOAD_LENGTH, body_limit
-from hachi.server.serve import make_server, stop_server
+from hachi.server.serve import make_server
 from tests.server_fixtures import create_token, make_settings, running_app
 
 MIB = 1024 * 1024
@@ -54,7 +54,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
         try:
             yield server.effective_port, token
         finally:
-            stop_server(server)
+            server.stop()
             thread.join(5)
 
 
