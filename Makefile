@@ -77,11 +77,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy hachi
 
 test-fast: $(STAMP) system-deps
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -rs -m "not slow"
 
 test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
 	@test -f hachi/static/index.html || $(MAKE) ui
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -rs -m slow
 
 test: lint typecheck test-fast test-slow test-export
 
