@@ -29,6 +29,7 @@ from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.runner import BackgroundIndexer
 from hachi.indexer.scan import validate_folder
+from hachi.indexer.watch import FolderWatcher, watch_status
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
@@ -48,6 +49,7 @@ class Library(PeopleMixin):
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
+        self._watcher: FolderWatcher | None = None
         connect(settings.catalog_path).close()  # create / migrate once, up front
 
     # -- connections --------------------------------------------------------------------
@@ -95,6 +97,10 @@ class Library(PeopleMixin):
                 self.settings, self.extractor, self.models, self.after_job
             )
         self._background.start()
+        if self._watcher is None and (self.settings.watch or self.settings.rescan_hours > 0):
+            self._watcher = FolderWatcher(self.settings, self._wake)
+        if self._watcher is not None:
+            self._watcher.start()
 
     def after_job(self, conn: Any) -> None:
         """Work that follows every index job: people for the new faces."""
@@ -102,6 +108,8 @@ class Library(PeopleMixin):
             self.update_people(conn)
 
     def stop_background(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._background is not None:
             self._background.stop()
 
@@ -120,6 +128,8 @@ class Library(PeopleMixin):
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
+        if self._watcher is not None:
+            self._watcher.refresh()
         return folder, job
 
     def browse(self, path: str | None) -> dict[str, Any]:
@@ -131,6 +141,8 @@ class Library(PeopleMixin):
         folders_db.get_folder(self.conn, folder_id)
         with self._write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
+        if self._watcher is not None:
+            self._watcher.refresh()
 
     def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
         known = {f.id for f in self.list_folders()}
@@ -169,12 +181,14 @@ class Library(PeopleMixin):
     def status(self) -> dict[str, Any]:
         counts = queries.library_counts(self.conn)
         job = self.current_job()
+        watch, watch_notices = watch_status(self.conn, self.settings)
         return {
             **counts,
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
             "features": self.models.features(),
-            "notices": list(self.models.notices),
+            "watch": watch,
+            "notices": [*self.models.notices, *watch_notices],
         }
 
     def search(

@@ -213,6 +213,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE VIRTUAL TABLE photos_fts_terms USING fts5vocab('photos_fts', 'row');
     """,
+    # 5: scoped jobs. A folder watcher queues only the files and folders that changed;
+    # NULL means the whole of each folder, as every job before it did.
+    """
+    ALTER TABLE jobs ADD COLUMN paths TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ finds the finished files unchanged and carries on: resume is just a rescan.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
-from hachi.indexer.scan import FoundFile, walk_photos
+from hachi.indexer.scan import FoundFile, is_settled, narrow_scope, walk_photos, walk_scope
 from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Progress:
     failed: int = 0
     removed: int = 0
     moved: int = 0
+    unfinished: int = 0  # half-written when read: left for the change that completes them
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -91,8 +93,9 @@ class IndexJob:
             for stage in self.stages:
                 stage.end()
         self._remove_vanished(plan)
-        for folder_id in self.job.folder_ids:
-            folders_db.mark_scanned(self.conn, folder_id)
+        if self.job.paths is None:  # a scoped job has not looked at the whole folder
+            for folder_id in self.job.folder_ids:
+                folders_db.mark_scanned(self.conn, folder_id)
         return self.progress
 
     # -- scanning -----------------------------------------------------------------------
@@ -104,14 +107,24 @@ class IndexJob:
                 folder = folders_db.get_folder(self.conn, folder_id)
             except Exception:  # noqa: BLE001 - folder removed since the job was queued
                 continue
-            known = photos_db.known_files(self.conn, folder_id)
+            known, walk = self._scope(folder_id, Path(folder.path))
             seen: set[str] = set()
-            for found in walk_photos(Path(folder.path)):
+            for found in walk:
                 seen.add(found.path)
                 self._classify(found, known.get(found.path), folder_id, folder.path, plan)
             plan.vanished.update({p: k for p, k in known.items() if p not in seen})
         self._report(None, force=True)
         return plan
+
+    def _scope(
+        self, folder_id: int, root: Path
+    ) -> tuple[dict[str, photos_db.KnownFile], Iterator[FoundFile]]:
+        """What the catalog holds and what the disk has, for the whole folder or the
+        job's paths only; comparing the two finds removals either way."""
+        if self.job.paths is None:
+            return photos_db.known_files(self.conn, folder_id), walk_photos(root)
+        paths = narrow_scope(self.job.paths)
+        return photos_db.known_files_under(self.conn, folder_id, paths), walk_scope(root, paths)
 
     def _classify(
         self,
@@ -194,6 +207,9 @@ class IndexJob:
     ) -> int | None:
         """Writes one file's row; returns the photo id when model results should be stored."""
         found = item.found
+        if item.record is None and self._being_written(found):
+            self.progress.unfinished += 1  # a copy in progress, not a bad file
+            return None
         if item.record is None:
             photos_db.record_failure(
                 self.conn,
@@ -217,6 +233,14 @@ class IndexJob:
         photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
         return photo_id
+
+    def _being_written(self, found: FoundFile) -> bool:
+        """Whether a file that could not be read is most likely half-written: it changed
+        since the scan, or (in a watch job, whose watcher queues it again once it has
+        settled) it changed a moment before. A bad file that has settled is a failure."""
+        if _written_since(found):
+            return True
+        return self.job.kind == jobs_db.WATCH and not is_settled(found.mtime_ns, time.time_ns())
 
     def _remove_vanished(self, plan: _Plan) -> None:
         self._check_cancel()
@@ -269,6 +293,18 @@ def store_stage_results(
                 analyses.record_analysis(
                     conn, pid, stage.task, stage.model, item.stage_errors[stage.task]
                 )
+
+
+def _written_since(found: FoundFile) -> bool:
+    """Whether the file changed (or went) after the scan saw it: then a failure to read
+    it says nothing about the file, only that it was being written."""
+    try:
+        st = os.stat(found.path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns)
 
 
 def _by_hash(vanished: dict[str, photos_db.KnownFile]) -> dict[str, list[photos_db.KnownFile]]:

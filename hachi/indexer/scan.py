@@ -1,16 +1,20 @@
 """Walking folders and telling new, changed, unchanged and vanished files apart.
 
-The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores),
-follows folder symlinks but visits each real folder once (so a link loop ends), and
-yields only files with a photo extension: everything else in a photo folder (videos,
-sidecars, documents) is passed over quietly.
+The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores)
+and the temporary names that downloads and sync clients write under (`x.jpg.part`,
+`~$x.jpg`), follows folder symlinks but visits each real folder once (so a link loop
+ends), and yields only files with a photo extension: everything else in a photo folder
+(videos, sidecars, documents) is passed over quietly.
+
+A scoped walk (``walk_scope``) looks at only some paths under a root, with the same
+rules, for the jobs a folder watcher queues.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +43,24 @@ SYSTEM_DIRS = (
     "/private/var",
     "/Applications",
 )
+
+
+# Names that downloads, sync clients and editors write under until a file is complete;
+# dot-names (Syncthing's .syncthing.x.tmp, rsync's .x.XXXXXX) are hidden anyway.
+TEMPORARY_PREFIXES = (".", "~$")
+TEMPORARY_SUFFIXES = (
+    ".part",
+    ".partial",
+    ".crdownload",
+    ".download",
+    ".tmp",
+    ".temp",
+    ".!sync",
+    ".!qb",
+    ".swp",
+    "~",
+)
+SETTLE_NS = 2_000_000_000  # a file modified more recently than this may still be written
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,7 @@ def _list_dir(folder: str) -> tuple[list[str], list[FoundFile]]:
     except OSError:
         return subdirs, files
     for entry in entries:
-        if entry.name.startswith("."):
+        if is_skipped_name(entry.name):
             continue
         try:
             st = entry.stat(follow_symlinks=True)
@@ -114,3 +136,54 @@ def _list_dir(folder: str) -> tuple[list[str], list[FoundFile]]:
         elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)):
             files.append(FoundFile(entry.path, st.st_size, st.st_mtime_ns))
     return subdirs, files
+
+
+def is_skipped_name(name: str) -> bool:
+    """Hidden or temporary: never indexed, whatever its extension."""
+    lower = name.lower()
+    return lower.startswith(TEMPORARY_PREFIXES) or lower.endswith(TEMPORARY_SUFFIXES)
+
+
+def is_settled(mtime_ns: int, now_ns: int) -> bool:
+    """False while a file's last change is under SETTLE_NS old: it may be half-written."""
+    return abs(now_ns - mtime_ns) >= SETTLE_NS
+
+
+def narrow_scope(paths: Iterable[str]) -> list[str]:
+    """The outermost of these paths, sorted: a folder in the list covers what it holds."""
+    chosen = set(paths)
+    return sorted(p for p in chosen if not any(a in chosen for a in _ancestors(p)))
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent != path:
+        yield parent
+        path, parent = parent, os.path.dirname(parent)
+
+
+def walk_scope(root: Path, paths: Iterable[str]) -> Iterator[FoundFile]:
+    """Photo files at these paths under root (folders walked whole), as walk_photos would
+    find them: each path's folder is listed with the same rules, and a path below a
+    hidden or temporary name is passed over."""
+    top = str(root)
+    scope = narrow_scope(paths)
+    if top in scope:
+        yield from walk_photos(root)
+        return
+    wanted: dict[str, set[str]] = {}
+    for path in scope:
+        if not path.startswith(top + "/"):
+            continue
+        if any(is_skipped_name(part) for part in path[len(top) + 1 :].split("/")):
+            continue
+        parent, name = os.path.split(path)
+        wanted.setdefault(parent, set()).add(name)
+    for parent, names in sorted(wanted.items()):
+        subdirs, files = _list_dir(parent)
+        yield from sorted(
+            (f for f in files if os.path.basename(f.path) in names), key=lambda f: f.path
+        )
+        for sub in sorted(subdirs):
+            if os.path.basename(sub) in names:
+                yield from walk_photos(Path(sub))

@@ -170,6 +170,10 @@ def job_schema() -> Schema:
         error=nullable("string"),
         rate=nullable("number"),
         eta_s=nullable("number"),
+        scoped_paths={
+            **nullable("integer"),
+            "description": "How many changed paths a watch job scans; null: whole folders.",
+        },
         **counters,
     )
 

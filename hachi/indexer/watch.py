@@ -1,0 +1,410 @@
+"""Keeping indexed folders current: file-system changes become scoped index jobs.
+
+Each indexed folder gets a watchfiles watcher (Rust notify: inotify, FSEvents, ...) read
+by its own thread. What it reports is filtered (hidden and temporary names, non-photo
+files), gathered, and queued through the same scan -> job path as a rescan, as a job
+scoped to the changed paths. A burst (a copy of thousands of files) becomes one job:
+changes are gathered until the folders have been quiet for QUIET_S, or for at most
+GATHER_MAX_S, and a file is queued only once it has settled (see scan.SETTLE_NS), so a
+half-written one waits for the change that completes it.
+
+Where events cannot be had (the inotify watch limit, a network file system whose
+changes from other machines send none, an error from the watcher) the folder is polled
+instead, and the state, recorded in the catalog, says so in `hachi status`. A
+scheduled whole rescan (HACHI_RESCAN_HOURS) catches whatever a watcher missed.
+
+The watcher does not decide what is indexed: a path through a symlink, a hidden folder
+or a temporary name is handed to the scanner, whose rules apply as in any rescan.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watchfiles._rust_notify import RustNotify
+
+from hachi.catalog import folders as folders_db
+from hachi.catalog import jobs as jobs_db
+from hachi.catalog import watching
+from hachi.catalog.clock import utc_ago
+from hachi.catalog.db import connect
+from hachi.config import Settings
+from hachi.indexer.scan import is_settled, is_skipped_name, narrow_scope
+from hachi.media.formats import is_photo_path
+
+log = logging.getLogger(__name__)
+
+QUIET_S = 1.0  # changes are queued once the folders have been quiet this long...
+GATHER_MAX_S = 5.0  # ...or once the oldest has waited this long, in a steady stream
+TICK_S = 0.25
+FOLDERS_CHECK_S = 2.0  # folders added or removed by another process
+RESCAN_CHECK_S = 60.0
+RETRY_S = 60.0  # a folder that could not be watched nor polled is tried again
+STEP_MS = 100  # a reader looks at its stop event this often
+DEBOUNCE_MS = 500
+READ_TIMEOUT_MS = 1_000
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "9p",
+        "davfs",
+        "fuse.sshfs",
+        "fuse.rclone",
+        "fuse.davfs2",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+    }
+)
+
+
+@dataclass
+class _Source:
+    """One folder's watcher and the thread that reads it."""
+
+    root: str
+    folder_id: int
+    polling: bool
+    reason: str | None
+    notify: RustNotify
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    error: str | None = None
+
+
+class FolderWatcher:
+    """A daemon thread that turns changes under the indexed folders into scoped jobs,
+    and queues the scheduled whole rescan; ``wake`` tells the indexer there is work."""
+
+    def __init__(self, settings: Settings, wake: Callable[[], None]) -> None:
+        self.settings = settings
+        self._wake = wake
+        self._stop = threading.Event()
+        self._refresh = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}  # path -> when it last changed (monotonic)
+        self._first = 0.0
+        self._last = 0.0
+        self._sources: dict[str, _Source] = {}
+        self._degraded: dict[str, str] = {}  # root -> why events could not be had
+        self._failed: dict[str, tuple[str, float]] = {}  # root -> (why, retry after)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="hachi-watch", daemon=True)
+            self._thread.start()
+
+    def refresh(self) -> None:
+        """Look at the folders again now (one was added or removed)."""
+        self._refresh.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # -- the watcher thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn = connect(self.settings.catalog_path, migrate_schema=False)
+        try:
+            self._reconcile(conn)
+            if self.settings.watch:
+                self._catch_up(conn)
+            self._loop(conn)
+        finally:
+            for root in list(self._sources):
+                self._stop_source(root)
+            watching.clear_watch_state(conn)
+            conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        next_folders = next_rescan = time.monotonic()
+        while not self._stop.wait(TICK_S):
+            now = time.monotonic()
+            try:
+                if self._refresh.is_set() or now >= next_folders or self._any_failed():
+                    self._refresh.clear()
+                    self._reconcile(conn)
+                    next_folders = now + FOLDERS_CHECK_S
+                self._flush(conn, now)
+                if now >= next_rescan:
+                    self._rescan_if_due(conn)
+                    next_rescan = now + RESCAN_CHECK_S
+            except sqlite3.Error:
+                log.exception("folder watcher: catalog error; trying again")
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        """Once watches are set, one whole rescan finds what changed while not running."""
+        folder_ids = [f.id for f in folders_db.list_folders(conn)]
+        if folder_ids:
+            jobs_db.create_job(conn, folder_ids)
+            self._wake()
+
+    def _rescan_if_due(self, conn: sqlite3.Connection) -> None:
+        hours = self.settings.rescan_hours
+        if hours <= 0 or jobs_db.active_jobs(conn):
+            return
+        stale = folders_db.folders_scanned_before(conn, utc_ago(hours * 3600))
+        if stale:
+            jobs_db.create_job(conn, [f.id for f in stale])
+            self._wake()
+
+    # -- gathering changes --------------------------------------------------------------
+
+    def _note(self, source: _Source, changes: Iterable[tuple[int, str]]) -> None:
+        """Called by a reader thread with what its watcher reported."""
+        paths = [path for _change, path in changes if _worth_scanning(source.root, path)]
+        if not paths:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if not self._pending:
+                self._first = now
+            self._last = now
+            self._pending.update(dict.fromkeys(paths, now))
+
+    def _flush(self, conn: sqlite3.Connection, now: float) -> None:
+        """Queue the settled changes once the folders are quiet or a change waited long."""
+        with self._lock:
+            if not self._pending:
+                return
+            if now - self._last < QUIET_S and now - self._first < GATHER_MAX_S:
+                return
+            ready = [path for path in self._pending if _settled_on_disk(path)]
+            for path in ready:
+                del self._pending[path]
+            if self._pending:
+                self._first = now
+        if ready:
+            self._queue(conn, ready)
+
+    def _queue(self, conn: sqlite3.Connection, paths: list[str]) -> None:
+        roots = {source.root: source.folder_id for source in self._sources.values()}
+        owners = (_folder_of(path, roots) for path in paths)
+        folder_ids = sorted({folder_id for folder_id in owners if folder_id is not None})
+        if folder_ids:
+            scope = narrow_scope(paths)
+            job = jobs_db.queue_changes(conn, folder_ids, scope)
+            log.info("queued %d changed paths as job %d", len(scope), job.id)
+            self._wake()
+
+    # -- one watcher per folder ---------------------------------------------------------
+
+    def _any_failed(self) -> bool:
+        return any(source.error is not None for source in self._sources.values())
+
+    def _reconcile(self, conn: sqlite3.Connection) -> None:
+        """Watch the folders there are now: start new ones, stop removed or failed ones."""
+        wanted = (
+            {f.path: f.id for f in folders_db.list_folders(conn)} if self.settings.watch else {}
+        )
+        changed = False
+        for root, source in list(self._sources.items()):
+            if root not in wanted or source.error is not None:
+                if source.error is not None:
+                    log.warning("watching %s failed: %s", root, source.error)
+                    self._degraded[root] = source.error
+                self._stop_source(root)
+                changed = True
+        for root in [r for r in self._failed if r not in wanted]:
+            del self._failed[root]
+            changed = True
+        for root, folder_id in wanted.items():
+            if root not in self._sources and time.monotonic() >= self._failed.get(root, ("", 0))[1]:
+                self._start_source(root, folder_id)
+                changed = True
+        if changed or watching.watch_state(conn) is None:
+            watching.record_watch_state(conn, self._state())
+
+    def _start_source(self, root: str, folder_id: int) -> None:
+        self._failed.pop(root, None)
+        reason = self._polling_reason(root)
+        try:
+            notify = self._open(root, polling=reason is not None)
+        except (OSError, RuntimeError) as exc:
+            if reason is not None:
+                self._give_up(root, _why(exc))
+                return
+            reason = self._degraded[root] = _why(exc)
+            log.warning("cannot watch %s (%s); polling it instead", root, reason)
+            try:
+                notify = self._open(root, polling=True)
+            except (OSError, RuntimeError) as again:
+                self._give_up(root, _why(again))
+                return
+        source = _Source(root, folder_id, reason is not None, reason, notify)
+        source.thread = threading.Thread(
+            target=self._read, args=(source,), name=f"hachi-watch-{folder_id}", daemon=True
+        )
+        self._sources[root] = source
+        source.thread.start()
+
+    def _give_up(self, root: str, why: str) -> None:
+        log.warning("cannot watch nor poll %s: %s", root, why)
+        self._failed[root] = (why, time.monotonic() + RETRY_S)
+
+    def _polling_reason(self, root: str) -> str | None:
+        if self.settings.watch_polling:
+            return "HACHI_WATCH_POLLING is on"
+        if root in self._degraded:
+            return self._degraded[root]
+        kind = filesystem_type(root)
+        if kind in NETWORK_FILESYSTEMS:
+            return f"a network file system ({kind}) sends no events for changes made elsewhere"
+        return None
+
+    def _open(self, root: str, polling: bool) -> RustNotify:
+        poll_ms = max(1, self.settings.watch_poll_seconds) * 1000
+        return RustNotify([root], False, polling, poll_ms, True, True)
+
+    def _read(self, source: _Source) -> None:
+        """A reader thread: hand each batch of changes over until told to stop."""
+        try:
+            while not source.stop.is_set():
+                changes = source.notify.watch(DEBOUNCE_MS, STEP_MS, READ_TIMEOUT_MS, source.stop)
+                if isinstance(changes, set):
+                    self._note(source, changes)
+        except Exception as exc:  # noqa: BLE001 - the folder is polled instead
+            source.error = _why(exc)
+        finally:
+            source.notify.close()
+
+    def _stop_source(self, root: str) -> None:
+        source = self._sources.pop(root)
+        source.stop.set()
+        if source.thread is not None:
+            source.thread.join(5.0)
+
+    def _state(self) -> dict[str, Any]:
+        folders = [
+            {
+                "path": s.root,
+                "mode": "polling" if s.polling else "events",
+                "reason": s.reason,
+            }
+            for s in self._sources.values()
+        ]
+        folders += [
+            {"path": root, "mode": "unwatched", "reason": why}
+            for root, (why, _retry) in self._failed.items()
+        ]
+        return {
+            "pid": os.getpid(),
+            "enabled": self.settings.watch,
+            "poll_seconds": self.settings.watch_poll_seconds,
+            "rescan_hours": self.settings.rescan_hours,
+            "folders": sorted(folders, key=lambda f: str(f["path"])),
+        }
+
+
+def watch_status(conn: sqlite3.Connection, settings: Settings) -> tuple[dict[str, Any], list[str]]:
+    """The watcher's state for `hachi status` and /api/status, and notices for the user."""
+    state = watching.watch_state(conn)
+    if state is None or not _alive(int(state.get("pid", 0))):
+        idle = {"enabled": settings.watch, "rescan_hours": settings.rescan_hours}
+        return {**idle, "running": False, "folders": []}, []
+    notices = []
+    for folder in state["folders"]:
+        if folder["mode"] == "polling":
+            notices.append(
+                f"{folder['path']} is polled every {state['poll_seconds']} s instead of "
+                f"watched ({folder['reason']}): changes take up to that long to appear"
+            )
+        elif folder["mode"] == "unwatched":
+            notices.append(
+                f"{folder['path']} is neither watched nor polled ({folder['reason']}): "
+                "changes appear after a rescan"
+            )
+    return {**state, "running": True}, notices
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worth_scanning(root: str, path: str) -> bool:
+    """Whether a reported path may matter to the index: not the folder itself (a root
+    that vanished is not a reason to forget it), not below a hidden or temporary name,
+    and a photo or a folder (or gone: a deletion or a move away)."""
+    if not path.startswith(root + "/"):
+        return False
+    if any(is_skipped_name(part) for part in path[len(root) + 1 :].split("/")):
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return stat.S_ISDIR(st.st_mode) or is_photo_path(Path(path))
+
+
+def _settled_on_disk(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True  # gone: its removal can be queued now
+    return stat.S_ISDIR(st.st_mode) or is_settled(st.st_mtime_ns, time.time_ns())
+
+
+def _folder_of(path: str, roots: dict[str, int]) -> int | None:
+    for root, folder_id in roots.items():
+        if path.startswith(root + "/"):
+            return folder_id
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    limited = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EMFILE)
+    if limited or "limit" in text.lower():
+        text += "; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
+    return text
+
+
+def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
+    """The type of the file system holding path, from /proc/self/mountinfo (None where
+    there is none, as off Linux)."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return None
+    best, kind = "", None
+    for line in mountinfo.splitlines():
+        mount, _sep, fs = line.partition(" - ")
+        fields, fs_fields = mount.split(), fs.split()
+        if len(fields) < 5 or not fs_fields:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        inside = point == "/" or path == point or path.startswith(point + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fs_fields[0]
+    return kind
