@@ -6,9 +6,12 @@ delete, a slow write, a temporary name), and checked through search, as a user s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -207,14 +210,15 @@ def test_polling_is_reported_in_status_and_finds_changes(
         wait_until(lambda: ids_named(library, "polled.jpg"))
 
 
-def test_status_from_another_process_view_says_watching(tmp_path: Path, photos: Path) -> None:
+def test_hachi_status_in_another_process_says_what_is_watched(tmp_path: Path, photos: Path) -> None:
     settings = make_settings(tmp_path / "home")
+    env = {**os.environ, "HACHI_HOME": str(settings.home)}
+    command = [sys.executable, "-m", "hachi.cli", "status"]
     with serving(settings, photos):
-        other = Library(settings)  # as `hachi status` would open it
-        try:
-            watch = other.status()["watch"]
-        finally:
-            other.close()
+        text = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        data = subprocess.run([*command, "--json"], env=env, capture_output=True, timeout=60)
+    assert "folders kept current: 1 watched" in text.stdout
+    watch = json.loads(data.stdout)["watch"]
     assert watch["running"] is True
     assert watch["folders"] == [{"path": str(photos), "mode": "events", "reason": None}]
     after = Library(settings)
