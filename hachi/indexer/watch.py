@@ -46,7 +46,7 @@ from hachi.media.formats import is_photo_path
 log = logging.getLogger(__name__)
 
 QUIET_S = 1.0  # changes are queued once the folders have been quiet this long...
-GATHER_MAX_S = 5.0  # ...or once the oldest has waited this long, in a steady stream
+GATHER_MAX_S = 3.0  # ...or once the oldest has waited this long, in a steady stream
 TICK_S = 0.25
 FOLDERS_CHECK_S = 2.0  # folders added or removed by another process
 RESCAN_CHECK_S = 60.0
