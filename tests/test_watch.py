@@ -348,3 +348,29 @@ def test_network_mounts_are_recognised_for_polling() -> None:
     assert filesystem_type("/mnt/nas/2019/a.jpg", mountinfo) == "nfs4"
     assert filesystem_type("/mnt/my share", mountinfo) == "cifs"
     assert filesystem_type("/mnt/nasty", mountinfo) == "ext4"
+
+
+def test_a_folder_that_is_not_there_is_not_emptied_by_a_rescan(
+    tmp_path: Path, photos: Path
+) -> None:
+    """Rescans now run by themselves (at start, daily): an unplugged drive or unmounted
+    share must not cost its photos, faces and names."""
+    settings = make_settings(tmp_path / "home")
+    library = Library(settings)
+    try:
+        library.add_folder(str(photos))
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        os.rename(photos, tmp_path / "unplugged")
+        library.rescan()
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        assert library.status()["photos"] == 1
+        os.rename(tmp_path / "unplugged", photos)
+        (photos / "old.jpg").unlink()
+        library.rescan()
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        assert library.status()["photos"] == 0  # back, and the deletion is seen
+    finally:
+        library.close()

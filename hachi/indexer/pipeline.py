@@ -107,6 +107,9 @@ class IndexJob:
                 folder = folders_db.get_folder(self.conn, folder_id)
             except Exception:  # noqa: BLE001 - folder removed since the job was queued
                 continue
+            if not os.path.isdir(folder.path):  # an unplugged drive is not an empty folder
+                log.warning("%s is not there: its photos are kept until it is back", folder.path)
+                continue
             known, walk = self._scope(folder_id, Path(folder.path))
             seen: set[str] = set()
             for found in walk:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# watchfiles' own class (documented in its API reference) rather than watchfiles.watch():
+# creating one says at once whether the watches could be set, per folder.
 from watchfiles._rust_notify import RustNotify
 
 from hachi.catalog import folders as folders_db
@@ -55,24 +57,8 @@ STEP_MS = 100  # a reader looks at its stop event this often
 DEBOUNCE_MS = 500
 READ_TIMEOUT_MS = 1_000
 NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "afs",
-        "ceph",
-        "glusterfs",
-        "lustre",
-        "9p",
-        "davfs",
-        "fuse.sshfs",
-        "fuse.rclone",
-        "fuse.davfs2",
-        "fuse.s3fs",
-        "fuse.gcsfuse",
-    }
+    "nfs nfs4 cifs smb3 smbfs afs ceph glusterfs lustre 9p davfs fuse.sshfs fuse.rclone "
+    "fuse.davfs2 fuse.s3fs fuse.gcsfuse".split()
 )
 
 
