@@ -4,9 +4,10 @@ Each indexed folder gets a watchfiles watcher (Rust notify: inotify, FSEvents, .
 by its own thread. What it reports is filtered (hidden and temporary names, non-photo
 files), gathered, and queued through the same scan -> job path as a rescan, as a job
 scoped to the changed paths. A burst (a copy of thousands of files) becomes one job:
-changes are gathered until the folders have been quiet for QUIET_S, or for at most
-GATHER_MAX_S, and a file is queued only once it has settled (see scan.SETTLE_NS), so a
-half-written one waits for the change that completes it.
+changes are gathered until the folders have been quiet for QUIET_S and every changed
+file has settled (unchanged for scan.SETTLE_NS), or, in a steady stream, for at most
+GATHER_MAX_S; a file that has not settled is never queued: a half-written one waits for
+the change that completes it.
 
 Where events cannot be had (the inotify watch limit, a network file system whose
 changes from other machines send none, an error from the watcher) the folder is polled
@@ -48,7 +49,7 @@ from hachi.media.formats import is_photo_path
 log = logging.getLogger(__name__)
 
 QUIET_S = 1.0  # changes are queued once the folders have been quiet this long...
-GATHER_MAX_S = 3.0  # ...or once the oldest has waited this long, in a steady stream
+GATHER_MAX_S = 4.0  # ...or once the oldest has waited this long, in a steady stream
 TICK_S = 0.25
 FOLDERS_CHECK_S = 2.0  # folders added or removed by another process
 RESCAN_CHECK_S = 60.0
@@ -171,17 +172,20 @@ class FolderWatcher:
             self._pending.update(dict.fromkeys(paths, now))
 
     def _flush(self, conn: sqlite3.Connection, now: float) -> None:
-        """Queue the settled changes once the folders are quiet or a change waited long."""
+        """Queue the settled changes once the folders are quiet and all has settled (one
+        burst, one job), or once the oldest change has waited GATHER_MAX_S (a stream)."""
         with self._lock:
             if not self._pending:
                 return
-            if now - self._last < QUIET_S and now - self._first < GATHER_MAX_S:
+            held = now - self._first >= GATHER_MAX_S
+            if now - self._last < QUIET_S and not held:
                 return
             ready = [path for path in self._pending if _settled_on_disk(path)]
+            if len(ready) < len(self._pending) and not held:
+                return  # part of the burst is still being written: wait for it
             for path in ready:
                 del self._pending[path]
-            if self._pending:
-                self._first = now
+            self._first = now
         if ready:
             self._queue(conn, ready)
 
