@@ -374,3 +374,41 @@ def test_a_folder_that_is_not_there_is_not_emptied_by_a_rescan(
         assert library.status()["photos"] == 0  # back, and the deletion is seen
     finally:
         library.close()
+
+
+def test_a_rescan_during_a_slow_copy_records_no_failure(tmp_path: Path, photos: Path) -> None:
+    """The same rule without a watcher: a file that cannot be read while it changes is
+    read again once settled, and left alone while it still grows."""
+    settings = make_settings(tmp_path / "home")
+    data = jpeg_bytes(Shot(seed=11, size=(640, 480)))
+    step = len(data) // 10 + 1
+
+    def copy_slowly() -> None:
+        with open(photos / "copying.jpg", "wb") as out:
+            for start in range(0, len(data), step):
+                out.write(data[start : start + step])
+                out.flush()
+                time.sleep(0.4)
+
+    library = Library(settings)
+    try:
+        library.add_folder(str(photos))
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        writer = threading.Thread(target=copy_slowly)
+        writer.start()
+        rescans = 0
+        while writer.is_alive():
+            library.rescan()
+            while run_next_job(settings, library.extractor) is not None:
+                pass
+            rescans += 1
+            assert library.failed_files(None, 10, 0) == []
+        library.rescan()
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        assert rescans >= 2
+        assert library.failed_files(None, 10, 0) == []
+        assert ids_named(library, "copying.jpg")
+    finally:
+        library.close()

@@ -24,7 +24,14 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
-from hachi.indexer.scan import FoundFile, is_settled, narrow_scope, walk_photos, walk_scope
+from hachi.indexer.scan import (
+    SETTLE_NS,
+    FoundFile,
+    is_settled,
+    narrow_scope,
+    walk_photos,
+    walk_scope,
+)
 from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,9 @@ class _Plan:
 
     todo: list[tuple[FoundFile, int, str]] = field(default_factory=list)
     vanished: dict[str, photos_db.KnownFile] = field(default_factory=dict)
+    roots: dict[int, str] = field(default_factory=dict)
+    fresh: list[tuple[FoundFile, int]] = field(default_factory=list)  # unread while changing
+    final: bool = False  # the second reading of the fresh ones
 
 
 class Cancelled(Exception):
@@ -89,6 +99,8 @@ class IndexJob:
             stage.begin(self.conn)
         try:
             self._extract_all(plan)
+            if plan.fresh:
+                self._extract_again(plan)
         finally:
             for stage in self.stages:
                 stage.end()
@@ -110,6 +122,7 @@ class IndexJob:
             if not os.path.isdir(folder.path):  # an unplugged drive is not an empty folder
                 log.warning("%s is not there: its photos are kept until it is back", folder.path)
                 continue
+            plan.roots[folder_id] = folder.path
             known, walk = self._scope(folder_id, Path(folder.path))
             seen: set[str] = set()
             for found in walk:
@@ -210,8 +223,11 @@ class IndexJob:
     ) -> int | None:
         """Writes one file's row; returns the photo id when model results should be stored."""
         found = item.found
-        if item.record is None and self._being_written(found):
-            self.progress.unfinished += 1  # a copy in progress, not a bad file
+        if item.record is None and _maybe_half_written(found):
+            if plan.final:
+                self.progress.unfinished += 1  # still growing: left for the change after
+            else:
+                plan.fresh.append((found, item.folder_id))
             return None
         if item.record is None:
             photos_db.record_failure(
@@ -237,13 +253,21 @@ class IndexJob:
         self.progress.done += 1
         return photo_id
 
-    def _being_written(self, found: FoundFile) -> bool:
-        """Whether a file that could not be read is most likely half-written: it changed
-        since the scan, or (in a watch job, whose watcher queues it again once it has
-        settled) it changed a moment before. A bad file that has settled is a failure."""
-        if _written_since(found):
-            return True
-        return self.job.kind == jobs_db.WATCH and not is_settled(found.mtime_ns, time.time_ns())
+    def _extract_again(self, plan: _Plan) -> None:
+        """Files that could not be read while they were changing are read once more after
+        they settle: a copy in progress is not a bad file, but a bad file that has
+        settled is one. A file still changing then is left for the change that ends it
+        (the watcher's, or the next rescan)."""
+        newest = max(found.mtime_ns for found, _folder in plan.fresh)
+        wait_s = (newest + SETTLE_NS - time.time_ns()) / 1e9
+        time.sleep(min(SETTLE_NS / 1e9, max(0.0, wait_s)))
+        plan.todo = [
+            (again, folder_id, plan.roots[folder_id])
+            for found, folder_id in plan.fresh
+            if (again := _restat(found)) is not None
+        ]
+        plan.fresh, plan.final = [], True
+        self._extract_all(plan)
 
     def _remove_vanished(self, plan: _Plan) -> None:
         self._check_cancel()
@@ -298,16 +322,24 @@ def store_stage_results(
                 )
 
 
-def _written_since(found: FoundFile) -> bool:
-    """Whether the file changed (or went) after the scan saw it: then a failure to read
-    it says nothing about the file, only that it was being written."""
+def _maybe_half_written(found: FoundFile) -> bool:
+    """Whether a file that could not be read may be half-written: it changed (or went)
+    after the scan saw it, or its last change is under SETTLE_NS old."""
+    if not is_settled(found.mtime_ns, time.time_ns()):
+        return True
+    again = _restat(found)
+    return again is None or again != found
+
+
+def _restat(found: FoundFile) -> FoundFile | None:
+    """The file as it is now; None when it is gone (an unreadable one stays as found)."""
     try:
         st = os.stat(found.path)
     except FileNotFoundError:
-        return True
+        return None
     except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns) != (found.size, found.mtime_ns)
+        return found
+    return FoundFile(found.path, st.st_size, st.st_mtime_ns)
 
 
 def _by_hash(vanished: dict[str, photos_db.KnownFile]) -> dict[str, list[photos_db.KnownFile]]:
