@@ -138,8 +138,8 @@ class FolderWatcher:
                 if now >= next_rescan:
                     self._rescan_if_due(conn)
                     next_rescan = now + RESCAN_CHECK_S
-            except sqlite3.Error:
-                log.exception("folder watcher: catalog error; trying again")
+            except Exception:  # noqa: BLE001 - a busy catalog, a bug: log, keep watching
+                log.exception("folder watcher: trying again after an error")
 
     def _catch_up(self, conn: sqlite3.Connection) -> None:
         """Once watches are set, one whole rescan finds what changed while not running."""
@@ -211,12 +211,15 @@ class FolderWatcher:
         )
         changed = False
         for root, source in list(self._sources.items()):
-            if root not in wanted or source.error is not None:
-                if source.error is not None:
-                    log.warning("watching %s failed: %s", root, source.error)
-                    self._degraded[root] = source.error
-                self._stop_source(root)
-                changed = True
+            if root in wanted and source.error is None:
+                continue
+            self._stop_source(root)
+            changed = True
+            if source.error is not None and source.polling:
+                self._give_up(root, source.error)  # tried again after RETRY_S
+            elif source.error is not None:
+                log.warning("watching %s failed (%s); polling it instead", root, source.error)
+                self._degraded[root] = source.error
         for root in [r for r in self._failed if r not in wanted]:
             del self._failed[root]
             changed = True
@@ -288,17 +291,10 @@ class FolderWatcher:
 
     def _state(self) -> dict[str, Any]:
         folders = [
-            {
-                "path": s.root,
-                "mode": "polling" if s.polling else "events",
-                "reason": s.reason,
-            }
+            _entry(s.root, "polling" if s.polling else "events", s.reason)
             for s in self._sources.values()
         ]
-        folders += [
-            {"path": root, "mode": "unwatched", "reason": why}
-            for root, (why, _retry) in self._failed.items()
-        ]
+        folders += [_entry(root, "unwatched", why) for root, (why, _r) in self._failed.items()]
         return {
             "pid": os.getpid(),
             "enabled": self.settings.watch,
@@ -327,6 +323,10 @@ def watch_status(conn: sqlite3.Connection, settings: Settings) -> tuple[dict[str
                 "changes appear after a rescan"
             )
     return {**state, "running": True}, notices
+
+
+def _entry(path: str, mode: str, reason: str | None) -> dict[str, Any]:
+    return {"path": path, "mode": mode, "reason": reason}
 
 
 def _alive(pid: int) -> bool:
@@ -373,8 +373,9 @@ def _folder_of(path: str, roots: dict[str, int]) -> int | None:
 
 def _why(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    limited = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EMFILE)
-    if limited or "limit" in text.lower():
+    if getattr(exc, "errno", None) == errno.EMFILE:
+        text += "; raise fs.inotify.max_user_instances (sysctl)"
+    elif getattr(exc, "errno", None) == errno.ENOSPC or "limit" in text.lower():
         text += "; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
     return text
 

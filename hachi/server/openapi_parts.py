@@ -149,7 +149,18 @@ def schemas() -> dict[str, Schema]:
             count=INT,
         ),
         "Status": {
-            **obj(("photos", "folders"), photos=INT, failed=INT, folders=INT),
+            **obj(
+                ("photos", "folders"),
+                photos=INT,
+                failed=INT,
+                folders=INT,
+                watch={
+                    "type": "object",
+                    "description": "How folders are kept current: `running` (while `hachi "
+                    "serve` runs), `enabled`, and per folder `path`, `mode` (events, "
+                    "polling, unwatched) and `reason`; `notices` say when one is polled.",
+                },
+            ),
             "additionalProperties": True,
         },
     }
