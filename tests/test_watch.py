@@ -24,9 +24,9 @@ import pytest
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
+from hachi.indexer.mounts import filesystem_type
 from hachi.indexer.runner import run_next_job
 from hachi.indexer.scan import narrow_scope, walk_scope
-from hachi.indexer.watch import filesystem_type
 from hachi.library import Library
 from tests.photo_factory import Shot, jpeg_bytes, write_photo
 
@@ -412,3 +412,19 @@ def test_a_rescan_during_a_slow_copy_records_no_failure(tmp_path: Path, photos: 
         assert ids_named(library, "copying.jpg")
     finally:
         library.close()
+
+
+def test_a_folder_that_goes_and_comes_back_is_watched_again(
+    tmp_path: Path, photos: Path, staging: Path
+) -> None:
+    source = write_photo(staging / "after.jpg", Shot(seed=12))
+    with serving(make_settings(tmp_path / "home"), photos) as library:
+        os.rename(photos, tmp_path / "unplugged")
+        wait_until(lambda: any("is not there" in n for n in library.status()["notices"]), 5)
+        assert [f["mode"] for f in library.status()["watch"]["folders"]] == ["unwatched"]
+        assert library.status()["photos"] == 1  # kept while it is away
+        os.rename(tmp_path / "unplugged", photos)
+        wait_until(lambda: library.status()["watch"]["folders"][0]["mode"] == "events", 5)
+        shutil.copy(source, photos / "after.jpg")
+        wait_until(lambda: ids_named(library, "after.jpg"))
+        assert ids_named(library, "old.jpg")

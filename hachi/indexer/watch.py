@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import sqlite3
 import stat
 import threading
@@ -43,6 +42,7 @@ from hachi.catalog import watching
 from hachi.catalog.clock import utc_ago
 from hachi.catalog.db import connect
 from hachi.config import Settings
+from hachi.indexer.mounts import NETWORK_FILESYSTEMS, filesystem_type
 from hachi.indexer.scan import is_settled, is_skipped_name, narrow_scope
 from hachi.media.formats import is_photo_path
 
@@ -54,13 +54,10 @@ TICK_S = 0.25
 FOLDERS_CHECK_S = 2.0  # folders added or removed by another process
 RESCAN_CHECK_S = 60.0
 RETRY_S = 60.0  # a folder that could not be watched nor polled is tried again
+NOT_THERE = "the folder is not there (an unplugged drive or an unmounted share?)"
 STEP_MS = 100  # a reader looks at its stop event this often
 DEBOUNCE_MS = 500
 READ_TIMEOUT_MS = 1_000
-NETWORK_FILESYSTEMS = frozenset(
-    "nfs nfs4 cifs smb3 smbfs afs ceph glusterfs lustre 9p davfs fuse.sshfs fuse.rclone "
-    "fuse.davfs2 fuse.s3fs fuse.gcsfuse".split()
-)
 
 
 @dataclass
@@ -72,6 +69,7 @@ class _Source:
     polling: bool
     reason: str | None
     notify: RustNotify
+    identity: tuple[int, int] | None  # (device, inode) of the folder: a new one is rewatched
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     error: str | None = None
@@ -205,13 +203,16 @@ class FolderWatcher:
         return any(source.error is not None for source in self._sources.values())
 
     def _reconcile(self, conn: sqlite3.Connection) -> None:
-        """Watch the folders there are now: start new ones, stop removed or failed ones."""
-        wanted = (
-            {f.path: f.id for f in folders_db.list_folders(conn)} if self.settings.watch else {}
-        )
+        """Watch the folders there are now: start new ones, stop removed or failed ones,
+        and restart one whose folder went and came back (an unplugged drive)."""
+        folders = folders_db.list_folders(conn) if self.settings.watch else []
+        wanted = {f.path: f.id for f in folders}
         changed = False
+        for root in [r for r in self._failed if r not in wanted]:
+            del self._failed[root]
+            changed = True
         for root, source in list(self._sources.items()):
-            if root in wanted and source.error is None:
+            if root in wanted and source.error is None and _identity(root) == source.identity:
                 continue
             self._stop_source(root)
             changed = True
@@ -220,15 +221,24 @@ class FolderWatcher:
             elif source.error is not None:
                 log.warning("watching %s failed (%s); polling it instead", root, source.error)
                 self._degraded[root] = source.error
-        for root in [r for r in self._failed if r not in wanted]:
-            del self._failed[root]
-            changed = True
         for root, folder_id in wanted.items():
-            if root not in self._sources and time.monotonic() >= self._failed.get(root, ("", 0))[1]:
-                self._start_source(root, folder_id)
-                changed = True
+            if root not in self._sources:
+                changed |= self._start_if_there(conn, root, folder_id)
         if changed or watching.watch_state(conn) is None:
             watching.record_watch_state(conn, self._state())
+
+    def _start_if_there(self, conn: sqlite3.Connection, root: str, folder_id: int) -> bool:
+        why, retry_at = self._failed.get(root, ("", 0.0))
+        if _identity(root) is None:
+            self._failed[root] = (NOT_THERE, 0.0)
+            return why != NOT_THERE
+        if time.monotonic() < retry_at:
+            return False
+        self._start_source(root, folder_id)
+        if why == NOT_THERE:  # back: one rescan finds what changed while it was away
+            jobs_db.create_job(conn, [folder_id])
+            self._wake()
+        return True
 
     def _start_source(self, root: str, folder_id: int) -> None:
         self._failed.pop(root, None)
@@ -246,7 +256,7 @@ class FolderWatcher:
             except (OSError, RuntimeError) as again:
                 self._give_up(root, _why(again))
                 return
-        source = _Source(root, folder_id, reason is not None, reason, notify)
+        source = _Source(root, folder_id, reason is not None, reason, notify, _identity(root))
         source.thread = threading.Thread(
             target=self._read, args=(source,), name=f"hachi-watch-{folder_id}", daemon=True
         )
@@ -356,6 +366,14 @@ def _worth_scanning(root: str, path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) or is_photo_path(Path(path))
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
 def _settled_on_disk(path: str) -> bool:
     try:
         st = os.stat(path)
@@ -378,24 +396,3 @@ def _why(exc: BaseException) -> str:
     elif getattr(exc, "errno", None) == errno.ENOSPC or "limit" in text.lower():
         text += "; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
     return text
-
-
-def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
-    """The type of the file system holding path, from /proc/self/mountinfo (None where
-    there is none, as off Linux)."""
-    if mountinfo is None:
-        try:
-            mountinfo = Path("/proc/self/mountinfo").read_text()
-        except OSError:
-            return None
-    best, kind = "", None
-    for line in mountinfo.splitlines():
-        mount, _sep, fs = line.partition(" - ")
-        fields, fs_fields = mount.split(), fs.split()
-        if len(fields) < 5 or not fs_fields:
-            continue
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
-        inside = point == "/" or path == point or path.startswith(point + "/")
-        if inside and len(point) > len(best):
-            best, kind = point, fs_fields[0]
-    return kind
