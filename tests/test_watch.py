@@ -251,6 +251,7 @@ def test_stop_is_prompt_and_quiet(
     library.add_folder(str(photos))
     library.start_background()
     wait_until(lambda: len(watch_threads()) == 2)
+    wait_until(lambda: idle(library), 30)
     start = time.monotonic()
     library.close()
     assert time.monotonic() - start < 2.0
