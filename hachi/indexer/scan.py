@@ -1,13 +1,9 @@
 """Walking folders and telling new, changed, unchanged and vanished files apart.
 
-The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores)
-and the temporary names that downloads and sync clients write under (`x.jpg.part`,
-`~$x.jpg`), follows folder symlinks but visits each real folder once (so a link loop
-ends), and yields only files with a photo extension: everything else in a photo folder
-(videos, sidecars, documents) is passed over quietly.
-
-A scoped walk (``walk_scope``) looks at only some paths under a root, with the same
-rules, for the jobs a folder watcher queues.
+The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores),
+follows folder symlinks but visits each real folder once (so a link loop ends), and
+yields only files with a photo extension: everything else in a photo folder (videos,
+sidecars, documents) is passed over quietly.
 """
 
 from __future__ import annotations
@@ -139,7 +135,8 @@ def _list_dir(folder: str) -> tuple[list[str], list[FoundFile]]:
 
 
 def is_skipped_name(name: str) -> bool:
-    """Hidden or temporary: never indexed, whatever its extension."""
+    """Hidden, or a temporary name that downloads and sync clients write under (`x.jpg.part`,
+    `~$x.jpg`): never indexed, whatever its extension."""
     lower = name.lower()
     return lower.startswith(TEMPORARY_PREFIXES) or lower.endswith(TEMPORARY_SUFFIXES)
 
@@ -164,8 +161,8 @@ def _ancestors(path: str) -> Iterator[str]:
 
 def walk_scope(root: Path, paths: Iterable[str]) -> Iterator[FoundFile]:
     """Photo files at these paths under root (folders walked whole), as walk_photos would
-    find them: each path's folder is listed with the same rules, and a path below a
-    hidden or temporary name is passed over."""
+    find them, for the jobs a folder watcher queues: each path's folder is listed with
+    the same rules, and a path below a hidden or temporary name is passed over."""
     top = str(root)
     scope = narrow_scope(paths)
     if top in scope:
