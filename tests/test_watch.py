@@ -24,7 +24,7 @@ import pytest
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
-from hachi.indexer.mounts import filesystem_type
+from hachi.indexer.fs_events import filesystem_type, inotify_watches
 from hachi.indexer.runner import run_next_job
 from hachi.indexer.scan import narrow_scope, walk_scope
 from hachi.library import Library
@@ -429,3 +429,15 @@ def test_a_folder_that_goes_and_comes_back_is_watched_again(
         shutil.copy(source, photos / "after.jpg")
         wait_until(lambda: ids_named(library, "after.jpg"))
         assert ids_named(library, "old.jpg")
+
+
+def test_the_inotify_watches_of_a_watched_tree_are_counted(tmp_path: Path, photos: Path) -> None:
+    for name in ("a", "b", "c/d"):
+        (photos / name).mkdir(parents=True)
+    before = inotify_watches()
+    if before is None:
+        pytest.skip("no inotify here")
+    with serving(make_settings(tmp_path / "home"), photos):
+        during = inotify_watches()
+    assert during is not None and during[0] >= before[0] + 5  # photos, a, b, c, c/d
+    assert during[1] == before[1] > 0

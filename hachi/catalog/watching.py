@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from typing import Any
 
@@ -25,3 +26,21 @@ def watch_state(conn: sqlite3.Connection) -> dict[str, Any] | None:
 def clear_watch_state(conn: sqlite3.Connection) -> None:
     with transaction(conn):
         conn.execute("DELETE FROM settings WHERE key = ?", (WATCH_STATE_KEY,))
+
+
+def live_watch_state(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The state, if the process that recorded it is still running (else it is stale)."""
+    state = watch_state(conn)
+    return state if state is not None and _alive(int(state.get("pid", 0))) else None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -14,8 +14,8 @@ changes from other machines send none, an error from the watcher) the folder is 
 instead, and the state, recorded in the catalog, says so in `hachi status`. A
 scheduled whole rescan (HACHI_RESCAN_HOURS) catches whatever a watcher missed.
 
-The watcher does not decide what is indexed: a path through a symlink, a hidden folder
-or a temporary name is handed to the scanner, whose rules apply as in any rescan.
+What is indexed is the scanner's to decide (hidden and temporary names, symlinks), as
+in any rescan; the watcher only says where to look.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from hachi.catalog import watching
 from hachi.catalog.clock import utc_ago
 from hachi.catalog.db import connect
 from hachi.config import Settings
-from hachi.indexer.mounts import NETWORK_FILESYSTEMS, filesystem_type
+from hachi.indexer.fs_events import NETWORK_FILESYSTEMS, filesystem_type, inotify_watches
 from hachi.indexer.scan import is_settled, is_skipped_name, narrow_scope
 from hachi.media.formats import is_photo_path
 
@@ -54,6 +54,7 @@ TICK_S = 0.25
 FOLDERS_CHECK_S = 2.0  # folders added or removed by another process
 RESCAN_CHECK_S = 60.0
 RETRY_S = 60.0  # a folder that could not be watched nor polled is tried again
+WATCH_LIMIT_SHARE = 0.9  # past this share of fs.inotify.max_user_watches, poll instead
 NOT_THERE = "the folder is not there (an unplugged drive or an unmounted share?)"
 STEP_MS = 100  # a reader looks at its stop event this often
 DEBOUNCE_MS = 500
@@ -135,6 +136,7 @@ class FolderWatcher:
                 self._flush(conn, now)
                 if now >= next_rescan:
                     self._rescan_if_due(conn)
+                    self._poll_if_near_the_limit()
                     next_rescan = now + RESCAN_CHECK_S
             except Exception:  # noqa: BLE001 - a busy catalog, a bug: log, keep watching
                 log.exception("folder watcher: trying again after an error")
@@ -154,6 +156,17 @@ class FolderWatcher:
         if stale:
             jobs_db.create_job(conn, [f.id for f in stale])
             self._wake()
+
+    def _poll_if_near_the_limit(self) -> None:
+        """Past the inotify limit notify leaves new sub-folders unwatched without a word,
+        so near it every watched folder is polled instead (until the next start)."""
+        usage = inotify_watches()
+        if usage is None or usage[0] < WATCH_LIMIT_SHARE * usage[1]:
+            return
+        why = f"{usage[0]} of the {usage[1]} inotify watches in use{_LIMIT_HINT}"
+        for source in self._sources.values():
+            if not source.polling:
+                source.error = why
 
     # -- gathering changes --------------------------------------------------------------
 
@@ -316,8 +329,8 @@ class FolderWatcher:
 
 def watch_status(conn: sqlite3.Connection, settings: Settings) -> tuple[dict[str, Any], list[str]]:
     """The watcher's state for `hachi status` and /api/status, and notices for the user."""
-    state = watching.watch_state(conn)
-    if state is None or not _alive(int(state.get("pid", 0))):
+    state = watching.live_watch_state(conn)
+    if state is None:
         idle = {"enabled": settings.watch, "rescan_hours": settings.rescan_hours}
         return {**idle, "running": False, "folders": []}, []
     notices = []
@@ -337,18 +350,6 @@ def watch_status(conn: sqlite3.Connection, settings: Settings) -> tuple[dict[str
 
 def _entry(path: str, mode: str, reason: str | None) -> dict[str, Any]:
     return {"path": path, "mode": mode, "reason": reason}
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _worth_scanning(root: str, path: str) -> bool:
@@ -389,10 +390,13 @@ def _folder_of(path: str, roots: dict[str, int]) -> int | None:
     return None
 
 
+_LIMIT_HINT = "; raise the limit: sudo sysctl fs.inotify.max_user_watches=524288"
+
+
 def _why(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if getattr(exc, "errno", None) == errno.EMFILE:
         text += "; raise fs.inotify.max_user_instances (sysctl)"
     elif getattr(exc, "errno", None) == errno.ENOSPC or "limit" in text.lower():
-        text += "; raise it with: sudo sysctl fs.inotify.max_user_watches=524288"
+        text += _LIMIT_HINT
     return text

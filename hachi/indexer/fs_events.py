@@ -1,8 +1,11 @@
-"""Which file system holds a folder: a network one (NFS, SMB, sshfs...) sends no
-file-system events for changes made from other machines, so it is polled instead."""
+"""What the platform offers a folder watcher: which file system holds a folder (a
+network one, NFS, SMB, sshfs..., sends no events for changes made from other machines,
+so it is polled instead), and how many inotify watches are left (past the limit, notify
+silently leaves new sub-folders unwatched)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -31,3 +34,20 @@ def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
         if inside and len(point) > len(best):
             best, kind = point, fs_fields[0]
     return kind
+
+
+def inotify_watches() -> tuple[int, int] | None:
+    """(watches this process holds, the limit per user) on Linux; None elsewhere. Other
+    processes of the same user count against the limit too, so the first is a floor."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
+        fds = os.listdir("/proc/self/fdinfo")
+    except (OSError, ValueError):
+        return None
+    used = 0
+    for fd in fds:
+        try:
+            used += Path(f"/proc/self/fdinfo/{fd}").read_text().count("inotify wd:")
+        except OSError:
+            continue
+    return used, limit
