@@ -441,3 +441,29 @@ def test_the_inotify_watches_of_a_watched_tree_are_counted(tmp_path: Path, photo
         during = inotify_watches()
     assert during is not None and during[0] >= before[0] + 5  # photos, a, b, c, c/d
     assert during[1] == before[1] > 0
+
+
+def test_a_scoped_job_over_two_folders_keeps_each_to_its_own(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_photo(first / "keep1.jpg", Shot(seed=21))
+    write_photo(second / "keep2.jpg", Shot(seed=22))
+    write_photo(second / "gone.jpg", Shot(seed=23))
+    library = Library(settings)
+    try:
+        ids = [library.add_folder(str(f))[0].id for f in (first, second)]
+        while run_next_job(settings, library.extractor) is not None:
+            pass
+        write_photo(first / "new.jpg", Shot(seed=24))
+        (second / "gone.jpg").unlink()
+        conn = connect(settings.catalog_path)
+        changed = [first / "new.jpg", second / "gone.jpg", second / "keep2.jpg"]
+        jobs_db.queue_changes(conn, ids, [str(path) for path in changed])
+        conn.close()
+        done, _progress = run_next_job(settings, library.extractor) or (None, None)
+        assert done is not None
+        assert (done.found, done.done, done.unchanged, done.removed) == (2, 1, 1, 1)
+        names = sorted(Path(r["path"]).name for r in library.search("file:jpg")["results"])
+        assert names == ["keep1.jpg", "keep2.jpg", "new.jpg"]
+    finally:
+        library.close()

@@ -86,7 +86,8 @@ _KNOWN = (
     " UNION ALL SELECT id, path, size, mtime_ns, NULL, 1, job_id FROM failed_files"
     " WHERE {where}"
 )
-_AT_OR_BELOW = "folder_id = ? AND (path = ? OR (path >= ? AND path < ?))"
+# The unary + keeps SQLite on the path index (a folder's index would read all of it).
+_AT_OR_BELOW = "(path = ? OR (path >= ? AND path < ?)) AND +folder_id = ?"
 
 
 def _known(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> dict[str, KnownFile]:
@@ -105,7 +106,7 @@ def known_files_under(
     known: dict[str, KnownFile] = {}
     for path in paths:
         # '0' follows '/' in code points, so [path/, path0) is everything below path.
-        known.update(_known(conn, _AT_OR_BELOW, (folder_id, path, path + "/", path + "0")))
+        known.update(_known(conn, _AT_OR_BELOW, (path, path + "/", path + "0", folder_id)))
     return known
 
 
