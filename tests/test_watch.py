@@ -188,7 +188,10 @@ def test_a_copy_of_300_photos_is_one_job_or_very_few(
 
 def test_watch_off_means_no_watcher(tmp_path: Path, photos: Path, staging: Path) -> None:
     source = write_photo(staging / "ignored.jpg", Shot(seed=6))
-    with serving(make_settings(tmp_path / "home", watch=False), photos) as library:
+    settings = Settings.from_env(
+        {"HACHI_WATCH": "false"}, home=tmp_path / "home", ocr=False, face_backend="none"
+    )
+    with serving(settings, photos) as library:
         assert [t.name for t in watch_threads()] == ["hachi-watch"]  # the rescan schedule
         shutil.copy(source, photos / "ignored.jpg")
         time.sleep(4.0)
