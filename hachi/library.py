@@ -30,6 +30,7 @@ from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer
+from hachi.indexer.watch import FolderWatcher, watch_status
 from hachi.library_models import ModelService
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
@@ -52,6 +53,7 @@ class Library(PeopleMixin):
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
+        self._watcher: FolderWatcher | None = None
         connect(settings.catalog_path).close()  # create / migrate once, up front
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
@@ -110,6 +112,10 @@ class Library(PeopleMixin):
                 self.settings, self.extractor, self.models, self.after_job
             )
         self._background.start()
+        if self._watcher is None and (self.settings.watch or self.settings.rescan_hours > 0):
+            self._watcher = FolderWatcher(self.settings, self._wake)
+        if self._watcher is not None:
+            self._watcher.start()
 
     def after_job(self, conn: Any) -> None:
         """Work that follows every index job: people for the new faces."""
@@ -117,6 +123,8 @@ class Library(PeopleMixin):
             self.update_people(conn)
 
     def stop_background(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._background is not None:
             self._background.stop()
 
@@ -135,6 +143,8 @@ class Library(PeopleMixin):
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
+        if self._watcher is not None:
+            self._watcher.refresh()
         return folder, job
 
     def browse(self, path: str | None) -> dict[str, Any]:
@@ -147,6 +157,8 @@ class Library(PeopleMixin):
         with self._write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
             jobs_db.drop_folder(self.conn, folder_id)
+        if self._watcher is not None:
+            self._watcher.refresh()
 
     def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
         known = {f.id for f in self.list_folders()}
@@ -185,14 +197,16 @@ class Library(PeopleMixin):
     def status(self) -> dict[str, Any]:
         counts = queries.library_counts(self.conn)
         job = self.current_job()
+        watch, watch_notices = watch_status(self.conn, self.settings)
         return {
             **counts,
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
             "features": self.models.features(),
-            "notices": self.model_service.notices(self.models.problems),
             "models": {"clip": self.model_service.active()},
             "downloads": self.model_service.downloads(),
+            "watch": watch,
+            "notices": [*self.model_service.notices(self.models.problems), *watch_notices],
         }
 
     def search(
