@@ -307,12 +307,17 @@ class Library(PeopleMixin):
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
 
-    def suggest(self, prefix: str, kind: str | None, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(
+        self, prefix: str, kind: str | None, limit: int = 10, q: str = ""
+    ) -> list[dict[str, Any]]:
+        """Completions of ``prefix``, counted among the photos that the filters of ``q``
+        (the rest of the search bar) select."""
         if kind is not None and kind not in SUGGEST_KINDS:
             raise BadRequest(f"kind must be one of {', '.join(SUGGEST_KINDS)}")
         if not 1 <= limit <= 100:
             raise BadRequest("limit must be between 1 and 100")
-        return suggest.suggestions(self.conn, prefix or "", kind, limit)
+        within = engine.filter_criteria(self.conn, q, self.face_backend) if q else None
+        return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
 
 
 def _rate_eta(job: jobs_db.Job) -> dict[str, float | None]:

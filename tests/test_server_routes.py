@@ -174,6 +174,10 @@ def test_suggest(indexed: Indexed) -> None:
     assert [s["kind"] for s in found] == ["camera"]
     assert "nikon" in found[0]["label"].lower()
     assert indexed.get("/api/suggest?prefix=zzzz").get_json()["suggestions"] == []
+    among = indexed.get("/api/suggest?prefix=nik&kind=camera&q=camera:nikon")
+    assert among.get_json()["suggestions"] == found
+    none = indexed.get("/api/suggest?prefix=nik&kind=camera&q=file:nothing-has-this-name")
+    assert none.get_json()["suggestions"] == []
     limited = indexed.get("/api/suggest?prefix=&limit=1").get_json()["suggestions"]
     assert len(limited) <= 1
 

@@ -323,6 +323,12 @@ def search_paths() -> dict[str, Schema]:
                     query("prefix", text(MAX_PREFIX_LENGTH), "What was typed."),
                     query("kind", {"enum": list(SUGGESTION_KINDS)}, "Only this kind."),
                     limit_param(DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS),
+                    query(
+                        "q",
+                        text(MAX_QUERY_LENGTH),
+                        "The rest of the search bar: counts include only the photos its "
+                        "filters select (its free text is ignored).",
+                    ),
                 ),
                 errors=(400,),
             )
