@@ -115,7 +115,7 @@ def _place(
         for value in names.values():
             rough[value] = rough.get(value, 0) + int(row[4])
     candidates = sorted(rough, key=lambda v: (-rough[v], v.casefold()))[:PLACE_CANDIDATES]
-    out = []
+    out: list[dict[str, Any]] = []
     for value in candidates:
         place = Condition("place", (value,))
         count = queries.count_matching(
