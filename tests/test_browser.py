@@ -28,7 +28,7 @@ from hachi.config import DEFAULT_CLIP_MODEL, Settings
 from hachi.ml.download import MIRROR_ENV
 from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
-from tests.browser.stack import REPO, STATIC, Stack, running_stack
+from tests.browser.stack import REPO, STATIC, Stack, hachi, running_stack
 from tests.model_mirror import FileServer, write_manifest
 from tests.photo_factory import CORPUS, Shot, write_photo
 
@@ -283,6 +283,16 @@ def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:
         output = run_node("account.test.js", stack, {"HACHI_TOKEN_NAME": "browser-tests"})
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
     assert (ARTIFACTS / "screenshots" / "account-375.png").stat().st_size > 0
+
+
+def test_ui_login_link_then_a_password_then_a_spent_link(tmp_path: Path) -> None:
+    """No password: a link from `hachi login-link` logs in, the UI offers to set a
+    password, which works after logging out; the spent link opens a page, not JSON."""
+    home = tmp_path / "home"
+    with running_stack(home, None) as stack:
+        link = hachi(home, "login-link", "--url", stack.ui_url).strip()
+        output = run_node("link.test.js", stack, {"HACHI_LOGIN_LINK": link})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
 
 
 def test_ui_model_comes_by_itself_and_is_chosen_on_the_folders_page(tmp_path: Path) -> None:
