@@ -36,6 +36,7 @@ from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
 from hachi.search.semantic import SemanticIndex
+from hachi.textnorm import without_ocr_noise
 
 SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
 
@@ -271,7 +272,7 @@ class Library(PeopleMixin):
                 "original_url": f"/api/photos/{photo_id}/original",
                 "indexed_at": row["indexed_at"],
                 "faces": self.faces(photo_id=photo_id),
-                "text": analyses.ocr_text(self.conn, photo_id),
+                "text": without_ocr_noise(analyses.ocr_text(self.conn, photo_id)) or None,
             }
         )
         return details
@@ -316,7 +317,11 @@ class Library(PeopleMixin):
             raise BadRequest(f"kind must be one of {', '.join(SUGGEST_KINDS)}")
         if not 1 <= limit <= 100:
             raise BadRequest("limit must be between 1 and 100")
-        within = engine.filter_criteria(self.conn, q, self.face_backend) if q else None
+        within = None
+        try:
+            within = engine.filter_criteria(self.conn, q, self.face_backend) if q else None
+        except BadRequest:
+            pass  # a half-typed bar: count over the whole library rather than fail
         return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
 
 

@@ -144,6 +144,7 @@ def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
             "HACHI_EXPECT_ADDED": str(ADDED_PHOTOS),
             "HACHI_ADD_FOLDER": str(added),
             "HACHI_SEARCH_PHOTO": str(FACES / "obama_1.jpg"),
+            "HACHI_LIBRARY": str((base / "library").resolve()),
         }
         yield stack, facts
 
@@ -210,6 +211,13 @@ def test_ui_end_to_end(small_stack: tuple[Stack, dict[str, str]]) -> None:
     for page in pages:
         for width in (375, 1920):
             assert (ARTIFACTS / "screenshots" / f"{page}-{width}.png").stat().st_size > 0
+
+
+def test_ui_counts_and_states_are_honest(small_stack: tuple[Stack, dict[str, str]]) -> None:
+    """Place counts, the busy state, a missing photo, dates, notices, the folder picker."""
+    stack, facts = small_stack
+    output = run_node("honest.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
 
 
 def load_shapes_tool() -> ModuleType:
