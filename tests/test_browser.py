@@ -293,6 +293,13 @@ def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:
     assert (ARTIFACTS / "screenshots" / "account-375.png").stat().st_size > 0
 
 
+def test_ui_api_reference_renders_every_operation(tmp_path: Path) -> None:
+    """/docs/api draws the server's own OpenAPI document: every operation and schema."""
+    with running_stack(tmp_path / "home", PASSWORD) as stack:
+        output = run_node("docs.test.js", stack, {})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+
+
 def test_ui_login_link_then_a_password_then_a_spent_link(tmp_path: Path) -> None:
     """No password: a link from `hachi login-link` logs in, the UI offers to set a
     password, which works after logging out; the spent link opens a page, not JSON."""
