@@ -1,9 +1,9 @@
 """With semantic search on, photos whose place, text in the photo, file name or folder
 match every typed word come first, then the photos that only look like the words.
 
-A real library: coloured shapes (the tiny shapes CLIP model knows them), one photo taken
-in Tokyo, one birthday card read by OCR, and a blue star filed in a folder named
-"red circle"; indexed by the real pipeline, searched through the Library."""
+A real library: coloured shapes (the tiny shapes CLIP model knows them), blue stars taken
+in Tokyo and in Circle (Montana), one birthday card read by OCR, and a blue star filed in a
+folder named "red circle"; indexed by the real pipeline, searched through the Library."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from train_shapes_clip import CLASSES, draw_dataset  # noqa: E402
 pytestmark = pytest.mark.slow  # OCR of a birthday card and ~60 small photos
 SHAPES = 64
 TOKYO = (35.6938, 139.7034)
+CIRCLE_MONTANA = (47.4167, -105.5917)  # a town named like a shape the model knows
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library,
     star = next(image for image, label in zip(images, labels, strict=True) if label == blue_star)
     shot = Shot(lat=TOKYO[0], lon=TOKYO[1])
     star.save(folder / "dsc_0001.jpg", quality=92, exif=exif_for(shot))
+    town = Shot(lat=CIRCLE_MONTANA[0], lon=CIRCLE_MONTANA[1])
+    star.save(folder / "dsc_0004.jpg", quality=92, exif=exif_for(town))
     (folder / "red circle").mkdir()
     star.save(folder / "red circle" / "dsc_0002.jpg", quality=92)
     birthday_card().resize((800, 600)).save(folder / "dsc_0003.jpg", quality=90)
@@ -70,6 +73,17 @@ def test_a_place_name_puts_the_photos_taken_there_first(
     lib, names = library
     assert lib.photo(names["dsc_0001.jpg"])["place"], "the Tokyo photo has a place"
     assert _first(lib, "tokyo")[0] == names["dsc_0001.jpg"]
+
+
+def test_a_place_named_like_what_clip_sees_still_comes_first(
+    library: tuple[Library, dict[str, int]],
+) -> None:
+    """`circle`: the blue star taken in Circle, Montana, then the circles CLIP finds."""
+    lib, names = library
+    assert "Circle" in lib.photo(names["dsc_0004.jpg"])["place"]
+    ranked = _first(lib, "circle")
+    assert ranked[0] == names["dsc_0004.jpg"]
+    assert len(ranked) > 1
 
 
 def test_words_printed_in_a_photo_put_it_first(library: tuple[Library, dict[str, int]]) -> None:
