@@ -45,6 +45,27 @@ test('place: autocomplete counts only the photos the other filters allow', async
   assert.equal(none.find((s) => s.value === 'Tokyo'), undefined);
 });
 
+test('the place: autocomplete in the bar counts within the filters already there', async () => {
+  await page.goto('/');
+  const input = page.getByRole('combobox', { name: 'Search photos' });
+  await input.click();
+  await input.pressSequentially('year:2019 place:par');
+  const paris = page.getByRole('option', { name: /Paris/ });
+  await paris.waitFor();
+  assert.equal((await paris.locator('.count').textContent()).trim(), '3');
+  await page.goto('/'); // a fresh bar
+  await input.click();
+  await input.pressSequentially('year:2021 place:to');
+  const tokyo = page.getByRole('option', { name: /Tokyo/ });
+  await tokyo.waitFor();
+  assert.equal((await tokyo.locator('.count').textContent()).trim(), '2');
+  await page.goto('/');
+  await input.click();
+  await input.pressSequentially('year:2019 place:to');
+  await page.waitForTimeout(600); // the suggestions answer within the debounce and a request
+  assert.equal(await page.getByRole('option', { name: /Tokyo/ }).count(), 0, 'no Tokyo photo from 2019');
+});
+
 test('a slow search dims the old results and says it is searching', async () => {
   await page.goto('/');
   await resultCount().waitFor();
