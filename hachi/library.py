@@ -37,6 +37,7 @@ from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
 from hachi.search.semantic import SemanticIndex
+from hachi.textnorm import without_ocr_noise
 
 SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
 
@@ -285,7 +286,7 @@ class Library(PeopleMixin):
                 "original_url": f"/api/photos/{photo_id}/original",
                 "indexed_at": row["indexed_at"],
                 "faces": self.faces(photo_id=photo_id),
-                "text": analyses.ocr_text(self.conn, photo_id),
+                "text": without_ocr_noise(analyses.ocr_text(self.conn, photo_id)) or None,
             }
         )
         return details
@@ -321,12 +322,21 @@ class Library(PeopleMixin):
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
 
-    def suggest(self, prefix: str, kind: str | None, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(
+        self, prefix: str, kind: str | None, limit: int = 10, q: str = ""
+    ) -> list[dict[str, Any]]:
+        """Completions of ``prefix``, counted among the photos that the filters of ``q``
+        (the rest of the search bar) select."""
         if kind is not None and kind not in SUGGEST_KINDS:
             raise BadRequest(f"kind must be one of {', '.join(SUGGEST_KINDS)}")
         if not 1 <= limit <= 100:
             raise BadRequest("limit must be between 1 and 100")
-        return suggest.suggestions(self.conn, prefix or "", kind, limit)
+        within = None
+        try:
+            within = engine.filter_criteria(self.conn, q, self.face_backend) if q else None
+        except BadRequest:
+            pass  # a half-typed bar: count over the whole library rather than fail
+        return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
 
 
 def _rate_eta(job: jobs_db.Job) -> dict[str, float | None]:

@@ -159,6 +159,12 @@ class Translator:
         raise BadRequest(f"filter {key}: is not supported")
 
 
+def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib") -> Criteria:
+    """The photos a query's filters select, ignoring its free text and ranking."""
+    query = parse_query(q)
+    return replace(Translator(conn, face_backend).criteria(query, "date_desc"), fts=None)
+
+
 def _range(value: Any) -> tuple[str | None, str | None]:
     assert isinstance(value, DateRange)
     return value.start, value.end
