@@ -22,6 +22,7 @@ from hachi.ml.ocr import (
     reading_order,
     reduced_bgr,
 )
+from tests.photo_factory import pixels
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
@@ -82,6 +83,19 @@ def test_reads_a_banner_and_a_street_sign_in_reading_order(reader: TextReader) -
     draw.text((640, 830), "ABBEY ROAD", font=font(70), fill="white")
     text = reader.read_text(image)
     assert [squash(row) for row in text.splitlines()] == ["HAPPYBIRTHDAY", "ABBEYROAD"]
+
+
+def test_reads_small_text_on_a_textured_12_mp_photo(reader: TextReader) -> None:
+    """20 px letters in a 4000 x 3000 photo (6 px where the reader works): the gate must
+    pass them to the reader, which reads them as it does with the gate off."""
+    image = pixels((4000, 3000), 5)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = draw.textbbox((2610, 2308), "KING STREET", font=font(20))
+    draw.rectangle((left - 12, top - 12, right + 12, bottom + 12), fill=(250, 250, 240))
+    draw.text((2610, 2308), "KING STREET", font=font(20), fill=(20, 30, 120))
+    gated = [squash(line.text) for line in reader.predict(image)]
+    whole = [squash(line.text) for line in TextReader(threads=2, gate=False).predict(image)]
+    assert gated == whole == ["KINGSTREET"]
 
 
 def test_a_blank_photo_has_no_text(reader: TextReader) -> None:
