@@ -6,8 +6,9 @@ plus ``tests/photo_factory``'s noisy gradients), the labelled face corpus, and p
 signs (``bench_ocr``'s cluttered scenes with five sign sizes, and single signs of 16-96 px
 text, high and low contrast, on landscapes). For every photo, in one process, back to back:
 the metadata pass (``Extractor.extract``: read, hash, EXIF, DCT-scaled decode, thumbnail,
-place), the decode each pass makes for itself, then faces and OCR with the gate off (the
-old path: the whole photo) and on, alternating which goes first. Figures are CPU
+place), the decode each pass makes for itself, then faces and OCR (at the indexer's sizes)
+with the gate off (the old path: the whole photo) and on, alternating which goes first.
+Figures are CPU
 milliseconds of this process (``time.process_time``: ONNX Runtime's threads count), so
 other processes' load does not; compare figures within one run only.
 
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_ocr import font, scene, squash  # noqa: E402
 
 from hachi.config import Settings  # noqa: E402
+from hachi.indexer.available import OCR_INDEX_SIDE  # noqa: E402
 from hachi.indexer.extract import Extractor  # noqa: E402
 from hachi.indexer.scan import FoundFile  # noqa: E402
 from hachi.indexer.stages import FaceStage, OcrStage  # noqa: E402
@@ -151,7 +153,10 @@ class Bench:
         settings = Settings.from_env({}, home=home, ocr=True)
         self.extractor = Extractor(settings)
         self.faces = {gate: DlibBackend(gate=gate) for gate in (False, True)}
-        self.ocr = {gate: TextReader(threads=threads, gate=gate) for gate in (False, True)}
+        self.ocr = {
+            gate: TextReader(threads=threads, max_side=OCR_INDEX_SIDE, gate=gate)
+            for gate in (False, True)
+        }
         for model in (*self.faces.values(), *self.ocr.values()):
             model.ensure_loaded()
         self.home = home

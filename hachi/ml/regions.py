@@ -37,8 +37,9 @@ TEXT_ROWS = 3  # such rows a tile needs (2 in the quarter-size copy)
 # there a tile of 16 px (64 of the reduced photo) holding a word's strokes is over a third
 # edges, against under 30 % for a horizon or a roof line.
 COARSE_TEXT_TILE_SHARE = 0.36
-# A line goes on sideways past the tiles its strokes mark, so margins are wider than tall.
-TEXT_MARGIN = (96, 32)
+# A line goes on sideways past the tiles its strokes mark, and the detector reads small
+# text only with some 50 px of context around it (less, and a crop's edge hides it).
+TEXT_MARGIN = (96, 64)
 LARGE_TEXT_MARGIN = (256, 128)  # around tiles marked in the quarter-size copy: big words
 SKIN_CR = (133, 173)  # Chai and Ngan's skin box in the YCbCr plane
 SKIN_CB = (77, 127)

@@ -56,9 +56,9 @@ MIN_FACE_PIXELS = 36  # narrower faces (in the working image) embed unreliably
 DESCRIPTOR_JITTERS = 0  # jittering multiplies embed time; no measurable gain on the corpus
 CHIP_PADDING = 0.25  # the padding dlib's ResNet was trained with
 
-GATE_REDUCTION = 4  # the skin gate looks at a copy this many times smaller
-GATE_TILE = 16  # px of that copy: 64 px of the detection image, under a face's 80
-GATE_MARGIN = 24  # px of that copy grown around each skin group (96 of the detection image)
+GATE_REDUCTION = 4  # the skin gate looks at a copy about this many times smaller
+GATE_TILE = 16  # px of that copy: ~64 px of the detection image, under a face's 80
+GATE_MARGIN = 24  # px of that copy grown around each skin group (~96 of the detection image)
 HOG_CELL = 8  # px; crops start on a cell boundary
 GATE_MIN_SIDE = 256  # detection images smaller than this are scanned whole: cheap anyway
 
@@ -127,10 +127,10 @@ class DlibBackend(FaceBackend):
 
     def predict(self, image: Image.Image, scale: float = 1.0) -> list[DetectedFace]:
         self.ensure_loaded()
-        pixels = rgb_array(image)
         raw = self._detect(image)
         if not raw:
             return []
+        pixels = rgb_array(image)
         shapes = self._dlib.full_object_detections()
         for box, _ in raw:
             shapes.append(self._shapes(pixels, self._dlib.rectangle(*map(round, box))))
@@ -150,13 +150,16 @@ class DlibBackend(FaceBackend):
     def _detect(self, image: Image.Image) -> list[RawFace]:
         """HOG boxes in the pixels of ``image``, strongest first, small ones dropped."""
         factor, upsample = detection_plan(image.size, self.detect_long_side)
-        small = image
-        if factor < 1.0:
-            target = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-            small = image.convert("RGB").resize(target, Image.Resampling.BILINEAR)
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        areas = face_regions(image, factor) if self.gate else [(0, 0, *size)]
+        if not areas:
+            return []
+        small = (
+            image.convert("RGB").resize(size, Image.Resampling.BILINEAR) if factor < 1 else image
+        )
         pixels = rgb_array(small)
         faces: list[RawFace] = []
-        for x0, y0, x1, y1 in face_regions(pixels) if self.gate else [(0, 0, *small.size)]:
+        for x0, y0, x1, y1 in areas:
             crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
             rects, scores, _ = self._detector.run(crop, upsample, MIN_DETECTION_SCORE)
             for rect, score in zip(rects, scores, strict=True):
@@ -171,20 +174,30 @@ class DlibBackend(FaceBackend):
         return sorted(faces, key=lambda face: -face[1])
 
 
-def face_regions(pixels: NDArray[np.uint8]) -> list[regions.Rect]:
-    """Rectangles of the detection image where a face could be (see the module docstring)."""
-    height, width = pixels.shape[:2]
+def face_regions(image: Image.Image, factor: float = 1.0) -> list[regions.Rect]:
+    """Rectangles where a face could be (see the module docstring), in the pixels of the
+    detection image, ``image`` resized by ``factor``. The gate looks at a copy reduced
+    straight from ``image`` to about a quarter of the detection size, so a photo with no
+    candidate is never resized whole."""
+    width, height = max(1, round(image.width * factor)), max(1, round(image.height * factor))
     if max(width, height) < GATE_MIN_SIDE:
         return [(0, 0, width, height)]
-    quarter = np.asarray(Image.fromarray(pixels).reduce(GATE_REDUCTION))
+    reduction = max(1, round(GATE_REDUCTION / factor))
+    copy = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+    quarter = rgb_array(copy.reduce(reduction))
     skin = regions.skin_tiles(quarter, GATE_TILE)
     detail = regions.textured_tiles(quarter, GATE_TILE)
     size = (quarter.shape[1], quarter.shape[0])
     found = regions.regions(skin, GATE_TILE, (GATE_MARGIN, GATE_MARGIN), size, keep=detail)
     return [
         # HOG's cells then fall where they did on the whole image
-        (x0 // HOG_CELL * HOG_CELL, y0 // HOG_CELL * HOG_CELL, x1, y1)
-        for x0, y0, x1, y1 in regions.scaled_up(found, GATE_REDUCTION, size, (width, height))
+        (
+            int(x0 * factor) // HOG_CELL * HOG_CELL,
+            int(y0 * factor) // HOG_CELL * HOG_CELL,
+            min(width, int(np.ceil(x1 * factor))),
+            min(height, int(np.ceil(y1 * factor))),
+        )
+        for x0, y0, x1, y1 in regions.scaled_up(found, reduction, size, image.size)
     ]
 
 
