@@ -9,11 +9,14 @@ reduced size: text detection cost grows with the pixel count, and a long side of
 ``bench/bench_ocr.py``). Boxes come back in the pixels of the image the caller passed,
 whatever size the model actually saw.
 
-Most photos hold no text, so the reader first looks for where text could be (tiles of
-dense stroke-edge contrast, :mod:`hachi.ml.regions`) and runs detection and recognition
-only inside those rectangles, at the same resolution; a photo with none costs about a
-millisecond. ``gate=False`` reads the whole photo every time (the old path, kept for
-``bench/bench_gates.py``, which measures that the gate loses nothing).
+Most photos hold no text, so the reader first looks for where text could be (tiles whose
+pixel rows cross several sharp strokes, in the working image and in a quarter-size copy
+for big or soft words: :mod:`hachi.ml.regions`), then runs the detector alone inside
+those rectangles, at the same resolution, and detection with recognition only where it
+finds lines. A photo with no candidate costs a few milliseconds and is never reduced in
+colour; most of the rest cost a fraction of the whole-photo pass. ``gate=False`` reads
+the whole photo every time (the old path, kept for ``bench/bench_gates.py``, which
+measures that the gate loses nothing the whole-photo pass reads).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +88,8 @@ class TextReader(Model):
         self.max_side = max_side
         self.gate = gate
         self._engine: Any = None
+        # rapidocr keeps use_cls / use_rec as engine state between calls; one call at a time.
+        self._calls = threading.Lock()
 
     def load(self) -> None:
         try:
@@ -129,7 +135,8 @@ class TextReader(Model):
         """Bounds of the lines rapidocr's detector alone finds in ``area``, in ``pixels``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        result = self._engine(crop, use_det=True, use_cls=False, use_rec=False)
+        with self._calls:
+            result = self._engine(crop, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(result, "boxes", None)
         if boxes is None:
             return []
@@ -141,7 +148,8 @@ class TextReader(Model):
         """(corners in ``pixels``, text, score) of each line rapidocr reads in ``area``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        result = self._engine(crop, use_det=True, use_cls=True, use_rec=True)
+        with self._calls:
+            result = self._engine(crop, use_det=True, use_cls=True, use_rec=True)
         boxes = getattr(result, "boxes", None)
         texts = getattr(result, "txts", None) or ()
         scores = getattr(result, "scores", None) or ()
