@@ -109,6 +109,11 @@ def test_reads_small_text_on_a_textured_12_mp_photo(max_side: int) -> None:
     assert overlap(gated[0].box, whole[0].box) > 0.9
 
 
+@pytest.mark.parametrize("size", [(3, 3), (1, 200), (10, 7)])
+def test_tiny_images_are_read_without_error(reader: TextReader, size: tuple[int, int]) -> None:
+    assert reader.predict(Image.new("RGB", size, "white")) == []
+
+
 def test_a_blank_photo_has_no_text(reader: TextReader) -> None:
     assert reader.predict(Image.new("RGB", (800, 600), "skyblue")) == []
     assert reader.read_text(Image.new("L", (50, 40), 128)) == ""

@@ -268,7 +268,7 @@ def text_regions(image: Image.Image, size: tuple[int, int]) -> list[regions.Rect
 
     grey = np.asarray(image.convert("L"))
     grey = np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
-    small = (grey.shape[1] // 4, grey.shape[0] // 4)
+    small = (max(1, grey.shape[1] // 4), max(1, grey.shape[0] // 4))
     quarter = np.asarray(cv2.resize(grey, small, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     square = np.ones((3, 3), np.uint8)
     return regions.text_areas(
