@@ -158,6 +158,18 @@ def test_gate_scans_skin_coloured_areas_and_skips_photos_without() -> None:
     assert np.allclose(gated[0].box, whole[0].box, atol=4)
 
 
+@pytest.mark.parametrize("light", [(0.7, 0.95, 1.25), (0.85, 1.1, 0.8), (1.15, 0.8, 1.15)])
+def test_faces_under_coloured_light_pass_the_gate(light: tuple[float, float, float]) -> None:
+    """Blue, green or magenta light pushes skin out of the skin box; the gate also looks
+    with the colour cast taken out, so it finds what the whole-photo scan finds."""
+    corpus_labels()
+    for name in ("group_obama_biden.jpg", "kit_harington_1.jpg", "rose_leslie_1.jpg"):
+        pixels = np.asarray(open_photo(name), dtype=np.float32) * np.array(light)
+        photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        whole = DlibBackend(gate=False).predict(photo)
+        assert whole and len(DlibBackend().predict(photo)) == len(whole)
+
+
 def test_grey_and_alpha_photos_are_read_as_rgb() -> None:
     corpus_labels()
     backend = DlibBackend()

@@ -133,20 +133,30 @@ def stroke_rows(luma: NDArray[np.uint8], tile: int) -> NDArray[np.int64]:
 
 
 def skin_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
-    """Tiles where a face could be: enough skin-coloured pixels; every tile when the photo
-    has too little colour for skin to tell."""
+    """Tiles where a face could be: enough skin-coloured pixels, as shot or once the
+    photo's colour cast is taken out (grey world: each channel scaled to the same mean;
+    stage lights, shade and fluorescent tubes push skin out of the box); every tile when
+    the photo has too little colour for skin to tell."""
     pixels = rgb.astype(np.int32)
+    skin, chroma = _skin(pixels)
+    if chroma < COLOURLESS_CHROMA:
+        return np.ones(tile_shares(skin, tile).shape, dtype=np.bool_)
+    means = pixels.reshape(-1, 3).mean(axis=0)
+    gains = means.mean() / np.maximum(means, 1.0)
+    balanced = np.clip(pixels * gains, 0, 255).astype(np.int32)
+    return (tile_shares(skin, tile) >= SKIN_TILE_SHARE) | (
+        tile_shares(_skin(balanced)[0], tile) >= SKIN_TILE_SHARE
+    )
+
+
+def _skin(pixels: NDArray[np.int32]) -> tuple[NDArray[np.bool_], float]:
+    """Skin-coloured pixels of H x W x 3 RGB, and the mean chroma |Cb - 128| + |Cr - 128|."""
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     luma = (77 * r + 150 * g + 29 * b) >> 8
     cr = ((r - luma) * 183 >> 8) + 128  # 0.713 (R - Y) + 128
     cb = ((b - luma) * 144 >> 8) + 128  # 0.564 (B - Y) + 128
-    shares = tile_shares(
-        (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1]), tile
-    )
-    chroma = float(np.abs(cb - 128).mean() + np.abs(cr - 128).mean())
-    if chroma < COLOURLESS_CHROMA:
-        return np.ones_like(shares, dtype=np.bool_)
-    return shares >= SKIN_TILE_SHARE
+    skin = (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
+    return skin, float(np.abs(cb - 128).mean() + np.abs(cr - 128).mean())
 
 
 def textured_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
