@@ -3,8 +3,9 @@
 Three classes of 12 MP JPEGs (written once, in memory): photos with neither text nor faces
 (generated landscapes: sky, clouds, a ragged horizon, 1/f-textured ground in five palettes,
 plus ``tests/photo_factory``'s noisy gradients), the labelled face corpus, and photos with
-signs (``bench_ocr``'s cluttered scenes with five sign sizes, and single signs of 16-96 px
-text, high and low contrast, on landscapes). For every photo, in one process, back to back:
+signs (``bench_ocr``'s cluttered scenes with five sign sizes, single signs of 16-48 px
+text, high and low contrast, and faint captions printed straight on landscapes), and a
+third of the corpus under blue and under green light. For every photo, in one process, back to back:
 the metadata pass (``Extractor.extract``: read, hash, EXIF, DCT-scaled decode, thumbnail,
 place), the decode each pass makes for itself, then faces and OCR (at the indexer's sizes)
 with the gate off (the old path: the whole photo) and on, alternating which goes first.
@@ -63,6 +64,7 @@ PALETTES = {  # sky, and the two ends of the ground's colour range
 }
 SIGN_TEXTS = ("KING STREET", "CAFE ROMA", "NO PARKING", "EXIT 24")
 CASTS = {"blue light": (0.7, 0.95, 1.25), "green light": (0.85, 1.1, 0.8)}
+FAINT_CAPTIONS = ((60, 30), (120, 30), (40, 50))  # text height, grey levels above the ground
 SINGLE_SIGNS = ((16, True), (20, True), (24, True), (20, False), (32, False), (48, False))
 BOX_SLACK = 12  # px of the original: a crop shifts HOG's pyramid grid by a few pixels
 
@@ -110,6 +112,16 @@ def single_sign(seed: int, height: int, contrast: bool) -> Image.Image:
     return image
 
 
+def faint_caption(seed: int, height: int, delta: int) -> Image.Image:
+    """A landscape with a caption printed straight on it, ``delta`` grey levels lighter."""
+    image = landscape(200 + seed)
+    x, y = 1000, 600 + 500 * (seed % 3)
+    ground = np.asarray(image)[y : y + height, x : x + 400].reshape(-1, 3).mean(axis=0)
+    ink = tuple(min(255, int(v) + delta) for v in ground)
+    ImageDraw.Draw(image).text((x, y), "SUMMER 2019", font=font(height), fill=ink)
+    return image
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90, exif=exif_for(Shot()))
@@ -126,6 +138,10 @@ def photo_classes(none: int, signs: int) -> dict[str, list[tuple[str, bytes]]]:
     signed += [
         (f"sign{height}{'hi' if hi else 'lo'}", jpeg(single_sign(i, height, hi)))
         for i, (height, hi) in enumerate(SINGLE_SIGNS)
+    ]
+    signed += [
+        (f"caption{height}+{delta}", jpeg(faint_caption(i, height, delta)))
+        for i, (height, delta) in enumerate(FAINT_CAPTIONS)
     ]
     cast = [
         (f"{name} {light}", jpeg(tinted(data, gains)))

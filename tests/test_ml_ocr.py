@@ -109,6 +109,22 @@ def test_reads_small_text_on_a_textured_12_mp_photo(max_side: int) -> None:
     assert overlap(gated[0].box, whole[0].box) > 0.9
 
 
+def test_reads_a_faint_caption_printed_on_a_photo() -> None:
+    """Letters only 30 grey levels lighter than the grass they are printed on, no sign
+    board around them: the gate still hands them to the reader."""
+    image = Image.new("RGB", (4000, 3000), (110, 160, 220))
+    grass = np.asarray(pixels((4000, 1800), 2), dtype=np.int16) // 3 + np.array([40, 80, 30])
+    image.paste(Image.fromarray(grass.clip(0, 255).astype(np.uint8)), (0, 1200))
+    ink = tuple(int(v) + 30 for v in grass[600:700, 1000:1400].reshape(-1, 3).mean(axis=0))
+    ImageDraw.Draw(image).text((1000, 1800), "SUMMER 2019", font=font(90), fill=ink)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    decoded = decode_image(buffer.getvalue(), OCR_INDEX_SIDE * 3 // 4).image
+    whole = TextReader(threads=2, max_side=OCR_INDEX_SIDE, gate=False).predict(decoded)
+    gated = TextReader(threads=2, max_side=OCR_INDEX_SIDE).predict(decoded)
+    assert [line.text for line in gated] == [line.text for line in whole] == ["SUMMER 2019"]
+
+
 @pytest.mark.parametrize("size", [(3, 3), (1, 200), (10, 7)])
 def test_tiny_images_are_read_without_error(reader: TextReader, size: tuple[int, int]) -> None:
     assert reader.predict(Image.new("RGB", size, "white")) == []

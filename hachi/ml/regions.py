@@ -29,7 +29,7 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the image the ti
 
 TEXT_TILE = 32  # px of the image the reader works on (1280 px long)
 COARSE_TEXT_TILE = 16  # px of its quarter-size copy (64 of the image)
-TEXT_CONTRAST = 32  # grey levels across a 3 x 3 neighbourhood: a stroke edge
+TEXT_CONTRAST = 20  # grey levels across a 3 x 3 neighbourhood: a stroke edge, faint ones too
 TEXT_TILE_SHARE = 0.12  # share of a tile's pixels at that contrast (one straight edge: ~6 %)
 MIN_CROSSINGS = 3  # edges a pixel row of a tile must cross to run through text
 TEXT_ROWS = 3  # such rows a tile needs (2 in the quarter-size copy)
@@ -37,6 +37,7 @@ TEXT_ROWS = 3  # such rows a tile needs (2 in the quarter-size copy)
 # there a tile of 16 px (64 of the reduced photo) holding a word's strokes is over a third
 # edges, against under 30 % for a horizon or a roof line.
 COARSE_TEXT_TILE_SHARE = 0.36
+COARSE_TEXT_CONTRAST = 20  # grey levels in the quarter-size copy
 # A line goes on sideways past the tiles its strokes mark, and the detector reads small
 # text only with some 50 px of context around it (less, and a crop's edge hides it).
 TEXT_MARGIN = (96, 64)
@@ -84,13 +85,18 @@ def tile_shares(mask: NDArray[np.bool_], tile: int) -> NDArray[np.float64]:
 
 
 def text_tiles(
-    luma: NDArray[np.uint8], contrast: NDArray[np.integer], tile: int, share: float, rows: int
+    luma: NDArray[np.uint8],
+    contrast: NDArray[np.integer],
+    tile: int,
+    share: float,
+    rows: int,
+    level: int = TEXT_CONTRAST,
 ) -> NDArray[np.bool_]:
-    """Tiles where printed text could be: enough stroke-edge pixels in ``contrast`` (a
-    :func:`local_contrast` map of ``luma``, or OpenCV's morphological gradient) and at
-    least ``rows`` pixel rows that cross ``MIN_CROSSINGS`` strokes within the tile."""
-    dense = tile_shares(contrast >= TEXT_CONTRAST, tile) >= share
-    return dense & (stroke_rows(luma, tile) >= rows)
+    """Tiles where printed text could be: a ``share`` of stroke-edge pixels (``level``
+    grey levels) in ``contrast`` (a :func:`local_contrast` map of ``luma``, or OpenCV's
+    morphological gradient) and ``rows`` pixel rows that cross ``MIN_CROSSINGS`` strokes."""
+    dense = tile_shares(contrast >= level, tile) >= share
+    return dense & (stroke_rows(luma, tile, level) >= rows)
 
 
 def text_areas(
@@ -104,9 +110,14 @@ def text_areas(
     (out of focus, a big word's edges are too soft at full size)."""
     size = (luma.shape[1], luma.shape[0])
     small = (quarter.shape[1], quarter.shape[0])
-    tiles = text_tiles(luma, contrast, TEXT_TILE, TEXT_TILE_SHARE, TEXT_ROWS)
+    tiles = text_tiles(luma, contrast, TEXT_TILE, TEXT_TILE_SHARE, TEXT_ROWS, TEXT_CONTRAST)
     coarse = text_tiles(
-        quarter, quarter_contrast, COARSE_TEXT_TILE, COARSE_TEXT_TILE_SHARE, TEXT_ROWS - 1
+        quarter,
+        quarter_contrast,
+        COARSE_TEXT_TILE,
+        COARSE_TEXT_TILE_SHARE,
+        TEXT_ROWS - 1,
+        COARSE_TEXT_CONTRAST,
     )
     margin = (LARGE_TEXT_MARGIN[0] // 4, LARGE_TEXT_MARGIN[1] // 4)
     found = regions(tiles, TEXT_TILE, TEXT_MARGIN, size)
@@ -114,14 +125,16 @@ def text_areas(
     return covering(found, size)
 
 
-def stroke_rows(luma: NDArray[np.uint8], tile: int) -> NDArray[np.int64]:
+def stroke_rows(
+    luma: NDArray[np.uint8], tile: int, level: int = TEXT_CONTRAST
+) -> NDArray[np.int64]:
     """For each tile, how many of its pixel rows meet ``MIN_CROSSINGS`` separate edges
-    (runs of pixels whose left and right neighbours differ by ``TEXT_CONTRAST`` levels).
+    (runs of pixels whose left and right neighbours differ by ``level`` grey levels).
     A row through a word crosses a stroke every few pixels; a horizon, a roof line or a
     branch, once or twice."""
     values = luma.astype(np.int16)
     edge = np.zeros(values.shape, dtype=np.bool_)
-    edge[:, 1:-1] = np.abs(values[:, 2:] - values[:, :-2]) >= TEXT_CONTRAST
+    edge[:, 1:-1] = np.abs(values[:, 2:] - values[:, :-2]) >= level
     starts = np.zeros(values.shape, dtype=np.uint8)
     starts[:, 1:] = edge[:, 1:] & ~edge[:, :-1]
     h, w = values.shape
@@ -134,29 +147,35 @@ def stroke_rows(luma: NDArray[np.uint8], tile: int) -> NDArray[np.int64]:
 
 def skin_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
     """Tiles where a face could be: enough skin-coloured pixels, as shot or once the
-    photo's colour cast is taken out (grey world: each channel scaled to the same mean;
-    stage lights, shade and fluorescent tubes push skin out of the box); every tile when
-    the photo has too little colour for skin to tell."""
+    light's colour is taken out (stage lights, shade and fluorescent tubes push skin out of
+    the box); every tile when the photo has too little colour for skin to tell."""
     pixels = rgb.astype(np.int32)
     skin, chroma = _skin(pixels)
-    if chroma < COLOURLESS_CHROMA:
-        return np.ones(tile_shares(skin, tile).shape, dtype=np.bool_)
+    shares = tile_shares(skin, tile)
+    if float(chroma.mean()) < COLOURLESS_CHROMA:
+        return np.ones(shares.shape, dtype=np.bool_)
+    balanced = _skin(white_balanced(pixels))[0]
+    return (shares >= SKIN_TILE_SHARE) | (tile_shares(balanced, tile) >= SKIN_TILE_SHARE)
+
+
+def white_balanced(pixels: NDArray[np.int32]) -> NDArray[np.int32]:
+    """``pixels`` with the light's colour taken out by the grey-world rule: each channel
+    scaled to the same mean. It also turns some blue or green landscapes skin-coloured,
+    which then costs them a face scan; estimating the light from the least colourful
+    pixels alone spared those but lost a face under blue light (bench/bench_gates.py)."""
     means = pixels.reshape(-1, 3).mean(axis=0)
     gains = means.mean() / np.maximum(means, 1.0)
-    balanced = np.clip(pixels * gains, 0, 255).astype(np.int32)
-    return (tile_shares(skin, tile) >= SKIN_TILE_SHARE) | (
-        tile_shares(_skin(balanced)[0], tile) >= SKIN_TILE_SHARE
-    )
+    return np.clip(pixels * gains, 0, 255).astype(np.int32)
 
 
-def _skin(pixels: NDArray[np.int32]) -> tuple[NDArray[np.bool_], float]:
-    """Skin-coloured pixels of H x W x 3 RGB, and the mean chroma |Cb - 128| + |Cr - 128|."""
+def _skin(pixels: NDArray[np.int32]) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
+    """Skin-coloured pixels of H x W x 3 RGB, and each pixel's chroma |Cb - 128| + |Cr - 128|."""
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     luma = (77 * r + 150 * g + 29 * b) >> 8
     cr = ((r - luma) * 183 >> 8) + 128  # 0.713 (R - Y) + 128
     cb = ((b - luma) * 144 >> 8) + 128  # 0.564 (B - Y) + 128
     skin = (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
-    return skin, float(np.abs(cb - 128).mean() + np.abs(cr - 128).mean())
+    return skin, np.abs(cb - 128) + np.abs(cr - 128)
 
 
 def textured_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
