@@ -45,6 +45,7 @@ LARGE_TEXT_MARGIN = (256, 128)  # around tiles marked in the quarter-size copy: 
 SKIN_CR = (133, 173)  # Chai and Ngan's skin box in the YCbCr plane
 SKIN_CB = (77, 127)
 SKIN_TILE_SHARE = 0.10  # share of a tile's pixels that are skin-coloured
+BALANCED_SKIN_LIMIT = 0.35  # share of tiles; more, and it is the scene that the balance shifted
 COLOURLESS_CHROMA = 6.0  # mean |Cb - 128| + |Cr - 128| under which a photo has no colour
 FEATURE_CONTRAST = 24  # grey levels across a 3 x 3 neighbourhood of a reduced face: an eye
 FEATURE_TILE_SHARE = 0.03
@@ -154,15 +155,18 @@ def skin_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
     shares = tile_shares(skin, tile)
     if float(chroma.mean()) < COLOURLESS_CHROMA:
         return np.ones(shares.shape, dtype=np.bool_)
-    balanced = _skin(white_balanced(pixels))[0]
-    return (shares >= SKIN_TILE_SHARE) | (tile_shares(balanced, tile) >= SKIN_TILE_SHARE)
+    as_shot = shares >= SKIN_TILE_SHARE
+    balanced = tile_shares(_skin(white_balanced(pixels))[0], tile) >= SKIN_TILE_SHARE
+    if balanced.mean() > BALANCED_SKIN_LIMIT:
+        return as_shot  # the balance turned the scene itself skin-coloured
+    return as_shot | balanced
 
 
 def white_balanced(pixels: NDArray[np.int32]) -> NDArray[np.int32]:
     """``pixels`` with the light's colour taken out by the grey-world rule: each channel
-    scaled to the same mean. It also turns some blue or green landscapes skin-coloured,
-    which then costs them a face scan; estimating the light from the least colourful
-    pixels alone spared those but lost a face under blue light (bench/bench_gates.py)."""
+    scaled to the same mean. It also turns blue or green landscapes skin-coloured, all
+    over (see ``BALANCED_SKIN_LIMIT``); estimating the light from the least colourful
+    pixels alone spared some of those but lost a face under blue light."""
     means = pixels.reshape(-1, 3).mean(axis=0)
     gains = means.mean() / np.maximum(means, 1.0)
     return np.clip(pixels * gains, 0, 255).astype(np.int32)
