@@ -25,6 +25,7 @@ from hachi.ml.faces.dlib_backend import (
     MIN_FACE_PIXELS,
     DlibBackend,
     detection_plan,
+    face_regions,
     locate_weights,
 )
 
@@ -135,6 +136,38 @@ def test_reduced_copy_reports_original_pixels() -> None:
     assert np.allclose(small.box, big.box, atol=big.box[2] * 0.08)
     assert np.allclose(small.landmarks, big.landmarks, atol=big.box[2] * 0.05)
     assert float(np.linalg.norm(small.embedding - big.embedding)) < 0.2
+
+
+def test_gate_scans_skin_coloured_areas_and_skips_photos_without() -> None:
+    """A face in a photo pasted on a landscape is found in a crop, as on the whole photo;
+    grass and sky are not scanned at all."""
+    corpus_labels()
+    face = open_photo("obama_1.jpg")
+    scene = Image.new("RGB", (1600, 1200), (60, 110, 170))
+    ImageDraw.Draw(scene).rectangle((0, 700, 1600, 1200), fill=(50, 100, 40))
+    assert face_regions(scene) == []
+    assert DlibBackend().predict(scene) == []
+    small = face.resize((320, round(320 * face.height / face.width)))
+    scene.paste(small, (500, 500))
+    (area,) = face_regions(scene)
+    assert area[0] <= 500 and area[1] <= 500
+    assert area[2] >= 820 and area[3] >= 500 + small.height
+    assert (area[2] - area[0]) * (area[3] - area[1]) < 0.2 * 1600 * 1200
+    gated, whole = DlibBackend().predict(scene), DlibBackend(gate=False).predict(scene)
+    assert len(gated) == len(whole) == 1
+    assert np.allclose(gated[0].box, whole[0].box, atol=4)
+
+
+@pytest.mark.parametrize("light", [(0.7, 0.95, 1.25), (0.85, 1.1, 0.8), (1.15, 0.8, 1.15)])
+def test_faces_under_coloured_light_pass_the_gate(light: tuple[float, float, float]) -> None:
+    """Blue, green or magenta light pushes skin out of the skin box; the gate also looks
+    with the colour cast taken out, so it finds what the whole-photo scan finds."""
+    corpus_labels()
+    for name in ("group_obama_biden.jpg", "kit_harington_1.jpg", "rose_leslie_1.jpg"):
+        pixels = np.asarray(open_photo(name), dtype=np.float32) * np.array(light)
+        photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        whole = DlibBackend(gate=False).predict(photo)
+        assert whole and len(DlibBackend().predict(photo)) == len(whole)
 
 
 def test_grey_and_alpha_photos_are_read_as_rgb() -> None:

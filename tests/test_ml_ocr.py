@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 from collections.abc import Iterator
@@ -12,8 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from hachi.indexer.available import OCR_INDEX_SIDE
+from hachi.media.decode import decode_image
 from hachi.ml.ocr import (
     BUNDLED_MODELS,
+    OCR_MAX_SIDE,
     RAPIDOCR_LOGGER,
     TextLine,
     TextReader,
@@ -22,6 +26,7 @@ from hachi.ml.ocr import (
     reading_order,
     reduced_bgr,
 )
+from tests.photo_factory import pixels
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
@@ -82,6 +87,47 @@ def test_reads_a_banner_and_a_street_sign_in_reading_order(reader: TextReader) -
     draw.text((640, 830), "ABBEY ROAD", font=font(70), fill="white")
     text = reader.read_text(image)
     assert [squash(row) for row in text.splitlines()] == ["HAPPYBIRTHDAY", "ABBEYROAD"]
+
+
+@pytest.mark.parametrize("max_side", [OCR_INDEX_SIDE, OCR_MAX_SIDE])
+def test_reads_small_text_on_a_textured_12_mp_photo(max_side: int) -> None:
+    """20 px letters in a 4000 x 3000 JPEG, decoded as the indexer decodes it (5 px where
+    the reader works at 960): the gate passes them to the reader, which reads them as it
+    does with the gate off."""
+    image = pixels((4000, 3000), 5)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = draw.textbbox((2610, 2308), "KING STREET", font=font(20))
+    draw.rectangle((left - 12, top - 12, right + 12, bottom + 12), fill=(250, 250, 240))
+    draw.text((2610, 2308), "KING STREET", font=font(20), fill=(20, 30, 120))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    decoded = decode_image(buffer.getvalue(), max_side * 3 // 4).image
+    gated = TextReader(threads=2, max_side=max_side).predict(decoded)
+    whole = TextReader(threads=2, max_side=max_side, gate=False).predict(decoded)
+    assert [squash(line.text) for line in gated] == ["KINGSTREET"]
+    assert [squash(line.text) for line in whole] == ["KINGSTREET"]
+    assert overlap(gated[0].box, whole[0].box) > 0.9
+
+
+def test_reads_a_faint_caption_printed_on_a_photo() -> None:
+    """Letters only 30 grey levels lighter than the grass they are printed on, no sign
+    board around them: the gate still hands them to the reader."""
+    image = Image.new("RGB", (4000, 3000), (110, 160, 220))
+    grass = np.asarray(pixels((4000, 1800), 2), dtype=np.int16) // 3 + np.array([40, 80, 30])
+    image.paste(Image.fromarray(grass.clip(0, 255).astype(np.uint8)), (0, 1200))
+    ink = tuple(int(v) + 30 for v in grass[600:700, 1000:1400].reshape(-1, 3).mean(axis=0))
+    ImageDraw.Draw(image).text((1000, 1800), "SUMMER 2019", font=font(90), fill=ink)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    decoded = decode_image(buffer.getvalue(), OCR_INDEX_SIDE * 3 // 4).image
+    whole = TextReader(threads=2, max_side=OCR_INDEX_SIDE, gate=False).predict(decoded)
+    gated = TextReader(threads=2, max_side=OCR_INDEX_SIDE).predict(decoded)
+    assert [line.text for line in gated] == [line.text for line in whole] == ["SUMMER 2019"]
+
+
+@pytest.mark.parametrize("size", [(3, 3), (1, 200), (10, 7)])
+def test_tiny_images_are_read_without_error(reader: TextReader, size: tuple[int, int]) -> None:
+    assert reader.predict(Image.new("RGB", size, "white")) == []
 
 
 def test_a_blank_photo_has_no_text(reader: TextReader) -> None:

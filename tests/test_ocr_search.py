@@ -137,3 +137,9 @@ def test_photo_details_carry_the_text(indexed: Indexed) -> None:
     assert "".join(plate["text"].split()) == "RE16TGK"
     meadow = indexed.library.photo(indexed.ids["IMG_0003.jpg"])
     assert not meadow["text"]
+
+
+def test_the_reader_is_released_after_its_pass(indexed: Indexed) -> None:
+    """Each slow pass loads its model for the pass and gives the memory back after it."""
+    reader = indexed.library.models.ocr
+    assert reader is not None and not reader.loaded

@@ -74,6 +74,11 @@ def test_every_labelled_face_is_found_and_none_invented(indexed: tuple) -> None:
     assert counts == {name: len(who) for name, who in labels.items()}
 
 
+def test_the_face_model_is_released_after_its_pass(indexed: tuple) -> None:
+    library, _, _ = indexed
+    assert library.models.faces is not None and not library.models.faces.loaded
+
+
 def test_people_are_pure_and_complete(indexed: tuple) -> None:
     library, labels, _ = indexed
     predicted, truth = _identity_pairs(library, labels)

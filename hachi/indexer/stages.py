@@ -116,6 +116,9 @@ class OcrStage(Stage):
     def prepare(self, image: Image.Image) -> Image.Image:
         return image
 
+    def end(self) -> None:
+        self.reader.unload()  # the next pass's model loads into the memory this one held
+
     def run(self, prepared: Sequence[Any]) -> list[Any]:
         return [without_ocr_noise(self.reader.read_text(image)) for image in prepared]
 
@@ -151,6 +154,7 @@ class FaceStage(Stage):
         if self._store is not None:
             self._store.close()
             self._store = None
+        self.backend.unload()  # the next pass's model loads into the memory this one held
 
     def prepare(self, image: Image.Image) -> Image.Image:
         return image
