@@ -3,7 +3,7 @@
 // Run by tests/test_browser.py; CSP violations or console errors fail the last test.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { env, openBrowser, screenshots } from './harness.js';
+import { logIn, openBrowser, screenshots } from './harness.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 let session;
@@ -12,9 +12,7 @@ let page;
 before(async () => {
   session = await openBrowser();
   page = session.page;
-  await page.goto('/login');
-  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page);
   await page.waitForURL((url) => url.pathname === '/');
 });
 

@@ -62,6 +62,13 @@ function isExpectedError(message) {
   return /status of (400|401)/.test(text) && /\/api\/(login|search|session)/.test(url);
 }
 
+// Logs in with the test password through the login page; callers wait for what they need.
+export async function logIn(page) {
+  await page.goto('/login');
+  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
 export async function screenshots(page, name) {
   const dir = env('HACHI_SCREENSHOTS');
   mkdirSync(dir, { recursive: true });

@@ -4,7 +4,7 @@
 // Run by tests/test_browser.py on the small library, after ui.test.js.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { env, openBrowser, screenshots } from './harness.js';
+import { env, logIn, openBrowser, screenshots } from './harness.js';
 
 const LIBRARY = env('HACHI_LIBRARY');
 let session;
@@ -15,9 +15,7 @@ const resultCount = () => page.getByTestId('result-count');
 before(async () => {
   session = await openBrowser();
   page = session.page;
-  await page.goto('/login');
-  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page);
   await resultCount().waitFor();
 });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { env, openBrowser, screenshots } from './harness.js';
+import { env, logIn, openBrowser, screenshots } from './harness.js';
 
 const DEFAULT_MODEL = env('HACHI_DEFAULT_MODEL');
 const OTHER_MODEL = env('HACHI_OTHER_MODEL');
@@ -17,9 +17,7 @@ let page;
 before(async () => {
   session = await openBrowser();
   page = session.page;
-  await page.goto('/login');
-  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page);
   await page.getByTestId('result-count').waitFor();
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { env, openBrowser, screenshots } from './harness.js';
+import { env, logIn, openBrowser, screenshots } from './harness.js';
 
 const TOTAL = Number(env('HACHI_EXPECT_TOTAL'));
 const PER_CLASS = Number(env('HACHI_PER_CLASS'));
@@ -22,9 +22,7 @@ const tileNames = () => page.locator('.grid a.tile').evaluateAll((tiles) => tile
 before(async () => {
   session = await openBrowser();
   page = session.page;
-  await page.goto('/login');
-  await page.getByLabel('Password').fill(env('HACHI_TEST_PASSWORD'));
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page);
   await resultCount().filter({ hasText: photos(TOTAL) }).waitFor();
 });
 
