@@ -35,6 +35,7 @@ from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
+from hachi.search.engine import thumb_url
 from hachi.search.semantic import SemanticIndex
 
 SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
@@ -267,7 +268,7 @@ class Library(PeopleMixin):
                 }
                 if row["place"]
                 else None,
-                "preview_url": f"/api/photos/{photo_id}/thumbnail?size=preview",
+                "preview_url": thumb_url(row["content_hash"], PREVIEW),
                 "original_url": f"/api/photos/{photo_id}/original",
                 "indexed_at": row["indexed_at"],
                 "faces": self.faces(photo_id=photo_id),
@@ -299,6 +300,19 @@ class Library(PeopleMixin):
         if not path.exists():
             self._render(photo_id, kind, path)
         return path
+
+    def thumbnail_by_hash(self, content_hash: str, kind: str) -> Path:
+        """A content-addressed thumbnail: read from disk with no catalog query when it is
+        there (the grid's case); made from a photo with that content otherwise."""
+        path = thumbnail_path(self.settings.thumbs_dir, content_hash, kind)
+        if path.exists():
+            return path
+        for photo_id, _path in photos_db.photos_with_hash(self.conn, content_hash):
+            try:
+                return self.thumbnail_path(photo_id, kind)
+            except NotFound:
+                continue  # this copy is gone from disk; another may not be
+        raise NotFound(f"no photo with content {content_hash}")
 
     def _render(self, photo_id: int, kind: str, path: Path) -> None:
         """Previews are made on first view, not while indexing: most are never opened."""

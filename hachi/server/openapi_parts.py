@@ -219,6 +219,7 @@ def search_result_schema() -> Schema:
         camera=nullable("string"),
         place=nullable("string"),
         thumbnail_url=STR,
+        preview_url=STR,
     )
 
 
