@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
+from hachi.catalog import sessions
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.server.grid_keys import GRID_COOKIE_NAME, GRID_COOKIE_PATH, sync_grid_keys
@@ -54,7 +55,7 @@ def grid_cookie(client: FlaskClient) -> str | None:
 
 
 def test_login_hands_out_a_grid_key_that_logout_takes_back(settings: Settings) -> None:
-    with running_app(settings) as (app, _library):
+    with running_app(settings) as (app, library):
         browser, other = app.test_client(), app.test_client()
         response = login(browser)
         assert response.status_code == 200
@@ -65,6 +66,11 @@ def test_login_hands_out_a_grid_key_that_logout_takes_back(settings: Settings) -
         assert f"Path={GRID_COOKIE_PATH}" in header
         first = grid_cookie(browser)
         assert first is not None and keys(settings) == {first}
+        # the catalog keeps only the session's hash, which names no key: a copy opens nothing
+        stored = b"".join(p.read_bytes() for p in settings.home.glob("catalog.db*"))
+        assert first.encode() not in stored
+        hashes = sessions.live_session_hashes(library.conn)
+        assert (settings.grid_keys_dir / first).read_text() in hashes
         login(other)
         second = grid_cookie(other)
         assert second is not None and second != first and keys(settings) == {first, second}

@@ -111,7 +111,7 @@ def _check_grid_key(secret: str) -> None:
         return
     held = request.cookies.get(GRID_COOKIE_NAME)
     if held != key or request.path.startswith(GRID_COOKIE_PATH):
-        credentials.grant_grid_key(key)
+        credentials.grant_grid_key(secret)
     if held != key:
         g.grid_key = key
 
@@ -140,6 +140,7 @@ def start_session() -> None:
     secret = services().credentials.create_session(client, request.remote_addr or "")
     session.permanent = True
     session[COOKIE_SECRET_FIELD] = secret
+    services().credentials.grant_grid_key(secret)
     g.grid_key = services().credentials.grid_key(secret)
 
 

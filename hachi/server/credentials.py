@@ -25,7 +25,6 @@ class Credentials:
         self._conn: sqlite3.Connection = connect(catalog_path)
         self._lock = threading.Lock()
         self._grid_keys_dir = grid_keys_dir
-        self._grid_secret = grid_keys.grid_secret(self._conn)
         self._synced_at = 0.0
         with self._lock:
             self._sync_grid_keys()
@@ -40,12 +39,12 @@ class Credentials:
         """The grid key of a session's cookie secret; None when grid keys are off."""
         if self._grid_keys_dir is None:
             return None
-        return grid_keys.key_for_session(self._grid_secret, session_secret)
+        return grid_keys.key_for_session(session_secret)
 
-    def grant_grid_key(self, key: str) -> None:
-        """Let Caddy honour a live session's key (again: a sync may not have run yet)."""
+    def grant_grid_key(self, session_secret: str) -> None:
+        """Let Caddy honour a live session's key (it may have been swept or never made)."""
         if self._grid_keys_dir is not None:
-            grid_keys.grant(self._grid_keys_dir, key)
+            grid_keys.grant(self._grid_keys_dir, session_secret)
 
     def close(self) -> None:
         with self._lock:

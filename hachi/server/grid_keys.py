@@ -2,15 +2,17 @@
 
 A grid of 200 thumbnails through waitress costs 3x Caddy's file server even for a trivial
 WSGI app, so no per-thumbnail check in Python (nor Caddy's forward_auth, which is one) can
-keep up. Instead each live browser session has a grid key, HMAC(server key, the session's
-secret hash), which the browser holds as an HttpOnly cookie sent only to /api/thumbs/, and
-which exists as an empty file ``grid-keys/<key>`` under HACHI_HOME. The Caddyfile serves
-``/api/thumbs/<hash>.<kind>.webp`` from the thumbnail folder when the cookie names an
-existing key file (a stat in Caddy); everything else (bearer tokens, no Caddy, a thumbnail
-not rendered yet) goes to Hachi, which authenticates as for any other call.
+keep up. Instead each live browser session has a grid key derived from its cookie's secret
+(which the catalog never stores, so a copy of the catalog yields no key), which the browser
+holds as an HttpOnly cookie sent only to /api/thumbs/, and which exists as a file
+``grid-keys/<key>`` under HACHI_HOME holding the hash by which the catalog knows the
+session. The Caddyfile serves ``/api/thumbs/<hash>.<kind>.webp`` from the thumbnail
+folder when the cookie names an existing key file (a stat in Caddy); everything else
+(bearer tokens, no Caddy, a thumbnail not rendered yet) goes to Hachi, which
+authenticates as for any other call.
 
-Keys follow sessions: :func:`sync_grid_keys` makes the folder hold exactly the keys of the
-live sessions. It runs whenever a session starts or ends (in the server and the CLI), at
+Keys follow sessions: :func:`sync_grid_keys` removes every key whose session has ended or
+expired. It runs whenever a session starts or ends (in the server and the CLI), at
 server start, and at least every SYNC_INTERVAL_S while the server is used, so logging out,
 "log out everywhere" and expiry close Caddy's door as they close Hachi's.
 """
@@ -24,7 +26,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from hachi.catalog import auth, sessions
+from hachi.catalog import sessions
 
 GRID_COOKIE_NAME = "hachi_grid"
 GRID_COOKIE_PATH = "/api/thumbs/"
@@ -33,35 +35,38 @@ KEY_PATTERN = re.compile(r"[0-9a-f]{64}")
 KEY_LABEL = b"hachi grid keys"
 
 
-def grid_secret(conn: sqlite3.Connection) -> bytes:
-    """The server key behind grid keys, derived from the cookie-signing key (no new secret)."""
-    return hmac.new(auth.session_secret(conn).encode(), KEY_LABEL, hashlib.sha256).digest()
+def key_for_session(session_secret: str) -> str:
+    """The grid key of the session a cookie's secret opens (not its stored hash)."""
+    return hmac.new(KEY_LABEL, session_secret.encode(), hashlib.sha256).hexdigest()
 
 
-def grid_key(secret: bytes, session_secret_hash: str) -> str:
-    return hmac.new(secret, session_secret_hash.encode(), hashlib.sha256).hexdigest()
-
-
-def key_for_session(secret: bytes, session_secret: str) -> str:
-    """The grid key of the session a cookie's secret opens."""
-    return grid_key(secret, sessions.secret_hash(session_secret))
-
-
-def grant(folder: Path, key: str) -> None:
-    """Let Caddy honour ``key`` (an empty file, readable by this user only)."""
-    if not KEY_PATTERN.fullmatch(key):
-        raise ValueError("not a grid key")
+def grant(folder: Path, session_secret: str) -> str:
+    """Let Caddy honour the session's key: a file, readable by this user only, naming the
+    session by its hash (for :func:`sync_grid_keys`). Returns the key."""
+    key = key_for_session(session_secret)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(folder / key, os.O_CREAT | os.O_WRONLY, 0o600))
+    path = folder / key
+    if not path.exists():
+        temp = folder / f".{key}.tmp"
+        fd = os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(sessions.secret_hash(session_secret))
+        os.replace(temp, path)  # Caddy never sees a key whose session is not written yet
+    return key
 
 
 def sync_grid_keys(conn: sqlite3.Connection, folder: Path) -> None:
-    """Make ``folder`` hold the keys of the live sessions, and nothing else."""
-    secret = grid_secret(conn)
-    live = {grid_key(secret, h) for h in sessions.live_session_hashes(conn)}
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Remove from ``folder`` every key whose session has ended or expired."""
+    if not folder.exists():
+        return
+    live = set(sessions.live_session_hashes(conn))
     for entry in os.scandir(folder):
-        if entry.name not in live:
+        if entry.name.startswith("."):
+            continue  # a key being granted right now
+        try:
+            with open(entry.path) as handle:
+                owner = handle.read(100)
+        except OSError:
+            owner = ""
+        if owner not in live or not KEY_PATTERN.fullmatch(entry.name):
             Path(entry.path).unlink(missing_ok=True)
-    for key in live:
-        grant(folder, key)
