@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
+from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
 from hachi.indexer.runner import BackgroundIndexer
 from hachi.library_models import ModelService
 from hachi.library_people import PeopleMixin
@@ -130,6 +130,17 @@ class Library(PeopleMixin):
     def list_folders(self) -> list[folders_db.Folder]:
         return folders_db.list_folders(self.conn)
 
+    def folder_dicts(self) -> list[dict[str, Any]]:
+        """Folders, each with the unfinished job that covers it (its counts grow as the job
+        commits, long before the scan ends and stamps last_scan_at)."""
+        active = jobs_db.active_jobs(self.conn)
+        listed = []
+        for folder in self.list_folders():
+            job = next((j for j in active if folder.id in j.folder_ids), None)
+            indexing = job and {"job_id": job.id, "state": job.state, "phase": job.phase}
+            listed.append({**folder.to_dict(), "indexing": indexing})
+        return listed
+
     def add_folder(self, path: str) -> tuple[folders_db.Folder, jobs_db.Job]:
         resolved = self.rules.check_root(path)
         with self._write_lock:
@@ -163,9 +174,22 @@ class Library(PeopleMixin):
         return job
 
     def job_dict(self, job: jobs_db.Job) -> dict[str, Any]:
+        """The job's row, with each phase's rate and the ETA of the whole job."""
         data = job.to_dict()
-        data.update(_rate_eta(job))
+        planned = self._planned_passes() if job.state in RUNNING_STATES else []
+        rates = jobs_db.recorded_rates(self.conn)
+        data.update(job_progress(job, planned, rates, time.time()))
         return data
+
+    def _planned_passes(self) -> list[PlannedPass]:
+        """The passes the running job has still to make, with the photos each needs now."""
+        models = self.models
+        inline = {stage.task for stage in models.inline_stages()}
+        needing = analyses.count_needing
+        return [
+            PlannedPass(s.task, s.task in inline, needing(self.conn, s.task, s.model))
+            for s in models.pass_stages()
+        ]
 
     def current_job(self) -> jobs_db.Job | None:
         active = jobs_db.active_jobs(self.conn)
@@ -327,14 +351,3 @@ class Library(PeopleMixin):
         if not 1 <= limit <= 100:
             raise BadRequest("limit must be between 1 and 100")
         return suggest.suggestions(self.conn, prefix or "", kind, limit)
-
-
-def _rate_eta(job: jobs_db.Job) -> dict[str, float | None]:
-    if not job.started_at or job.state not in ("running", "cancelling"):
-        return {"rate": None, "eta_s": None}
-    started = datetime.strptime(job.started_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    elapsed = max(1e-3, time.time() - started.timestamp())
-    processed = job.done + job.failed + job.moved
-    rate = processed / elapsed
-    remaining = max(0, job.found - job.unchanged - processed)
-    return {"rate": round(rate, 2), "eta_s": round(remaining / rate, 1) if rate > 0 else None}

@@ -21,6 +21,7 @@ from hachi.errors import NotFound
 HEARTBEAT_STALE_S = 60.0
 COUNTERS = ("found", "done", "unchanged", "failed", "removed", "moved")
 ACTIVE_STATES = ("queued", "running", "cancelling")
+RATE_PREFIX = "rate."  # settings keys: the last measured rate of each phase
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,13 @@ class Job:
     phase: str | None = None
     phase_done: int = 0
     phase_total: int = 0
+    phase_started_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("owner_pid")
         data.pop("heartbeat_at")
+        data.pop("phase_started_at")
         return data
 
 
@@ -158,11 +161,33 @@ def update_progress(
 
 
 def update_phase(conn: sqlite3.Connection, job_id: int, phase: str, done: int, total: int) -> None:
-    """Progress of a model pass ('clip', 'faces', 'ocr') after the scan phase."""
+    """Progress of a model pass ('clip', 'faces', 'ocr') after the scan phase; a pass
+    starts (its clock too) with ``done`` 0."""
+    now = time.time()
     conn.execute(
-        "UPDATE jobs SET phase = ?, phase_done = ?, phase_total = ?, heartbeat_at = ? WHERE id = ?",
-        (phase, done, total, time.time(), job_id),
+        "UPDATE jobs SET phase_started_at = CASE WHEN ? = 0 OR phase IS NOT ? "
+        "OR phase_started_at IS NULL THEN ? ELSE phase_started_at END, "
+        "phase = ?, phase_done = ?, phase_total = ?, heartbeat_at = ? WHERE id = ?",
+        (done, phase, now, phase, done, total, now, job_id),
     )
+
+
+def record_rate(conn: sqlite3.Connection, phase: str, photos_per_s: float) -> None:
+    """Remember how fast a phase ('scan', or a pass) ran, to time it before it next runs."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (RATE_PREFIX + phase, repr(float(photos_per_s))),
+        )
+
+
+def recorded_rates(conn: sqlite3.Connection) -> dict[str, float]:
+    """Photos per second of each phase when it last ran."""
+    rows = conn.execute(
+        "SELECT key, value FROM settings WHERE key LIKE ?", (RATE_PREFIX + "%",)
+    ).fetchall()
+    return {str(k)[len(RATE_PREFIX) :]: float(v) for k, v in rows}
 
 
 def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job:

@@ -228,6 +228,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sessions_expiry ON sessions (expires_at);
     ALTER TABLE tokens ADD COLUMN expires_at TEXT;
     """,
+    # 6: when the running model pass started, so its rate (and the job's ETA) is measured.
+    """
+    ALTER TABLE jobs ADD COLUMN phase_started_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
