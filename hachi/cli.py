@@ -113,7 +113,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     library = Library(settings)
     try:
         status = library.status()
-        status["folders_list"] = [f.to_dict() for f in library.list_folders()]
+        status["folders_list"] = library.folder_dicts()
     finally:
         library.close()
     if args.json:
@@ -123,15 +123,58 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  {status['photos']} photos in {status['folders']} folders, {status['failed']} failed")
     job = status["job"]
     if job:
+        which = "job" if job["passes"] else "last job"
         print(
-            f"  last job #{job['id']}: {job['state']}, {job['done']} indexed, "
+            f"  {which} #{job['id']}: {job['state']}, {job['done']} indexed, "
             f"{job['unchanged']} unchanged, {job['failed']} failed of {job['found']} found"
         )
+        for line in _describe_passes(job):
+            print(f"    {line}")
     print(f"  CLIP model: {_describe_clip(status['models']['clip'])}")
     print(f"  {_watch_line(status['watch'])}")
     for notice in status["notices"]:
         print(f"  note: {notice}")
     return 0
+
+
+PHASE_NAMES = {
+    "scan": "reading files",
+    "clip": "semantic search",
+    "faces": "faces",
+    "ocr": "text in photos",
+}
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _describe_passes(job: dict[str, Any]) -> list[str]:
+    """Each phase of a running job with its rate and ETA, then the whole job's ETA."""
+    lines = []
+    for phase in job.get("passes") or []:
+        name = PHASE_NAMES.get(phase["task"], phase["task"])
+        unit = "files" if phase["task"] == "scan" else "photos"
+        rate = f"{phase['rate']:.2f} {unit}/s" if phase["rate"] else "not timed yet"
+        if phase["state"] == "done":
+            lines.append(f"{name}: done" + (f" ({rate})" if phase["rate"] else ""))
+            continue
+        left = "" if phase["eta_s"] is None else f", about {_duration(phase['eta_s'])} left"
+        counts = f"{phase['done']} of {phase['total']}"
+        waiting = "waiting, " if phase["state"] == "pending" else ""
+        lines.append(f"{name}: {waiting}{counts} {unit}, {rate}{left}")
+    if job.get("passes"):
+        if job["eta_s"] is None:
+            lines.append("whole library: time left not known yet")
+        else:
+            bound = "at least " if job["eta_partial"] else "about "
+            lines.append(f"whole library: {bound}{_duration(job['eta_s'])} left")
+    return lines
 
 
 def _describe_clip(clip: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from hachi.catalog.clock import utc_now
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, NotFound
+from hachi.server.grid_keys import sync_grid_keys
 
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_DURATION = timedelta(days=100 * 366)
@@ -47,6 +48,7 @@ def _catalog(settings: Settings) -> Iterator[sqlite3.Connection]:
     conn = connect(settings.catalog_path)
     try:
         yield conn
+        sync_grid_keys(conn, settings.grid_keys_dir)  # sessions ended here end their keys
     finally:
         conn.close()
 

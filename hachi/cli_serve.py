@@ -69,6 +69,8 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
                 lan=args.lan,
                 trust_ca=args.trust_ca,
                 proxy_secret=settings.proxy_secret,
+                thumbs_dir=settings.thumbs_dir,
+                grid_keys_dir=settings.grid_keys_dir,
             )
             urls = caddy.urls
         for folder in args.index or []:

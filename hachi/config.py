@@ -137,6 +137,11 @@ class Settings:
         return self.home / "thumbs"
 
     @property
+    def grid_keys_dir(self) -> Path:
+        """Keys of live browser sessions, which Caddy checks to serve thumbnails itself."""
+        return self.home / "grid-keys"
+
+    @property
     def models_path(self) -> Path:
         return self.models_dir or self.home / "models"
 

@@ -236,7 +236,8 @@ def test_result_fields(library: tuple[Library, list[Truth]]) -> None:
     hit = lib.search(f"file:{t.name}")["results"][0]
     assert hit["taken_at"] == t.taken
     assert hit["camera"] == "Canon EOS 5D Mark IV"
-    assert hit["place"] and hit["thumbnail_url"] == f"/api/photos/{t.id}/thumbnail"
+    content = lib.conn.execute("SELECT content_hash FROM photos WHERE id = ?", (t.id,)).fetchone()
+    assert hit["place"] and hit["thumbnail_url"] == f"/api/thumbs/{content[0]}.grid.webp"
     assert Path(hit["path"]).is_absolute()
 
 

@@ -12,6 +12,7 @@ import json
 import secrets
 import shutil
 from collections.abc import Iterator
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ def request(
     body: Any = None,
     headers: dict[str, str] | None = None,
     source: str = CLIENT_ADDRESS,
-) -> tuple[int, dict[str, str], Any]:
+) -> tuple[int, Message, Any]:
     """One request from ``source``; returns status, headers and the decoded JSON."""
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(
@@ -56,12 +57,13 @@ def request(
         conn.request(method, path, body=payload, headers=sent)
         response = conn.getresponse()
         data = response.read()
-        return response.status, dict(response.getheaders()), json.loads(data) if data else None
+        # the message, not a dict: login sets two cookies, the session's first
+        return response.status, response.headers, json.loads(data) if data else None
     finally:
         conn.close()
 
 
-def cookie_of(headers: dict[str, str]) -> str:
+def cookie_of(headers: Message) -> str:
     return headers["Set-Cookie"].split(";", 1)[0]
 
 

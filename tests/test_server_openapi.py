@@ -156,9 +156,10 @@ def test_the_document_accepts_bodies_the_server_accepts(
 
 
 def test_path_ids_are_bounded_to_64_bits() -> None:
+    """Path parameters are ids, but for the content-addressed thumbnail's name."""
     for op in documented_operations(openapi_document()).values():
         for param in op.get("parameters", []):
-            if param["in"] == "path":
+            if param["in"] == "path" and op["operationId"] != "getThumbByContent":
                 assert param["schema"]["maximum"] == 2**63 - 1
 
 

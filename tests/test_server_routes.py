@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,7 +110,8 @@ def test_search_pages_with_a_cursor(indexed: Indexed) -> None:
     assert names == {"IMG_0001.jpg", "IMG_0002.jpg", "beach.jpg", ODD_NAME}
     hit = indexed.get("/api/search?q=camera:nikon").get_json()["results"]
     assert [r["name"] for r in hit] == ["IMG_0002.jpg"]
-    assert hit[0]["thumbnail_url"] == f"/api/photos/{hit[0]['id']}/thumbnail"
+    assert re.fullmatch(r"/api/thumbs/[0-9a-f]{32}\.grid\.webp", hit[0]["thumbnail_url"])
+    assert hit[0]["preview_url"] == hit[0]["thumbnail_url"].replace(".grid.", ".preview.")
 
 
 def test_a_query_needing_a_missing_model_is_503(indexed: Indexed) -> None:
@@ -144,6 +146,43 @@ def test_thumbnails_are_webp_with_etag(indexed: Indexed) -> None:
     assert again.status_code == 304
     preview = indexed.get(url + "?size=preview")
     assert preview.status_code == 200 and preview.mimetype == "image/webp"
+
+
+def test_thumbnails_by_content_are_cached_for_good(indexed: Indexed) -> None:
+    """The grid's URLs name the content: the browser keeps them and never asks again;
+    private, because they are one person's photos behind a login."""
+    hit = indexed.get("/api/search?q=file:IMG_0001").get_json()["results"][0]
+    response = indexed.get(hit["thumbnail_url"])
+    assert response.status_code == 200 and response.mimetype == "image/webp"
+    assert response.data == indexed.get(f"/api/photos/{hit['id']}/thumbnail").data
+    control = response.cache_control
+    assert control.private and control.immutable and control.max_age == 365 * 24 * 60 * 60
+    assert not control.public and "sandbox" in response.headers["Content-Security-Policy"]
+    again = indexed.get(hit["thumbnail_url"], headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    details = indexed.get(f"/api/photos/{hit['id']}").get_json()
+    assert details["preview_url"] == hit["preview_url"]
+    preview = indexed.get(hit["preview_url"])  # made on first view, from the photo
+    assert preview.status_code == 200 and preview.mimetype == "image/webp"
+    assert indexed.client.get(hit["thumbnail_url"]).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../catalog.db",
+        "..%2f..%2fcatalog.db",
+        "9F65A43E536BD4323934CC5F10745580.grid.webp",  # upper case: not a name we make
+        "9f65a43e536bd4323934cc5f1074558.grid.webp",  # 31 digits
+        "9f65a43e536bd4323934cc5f10745580.huge.webp",
+        "9f65a43e536bd4323934cc5f10745580.grid.webp.tmp",
+        "00000000000000000000000000000000.grid.webp",  # well formed, no such photo
+    ],
+)
+def test_thumbnails_by_content_take_only_hashes(indexed: Indexed, name: str) -> None:
+    response = indexed.get(f"/api/thumbs/{name}")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
 
 
 def test_original_is_the_untouched_file_with_a_safe_name(indexed: Indexed) -> None:

@@ -24,6 +24,7 @@ ACTIVE_STATES = ("queued", "running", "cancelling")
 INDEX = "index"  # a scan of whole folders: adding a folder, a rescan, the daily rescan
 WATCH = "watch"  # a scan of what a folder watcher saw change
 MAX_SCOPE_PATHS = 20_000  # a watch job wider than this scans its folders whole
+RATE_PREFIX = "rate."  # settings keys: the last measured rate of each phase
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Job:
     phase_done: int = 0
     phase_total: int = 0
     paths: list[str] | None = None  # a scoped job scans only these (folders recursively)
+    phase_started_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +58,7 @@ class Job:
         data.pop("heartbeat_at")
         paths = data.pop("paths")
         data["scoped_paths"] = None if paths is None else len(paths)
+        data.pop("phase_started_at")
         return data
 
 
@@ -202,11 +205,33 @@ def update_progress(
 
 
 def update_phase(conn: sqlite3.Connection, job_id: int, phase: str, done: int, total: int) -> None:
-    """Progress of a model pass ('clip', 'faces', 'ocr') after the scan phase."""
+    """Progress of a model pass ('clip', 'faces', 'ocr') after the scan phase; a pass
+    starts (its clock too) with ``done`` 0."""
+    now = time.time()
     conn.execute(
-        "UPDATE jobs SET phase = ?, phase_done = ?, phase_total = ?, heartbeat_at = ? WHERE id = ?",
-        (phase, done, total, time.time(), job_id),
+        "UPDATE jobs SET phase_started_at = CASE WHEN ? = 0 OR phase IS NOT ? "
+        "OR phase_started_at IS NULL THEN ? ELSE phase_started_at END, "
+        "phase = ?, phase_done = ?, phase_total = ?, heartbeat_at = ? WHERE id = ?",
+        (done, phase, now, phase, done, total, now, job_id),
     )
+
+
+def record_rate(conn: sqlite3.Connection, phase: str, photos_per_s: float) -> None:
+    """Remember how fast a phase ('scan', or a pass) ran, to time it before it next runs."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (RATE_PREFIX + phase, repr(float(photos_per_s))),
+        )
+
+
+def recorded_rates(conn: sqlite3.Connection) -> dict[str, float]:
+    """Photos per second of each phase when it last ran."""
+    rows = conn.execute(
+        "SELECT key, value FROM settings WHERE key LIKE ?", (RATE_PREFIX + "%",)
+    ).fetchall()
+    return {str(k)[len(RATE_PREFIX) :]: float(v) for k, v in rows}
 
 
 def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job:

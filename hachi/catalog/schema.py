@@ -233,6 +233,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN paths TEXT;
     """,
+    # 7: when the running model pass started, so its rate (and the job's ETA) is measured.
+    """
+    ALTER TABLE jobs ADD COLUMN phase_started_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

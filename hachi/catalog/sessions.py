@@ -112,6 +112,14 @@ def list_sessions(conn: sqlite3.Connection, now: datetime | None = None) -> list
     return [SessionInfo(**dict(r)) for r in rows]
 
 
+def live_session_hashes(conn: sqlite3.Connection, now: datetime | None = None) -> list[str]:
+    """The secret hashes of the sessions that have not ended or expired."""
+    rows = conn.execute(
+        "SELECT secret_hash FROM sessions WHERE expires_at > ?", (utc_text(_now(now)),)
+    )
+    return [str(r[0]) for r in rows]
+
+
 def delete_session(conn: sqlite3.Connection, session_id: int) -> bool:
     with transaction(conn):
         cur = conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
 
 CHUNK = 256
+MIN_TIMED_PHOTOS = 8  # fewer say little about the pass's speed
 
 
 class PassCancelled(Exception):
@@ -53,6 +55,7 @@ def run_pass(
         return 0
     done = 0
     stage.begin(conn)
+    started = time.monotonic()  # the model is loaded: time the photos alone
     try:
         with transaction(conn):
             jobs_db.update_phase(conn, job_id, stage.task, 0, total)
@@ -67,6 +70,8 @@ def run_pass(
                     _store(conn, job_id, stage, batch, done, total)
     finally:
         stage.end()
+    if done >= MIN_TIMED_PHOTOS:
+        jobs_db.record_rate(conn, stage.task, done / max(time.monotonic() - started, 1e-3))
     return done
 
 

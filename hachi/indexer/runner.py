@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 
 from hachi.catalog import jobs as jobs_db
@@ -23,6 +24,7 @@ from hachi.indexer.stages import Stage
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
 IMAGE_MODELS_IDLE_S = 60.0
+MIN_TIMED_FILES = 8  # a rescan that found a file or two says little about the scan's speed
 
 
 def run_next_job(
@@ -51,9 +53,11 @@ def run_next_job(
         rules = FolderRules.for_settings(settings)
         try:
             inline = _stages(models, conn, inline=True)
+            started = time.monotonic()
             progress = IndexJob(
                 conn, job, extractor, settings.workers, on_progress, inline, rules, stopping
             ).run()
+            _record_scan_rate(conn, progress, time.monotonic() - started)
             # a model that arrived during the scan (a background download) runs right away
             for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules, stopping)
@@ -75,6 +79,13 @@ def run_next_job(
         return jobs_db.get_job(conn, job.id), progress
     finally:
         conn.close()
+
+
+def _record_scan_rate(conn: sqlite3.Connection, progress: Progress, seconds: float) -> None:
+    """Files extracted per second, to time the next job's scan before it has a rate."""
+    processed = progress.done + progress.failed + progress.moved
+    if processed >= MIN_TIMED_FILES:
+        jobs_db.record_rate(conn, "scan", processed / max(seconds, 1e-3))
 
 
 def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bool) -> list[Stage]:

@@ -21,6 +21,7 @@ from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.queries import Condition, Criteria
 from hachi.errors import BadRequest, ModelUnavailable
+from hachi.media.thumbnails import GRID, PREVIEW
 from hachi.search import hybrid
 from hachi.search.query import (
     DateRange,
@@ -268,6 +269,11 @@ def _query_vector(
     return total / max(float(np.linalg.norm(total)), 1e-12), set(similar)
 
 
+def thumb_url(content_hash: str, kind: str) -> str:
+    """A thumbnail's URL names its content, so it never changes and is cached for good."""
+    return f"/api/thumbs/{content_hash}.{kind}.webp"
+
+
 def summary(row: dict[str, Any], score: float) -> dict[str, Any]:
     """A search hit as clients see it."""
     return {
@@ -289,5 +295,6 @@ def summary(row: dict[str, Any], score: float) -> dict[str, Any]:
         "mime": row["mime"],
         "size": row["size"],
         "folder": row["folder"],
-        "thumbnail_url": f"/api/photos/{row['id']}/thumbnail",
+        "thumbnail_url": thumb_url(row["content_hash"], GRID),
+        "preview_url": thumb_url(row["content_hash"], PREVIEW),
     }

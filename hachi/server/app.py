@@ -58,7 +58,7 @@ def create_app(
     owns_library = library is None
     if library is None:
         library = Library(settings)
-    credentials = Credentials(settings.catalog_path)
+    credentials = Credentials(settings.catalog_path, settings.grid_keys_dir)
     app = HachiFlask(__name__, static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config[routes_ui.STATIC_DIR_KEY] = static_dir or routes_ui.default_static_dir()

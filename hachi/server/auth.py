@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import MethodNotAllowed
 
 from hachi.catalog.sessions import SESSION_LIFETIME
 from hachi.errors import Unauthorized
 from hachi.server.context import services
+from hachi.server.grid_keys import GRID_COOKIE_NAME, GRID_COOKIE_PATH
 from hachi.server.login_links import link_path
 
 SESSION_COOKIE_NAME = "hachi_session"
@@ -36,6 +37,10 @@ class ProxyAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        super().save_session(app, session, response)
+        set_grid_cookie(response)  # after the session's own cookie, which clients read first
 
 
 def public(view: F) -> F:
@@ -96,6 +101,38 @@ def authenticate() -> None:
     if g.credential_id is None:
         raise unauthorized("log in first, or send an `Authorization: Bearer <token>` header")
     g.auth = "cookie"
+    _check_grid_key(session[COOKIE_SECRET_FIELD])
+
+
+def _check_grid_key(secret: str) -> None:
+    """Hand the browser its session's grid key when it lacks it (see grid_keys). A thumbnail
+    that reached Hachi with the right key means Caddy did not find the key: grant it again."""
+    credentials = services().credentials
+    key = credentials.grid_key(secret)
+    if key is None:
+        return
+    held = request.cookies.get(GRID_COOKIE_NAME)
+    if held != key or request.path.startswith(GRID_COOKIE_PATH):
+        credentials.grant_grid_key(secret)
+    if held != key:
+        g.grid_key = key
+
+
+def set_grid_cookie(response: Response) -> None:
+    """Send the grid key noted for this request, or drop it at logout."""
+    key = g.pop("grid_key", None)
+    if key == "":
+        response.delete_cookie(GRID_COOKIE_NAME, path=GRID_COOKIE_PATH)
+    elif key:
+        response.set_cookie(
+            GRID_COOKIE_NAME,
+            key,
+            max_age=SESSION_LIFETIME,
+            path=GRID_COOKIE_PATH,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Strict",
+        )
 
 
 def start_session() -> None:
@@ -105,6 +142,8 @@ def start_session() -> None:
     secret = services().credentials.create_session(client, request.remote_addr or "")
     session.permanent = True
     session[COOKIE_SECRET_FIELD] = secret
+    services().credentials.grant_grid_key(secret)
+    g.grid_key = services().credentials.grid_key(secret)
 
 
 def end_session() -> None:
@@ -113,6 +152,7 @@ def end_session() -> None:
     if isinstance(secret, str) and secret:
         services().credentials.forget_session(secret)
     session.clear()
+    g.grid_key = ""
 
 
 def install(app: Flask, secret: str) -> None:

@@ -93,6 +93,8 @@ def start_caddy(
     trust_ca: bool = False,
     *,
     proxy_secret: str = "",
+    thumbs_dir: Path | None = None,
+    grid_keys_dir: Path | None = None,
 ) -> Caddy:
     """Caddy on ``ui_port`` in front of the API on ``api_port``; it keeps its certificates
     and log in ``caddy_home``.
@@ -101,6 +103,8 @@ def start_caddy(
     Caddy's CA goes into this machine's trust store only with ``trust_ca`` (which needs
     root); otherwise the certificate is left at ca_certificate(caddy_home) for the user.
     Caddy sends ``proxy_secret`` upstream as X-Hachi-Proxy (see security.TrustedProxy).
+    With ``thumbs_dir`` and ``grid_keys_dir`` it serves logged-in browsers' thumbnails
+    itself (see grid_keys).
     """
     binary = caddy_binary()
     if binary is None:
@@ -118,6 +122,11 @@ def start_caddy(
         "XDG_DATA_HOME": str(caddy_home),  # Caddy's CA and certificates
         "XDG_CONFIG_HOME": str(caddy_home),  # its autosaved config
     }
+    for name, folder in (("HACHI_THUMBS", thumbs_dir), ("HACHI_GRID_KEYS", grid_keys_dir)):
+        if folder is None:
+            env.pop(name, None)  # the Caddyfile's default: no such folder, all to Hachi
+        else:
+            env[name] = str(folder)
     if trust_ca:
         env["HACHI_CADDY_TRUST"] = ""  # the Caddyfile's default is skip_install_trust
     else:

@@ -9,19 +9,42 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from hachi.catalog import auth, sessions
 from hachi.catalog.auth import TokenInfo
 from hachi.catalog.db import connect
 from hachi.catalog.sessions import SessionInfo
+from hachi.server import grid_keys
 
 
 class Credentials:
-    def __init__(self, catalog_path: Path) -> None:
+    def __init__(self, catalog_path: Path, grid_keys_dir: Path | None = None) -> None:
         self._path = catalog_path
         self._conn: sqlite3.Connection = connect(catalog_path)
         self._lock = threading.Lock()
+        self._grid_keys_dir = grid_keys_dir
+        self._synced_at = 0.0
+        with self._lock:
+            self._sync_grid_keys()
+
+    def _sync_grid_keys(self) -> None:
+        """With the lock held: grid keys follow the live sessions (see grid_keys)."""
+        if self._grid_keys_dir is not None:
+            grid_keys.sync_grid_keys(self._conn, self._grid_keys_dir)
+            self._synced_at = time.monotonic()
+
+    def grid_key(self, session_secret: str) -> str | None:
+        """The grid key of a session's cookie secret; None when grid keys are off."""
+        if self._grid_keys_dir is None:
+            return None
+        return grid_keys.key_for_session(session_secret)
+
+    def grant_grid_key(self, session_secret: str) -> None:
+        """Let Caddy honour a live session's key (it may have been swept or never made)."""
+        if self._grid_keys_dir is not None:
+            grid_keys.grant(self._grid_keys_dir, session_secret)
 
     def close(self) -> None:
         with self._lock:
@@ -63,10 +86,14 @@ class Credentials:
 
     def create_session(self, client: str, address: str) -> str:
         with self._lock:
-            return sessions.create_session(self._conn, client, address)
+            secret = sessions.create_session(self._conn, client, address)
+            self._sync_grid_keys()
+            return secret
 
     def use_session(self, secret: str) -> int | None:
         with self._lock:
+            if time.monotonic() - self._synced_at > grid_keys.SYNC_INTERVAL_S:
+                self._sync_grid_keys()  # expired sessions lose their keys too
             return sessions.use_session(self._conn, secret)
 
     def list_sessions(self) -> list[SessionInfo]:
@@ -76,11 +103,16 @@ class Credentials:
     def forget_session(self, secret: str) -> None:
         with self._lock:
             sessions.delete_session_with_secret(self._conn, secret)
+            self._sync_grid_keys()
 
     def end_session(self, session_id: int) -> bool:
         with self._lock:
-            return sessions.delete_session(self._conn, session_id)
+            ended = sessions.delete_session(self._conn, session_id)
+            self._sync_grid_keys()
+            return ended
 
     def end_all_sessions(self) -> int:
         with self._lock:
-            return sessions.delete_all_sessions(self._conn)
+            ended = sessions.delete_all_sessions(self._conn)
+            self._sync_grid_keys()
+            return ended

@@ -20,7 +20,7 @@ from typing import Any
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import RequestEntityTooLarge
 
 from hachi.server.errors import code_for, error_body
@@ -85,6 +85,31 @@ def json_error(error: Any, body_limit: int) -> dict[str, Any]:
     return error_body(code, str(error.body) or error.reason)
 
 
+class KeepAliveTask(WSGITask):
+    """Waitress's task, keeping the connection open after a 304 (or 204).
+
+    Waitress closes any HTTP/1.1 response that has no Content-Length, bodiless ones
+    included, so every revalidated thumbnail cost a new connection. A response that may
+    have no body needs no length to end: only the client's own ``Connection: close``
+    (or an error) closes it.
+    """
+
+    _bodiless_header = False
+
+    def build_response_header(self) -> bytes:
+        self._bodiless_header = not self.has_body and self.version == "1.1"
+        try:
+            return bytes(super().build_response_header())
+        finally:
+            self._bodiless_header = False
+
+    def set_close_on_finish(self) -> None:
+        asked = self.request.headers.get("CONNECTION", "").lower() == "close"
+        if self._bodiless_header and not asked:
+            return
+        super().set_close_on_finish()
+
+
 class HachiChannel(HTTPChannel):
     """Waitress's channel with Hachi's parser and errors, and a lingering close.
 
@@ -95,6 +120,7 @@ class HachiChannel(HTTPChannel):
     """
 
     parser_class = BodyLimitParser
+    task_class = KeepAliveTask
     error_task_class = JsonErrorTask
     linger_on_close = False
     lingering_until: float | None = None

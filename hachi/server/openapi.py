@@ -391,6 +391,33 @@ def photo_paths() -> dict[str, Schema]:
                 errors=(400, 404),
             )
         },
+        "/api/thumbs/{name}": {
+            "get": operation(
+                "getThumbByContent",
+                "A thumbnail by content hash, as search results and photo details link it "
+                "(`thumbnail_url`, `preview_url`): cached for good (`private, immutable`). "
+                "Behind Caddy, a logged-in browser gets these from Caddy itself.",
+                "photos",
+                {
+                    "200": image("The thumbnail.", "image/webp"),
+                    "304": {"description": "Unchanged."},
+                },
+                params=(
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "description": "`<content hash>.grid.webp` or `<content hash>.preview.webp`"
+                        " (32 lower-case hex digits); anything else is a 404.",
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[0-9a-f]{32}\\.(grid|preview)\\.webp$",
+                        },
+                    },
+                ),
+                errors=(404,),
+            )
+        },
         "/api/photos/{photo_id}/original": {
             "get": operation(
                 "getOriginal",

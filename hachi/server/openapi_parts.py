@@ -136,6 +136,19 @@ def schemas() -> dict[str, Schema]:
             last_scan_at=nullable("string"),
             photos=INT,
             failed=INT,
+            indexing={
+                "description": "The unfinished job that covers this folder, or null; its "
+                "photos count grows as that job commits.",
+                "oneOf": [
+                    {"type": "null"},
+                    obj(
+                        ("job_id", "state", "phase"),
+                        job_id=INT,
+                        state=STR,
+                        phase=nullable("string"),
+                    ),
+                ],
+            },
         ),
         "Job": job_schema(),
         "FailedFile": obj(("path", "error"), path=STR, error=STR, failed_at=nullable("string")),
@@ -208,8 +221,31 @@ def job_schema() -> Schema:
         finished_at=nullable("string"),
         current=nullable("string"),
         error=nullable("string"),
-        rate=nullable("number"),
-        eta_s=nullable("number"),
+        rate={
+            **nullable("number"),
+            "description": "Files or photos a second, of the phase now running.",
+        },
+        eta_s={
+            **nullable("number"),
+            "description": "Seconds left for the whole job, every pass included.",
+        },
+        eta_partial={
+            **BOOL,
+            "description": "A phase left has never been timed: eta_s is a lower bound.",
+        },
+        passes={
+            "type": "array",
+            "description": "The scan, then each model pass: state, counts, rate and ETA.",
+            "items": obj(
+                ("task", "state", "done", "total", "rate", "eta_s"),
+                task={**STR, "description": "scan, clip, faces, ocr, ..."},
+                state={"enum": ["done", "running", "pending"]},
+                done=INT,
+                total=INT,
+                rate=nullable("number"),
+                eta_s=nullable("number"),
+            ),
+        },
         scoped_paths={
             **nullable("integer"),
             "description": "How many changed paths a watch job scans; null: whole folders.",
@@ -229,6 +265,7 @@ def search_result_schema() -> Schema:
         camera=nullable("string"),
         place=nullable("string"),
         thumbnail_url=STR,
+        preview_url=STR,
     )
 
 

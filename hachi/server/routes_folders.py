@@ -25,7 +25,7 @@ bp = Blueprint("folders", __name__)
 
 @bp.get("/folders")
 def list_folders() -> ResponseReturnValue:
-    return jsonify({"folders": [f.to_dict() for f in library().list_folders()]})
+    return jsonify({"folders": library().folder_dicts()})
 
 
 @bp.post("/folders")

@@ -22,6 +22,8 @@ INLINE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/bmp"}
 )
 UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/;]')
+# /api/thumbs/<content hash>.<kind>.webp: hex only, so no name can reach outside thumbs/
+THUMB_NAME = re.compile(r"([0-9a-f]{32})\.(grid|preview)\.webp")
 EXTRA_TYPES = {".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif"}
 
 bp = Blueprint("photos", __name__)
@@ -62,6 +64,27 @@ def _cache_thumbnail(response: Response) -> None:
         response.cache_control.immutable = True
     else:
         response.cache_control.no_cache = True
+
+
+@bp.get("/thumbs/<name>")
+def thumb(name: str) -> ResponseReturnValue:
+    """A thumbnail by content (Caddy serves these itself to a browser with a grid key).
+
+    Private: it is one person's photo behind a login, which no shared cache may keep;
+    immutable: the name is the content, so the browser never asks again.
+    """
+    match = THUMB_NAME.fullmatch(name)
+    if match is None:
+        raise NotFound("no such thumbnail: names are <content hash>.<grid|preview>.webp")
+    path = library().thumbnail_by_hash(match[1], match[2])
+    try:
+        response = send_file(path, mimetype="image/webp", conditional=True, etag=True)
+    except FileNotFoundError as exc:  # removed between the check and the read
+        raise NotFound(f"no thumbnail {name}") from exc
+    response.cache_control.private = True
+    response.cache_control.max_age = VERSIONED_MAX_AGE_S
+    response.cache_control.immutable = True
+    return response
 
 
 @bp.get("/photos/<photo_id>")

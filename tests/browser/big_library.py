@@ -27,7 +27,8 @@ PLACES = (
 
 
 def shared_hash(i: int) -> str:
-    return f"bench{i % SHARED_THUMBNAILS:04d}cafe"
+    """32 hex digits, as a real content hash (thumbnail URLs take nothing else)."""
+    return f"{i % SHARED_THUMBNAILS:04x}" + "cafe" * 7
 
 
 def write_shared_thumbnails(settings: Settings) -> None:

@@ -135,6 +135,8 @@ def running_stack(
         "HACHI_SITE": f"http://127.0.0.1:{ui_port}",
         "HACHI_STATIC": str(STATIC),
         "HACHI_CADDY_ADMIN": "off",
+        "HACHI_THUMBS": str(home / "thumbs"),
+        "HACHI_GRID_KEYS": str(home / "grid-keys"),
         "XDG_DATA_HOME": str(home / "caddy-data"),
         "XDG_CONFIG_HOME": str(home / "caddy-config"),
     }

@@ -54,6 +54,22 @@ test('logging in shows the whole library, newest first', async () => {
   await page.getByText('semantic search is off').first().waitFor();
 });
 
+test('a revisit of the grid asks for no thumbnail: content-addressed and immutable', async () => {
+  const img = page.locator('.grid a.tile img').first();
+  assert.match(await img.getAttribute('src'), /^\/api\/thumbs\/[0-9a-f]{32}\.grid\.webp$/);
+  await img.evaluate((el) => el.decode());
+  await page.goto('/years');
+  await page.goto('/');
+  await resultCount().filter({ hasText: `${TOTAL} photos` }).waitFor();
+  await page.locator('.grid a.tile img').first().evaluate((el) => el.decode());
+  const thumbs = await page.evaluate(() =>
+    performance.getEntriesByType('resource')
+      .filter((e) => e.name.includes('/api/thumbs/'))
+      .map((e) => ({ name: e.name, transferSize: e.transferSize })));
+  assert.ok(thumbs.length > 0, 'the grid shows thumbnails');
+  assert.deepEqual(thumbs.filter((e) => e.transferSize > 0), [], 'all from the browser cache');
+});
+
 test('a typed filter becomes a removable chip and narrows the results', async () => {
   await searchInput().click();
   await searchInput().pressSequentially('camera:canon ');
