@@ -35,9 +35,8 @@ from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
+from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
-
-SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
 
 
 class Library(PeopleMixin):
@@ -93,6 +92,12 @@ class Library(PeopleMixin):
             elif self._semantic is None or self._semantic.clip is not clip:
                 self._semantic = SemanticIndex(clip, self.settings.vectors_dir)
             return self._semantic
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.model_service.stop_downloads()

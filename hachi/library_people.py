@@ -77,27 +77,16 @@ class PeopleMixin:
     def faces(
         self, person_id: int | None = None, photo_id: int | None = None
     ) -> list[dict[str, Any]]:
-        where, params = [], []
-        if person_id is not None:
-            where.append("f.person_id = ?")
-            params.append(person_id)
-        if photo_id is not None:
-            where.append("f.photo_id = ?")
-            params.append(photo_id)
-        return self.faces_where(" AND ".join(where), params)
+        found = faces_db.face_dicts(
+            self.conn, self.face_backend, person_id=person_id, photo_id=photo_id
+        )
+        return [_shown(face) for face in found]
 
     def face(self, face_id: int) -> dict[str, Any]:
-        found = self.faces_where("f.id = ?", [face_id])
+        found = faces_db.face_dicts(self.conn, self.face_backend, face_id=face_id)
         if not found:
             raise NotFound(f"no face with id {face_id}")
-        return found[0]
-
-    def faces_where(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
-        found = faces_db.face_dicts(self.conn, self.face_backend, where, params)
-        for face in found:
-            face.pop("content_hash")
-            face["thumbnail_url"] = f"/api/faces/{face['id']}/thumbnail"
-        return found
+        return _shown(found[0])
 
     def assign_face(
         self, face_id: int, person_id: int | None = None, name: str | None = None
@@ -135,7 +124,7 @@ class PeopleMixin:
         return {"face_id": face_id, "rejected_person_id": person_id}
 
     def face_thumbnail(self, face_id: int) -> Path:
-        found = faces_db.face_dicts(self.conn, self.face_backend, "f.id = ?", [face_id])
+        found = faces_db.face_dicts(self.conn, self.face_backend, face_id=face_id)
         if not found:
             raise NotFound(f"no face with id {face_id}")
         face = found[0]
@@ -152,6 +141,12 @@ class PeopleMixin:
             )
             write_thumbnail(image.crop(box), path, FACE_THUMB)
         return path
+
+
+def _shown(face: dict[str, Any]) -> dict[str, Any]:
+    face.pop("content_hash")
+    face["thumbnail_url"] = f"/api/faces/{face['id']}/thumbnail"
+    return face
 
 
 def _clean_name(name: str | None) -> str | None:

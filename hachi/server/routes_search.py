@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hachi.errors import BadRequest
-from hachi.library import SUGGEST_KINDS
+from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.ranking import MAX_MORE
 from hachi.server.context import library
 from hachi.server.params import query_choice, query_int, query_text
