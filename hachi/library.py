@@ -2,8 +2,8 @@
 
 Both front ends call these methods, so a folder added from a script and one added from
 the browser go through the same validation, the same job queue and the same errors.
-Reader connections are per thread (the WSGI server is threaded); writes that the user
-triggers are small and go through their own connection.
+Connections are per thread (the WSGI server is threaded); writes that the user triggers
+are small, go through the calling thread's connection and are serialised by one write lock.
 """
 
 from __future__ import annotations

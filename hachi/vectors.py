@@ -37,8 +37,6 @@ MIN_CAPACITY_ROWS = 1024
 """The first growth of an empty file, so small libraries do not resize on every batch."""
 MAX_GROWTH_ROWS = 262_144
 """Growth doubles the file but by at most this many rows, so a 1 GB file does not become 2 GB."""
-SPARSE_ALLOWED_FRACTION = 0.125
-"""When at most this share of rows is allowed, score just those rows instead of all."""
 
 
 def vector_file(vectors_dir: Path, model: str, generation: int = 0) -> Path:
@@ -176,47 +174,6 @@ class VectorStore:
     @property
     def has_search_copy(self) -> bool:
         return self._copy is not None
-
-    def search(
-        self,
-        query: NDArray[np.float32],
-        k: int,
-        allowed: NDArray[np.bool_] | None = None,
-        chunk_rows: int = 65536,
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """Top-k rows by cosine similarity, best first; ``allowed`` masks out other rows.
-
-        ``chunk_rows`` bounds the rows gathered per step when only a few rows are allowed;
-        the full scan is chunked inside the kernel.
-        """
-        candidates = self._candidates(allowed)
-        if k <= 0 or (candidates is not None and len(candidates) == 0) or self.rows == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        if candidates is None:
-            scores = self.scores(query)
-            if allowed is not None:
-                scores[~allowed] = -np.inf
-            ids = np.arange(self.rows, dtype=np.int64)
-        else:
-            ids = candidates
-            scores = np.concatenate(
-                [
-                    self.scores(query, ids[i : i + chunk_rows])
-                    for i in range(0, len(ids), max(1, chunk_rows))
-                ]
-            )
-        return _top_k(ids, scores, k)
-
-    def _candidates(self, allowed: NDArray[np.bool_] | None) -> NDArray[np.int64] | None:
-        """Row ids to score one by one when the mask is sparse; None means scan everything."""
-        if allowed is None:
-            return None
-        if allowed.shape != (self.rows,) or allowed.dtype != np.bool_:
-            raise HachiError(f"allowed mask must be bool of shape ({self.rows},)")
-        count = int(np.count_nonzero(allowed))
-        if count > self.rows * SPARSE_ALLOWED_FRACTION:
-            return None
-        return np.flatnonzero(allowed).astype(np.int64)
 
     def _checked_ids(self, row_ids: NDArray[np.int64]) -> NDArray[np.int64]:
         ids = np.asarray(row_ids)
@@ -365,16 +322,3 @@ def _unit_query(query: NDArray[np.float32], dim: int) -> NDArray[np.float32]:
     if not np.isfinite(norm) or norm == 0:
         raise HachiError("query vector is zero, infinite or NaN")
     return q / norm
-
-
-def _top_k(
-    ids: NDArray[np.int64], scores: NDArray[np.float32], k: int
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Best k by score, ties broken by row id so results are stable; masked rows dropped."""
-    if k < len(scores):
-        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
-        ids, scores = ids[part], scores[part]
-    order = np.lexsort((ids, -scores))
-    ids, scores = ids[order], scores[order]
-    keep = scores > -np.inf
-    return ids[keep], scores[keep].astype(np.float32)

@@ -353,8 +353,3 @@ def remove_folder(conn: sqlite3.Connection, folder_id: int) -> int:
     conn.execute("DELETE FROM dirs WHERE folder_id = ?", (folder_id,))
     conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
     return len(ids)
-
-
-def photos_with_hash(conn: sqlite3.Connection, content_hash: str) -> list[tuple[int, str]]:
-    rows = conn.execute("SELECT id, path FROM photos WHERE content_hash = ?", (content_hash,))
-    return [(int(r[0]), str(r[1])) for r in rows]

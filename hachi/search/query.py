@@ -139,10 +139,6 @@ class Query:
     def filters_for(self, key: FilterKey) -> tuple[Filter, ...]:
         return tuple(f for f in self.filters if f.key is key)
 
-    def is_empty(self) -> bool:
-        """True when nothing narrows or ranks the library (a sort alone just lists it)."""
-        return not self.text and not self.filters
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
