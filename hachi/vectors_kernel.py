@@ -5,7 +5,9 @@ float16 to float32 with a scalar loop, about five times slower than the SIMD con
 ONNX Runtime's Cast kernel. A tiny Scan graph (Cast + MatMul per cache-sized chunk) keeps each
 converted chunk in L2 and costs one Python call per search.
 
-The graph is serialised by hand below, so running Hachi needs no ``onnx`` package.
+Both graphs are built with ``onnx.helper`` and opened through ``hachi.ml.sessions``, on the
+CPU: the matrix lives in host memory, and copying it to an accelerator per query would cost
+more than the product.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
+from onnx import GraphProto, TensorProto, helper
+
+from hachi.ml.sessions import create_session
 
 KERNEL_CHUNK_ROWS = 512
 """Rows converted to float32 at a time inside the kernel: 1 MB at D=512, resident in L2."""
 PARALLEL_MIN_ROWS = 65_536
 """Below this many rows a second thread costs more than it saves."""
 MAX_SEARCH_THREADS = 2
+CPU_ONLY = ("CPUExecutionProvider",)
 
 
 class DotKernel:
@@ -34,13 +39,7 @@ class DotKernel:
     """
 
     def __init__(self) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            _scan_dot_model(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = create_session(_scan_dot_model(), threads=1, providers=CPU_ONLY)
         self._threads = max(1, min(MAX_SEARCH_THREADS, os.cpu_count() or 1))
 
     def scores(
@@ -81,20 +80,13 @@ class Int8DotKernel:
 
     One MatMulInteger over the whole uint8 matrix in ONNX Runtime, which splits it between
     its threads and runs its integer kernels (AVX512-VNNI where the CPU has it). The offset
-    correction and the two scales are three in-place numpy passes over the result, measured
-    8x cheaper than the same element-wise ops inside the graph. 2.8 ms for 100,000 rows and
-    43 ms for a million on two cores, against 12 and 112 ms for the float16 kernel.
+    correction and the two scales are three in-place numpy passes over the result (timings
+    against the float16 kernel: ``bench/RESULTS.md``).
     """
 
     def __init__(self, threads: int | None = None) -> None:
-        options = ort.SessionOptions()
         count = threads or max(1, min(MAX_SEARCH_THREADS, os.cpu_count() or 1))
-        options.intra_op_num_threads = count
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            _int8_dot_model(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = create_session(_int8_dot_model(), threads=count, providers=CPU_ONLY)
 
     def scores(
         self,
@@ -122,103 +114,52 @@ def _split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in pairwise(edges) if hi > lo]
 
 
-# -- the kernel's ONNX graph, serialised by hand so that running Hachi needs no `onnx` package.
-# Field numbers are those of onnx.proto (ModelProto, GraphProto, NodeProto, ...).
+# -- the kernels' ONNX graphs --------------------------------------------------------------
 
-_ONNX_FLOAT, _ONNX_UINT8, _ONNX_INT8, _ONNX_INT32, _ONNX_FLOAT16 = 1, 2, 3, 6, 10
-_ATTR_INT, _ATTR_GRAPH = 2, 5
-_IR_VERSION, _OPSET = 8, 17
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _field_int(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
-
-
-def _field_bytes(number: int, payload: bytes | str) -> bytes:
-    data = payload.encode() if isinstance(payload, str) else payload
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _tensor_info(name: str, elem_type: int, dims: tuple[str, ...]) -> bytes:
-    shape = b"".join(_field_bytes(1, _field_bytes(2, d)) for d in dims)
-    tensor = _field_int(1, elem_type) + _field_bytes(2, shape)
-    return _field_bytes(1, name) + _field_bytes(2, _field_bytes(1, tensor))
-
-
-def _node(op: str, inputs: tuple[str, ...], outputs: tuple[str, ...], attrs: bytes = b"") -> bytes:
-    body = b"".join(_field_bytes(1, i) for i in inputs)
-    body += b"".join(_field_bytes(2, o) for o in outputs)
-    return body + _field_bytes(4, op) + attrs
-
-
-def _attr_int(name: str, value: int) -> bytes:
-    return _field_bytes(5, _field_bytes(1, name) + _field_int(3, value) + _field_int(20, _ATTR_INT))
-
-
-def _attr_graph(name: str, graph: bytes) -> bytes:
-    payload = _field_bytes(1, name) + _field_bytes(6, graph) + _field_int(20, _ATTR_GRAPH)
-    return _field_bytes(5, payload)
-
-
-def _graph(name: str, nodes: list[bytes], inputs: list[bytes], outputs: list[bytes]) -> bytes:
-    body = b"".join(_field_bytes(1, n) for n in nodes) + _field_bytes(2, name)
-    body += b"".join(_field_bytes(11, i) for i in inputs)
-    return body + b"".join(_field_bytes(12, o) for o in outputs)
+_OPSET = 17
+_IR_VERSION = 8  # the oldest ONNX Runtime Hachi supports (1.17) reads IR 8 / opset 17
 
 
 def _scan_dot_model() -> bytes:
     """Y[k, c, 1] = float32(X[k, c, d]) @ Q[d, 1], one Scan step per chunk of c rows."""
-    body = _graph(
+    body = helper.make_graph(
+        [
+            helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+            helper.make_node("MatMul", ["xf", "Q"], ["y"]),
+        ],
         "chunk",
-        [
-            _node("Cast", ("x",), ("xf",), _attr_int("to", _ONNX_FLOAT)),
-            _node("MatMul", ("xf", "Q"), ("y",)),
-        ],
-        [_tensor_info("x", _ONNX_FLOAT16, ("c", "d"))],
-        [_tensor_info("y", _ONNX_FLOAT, ("c", "one"))],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["c", "d"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["c", "one"])],
     )
-    scan = _node(
-        "Scan", ("X",), ("Y",), _attr_int("num_scan_inputs", 1) + _attr_graph("body", body)
-    )
-    graph = _graph(
-        "scan_dot",
+    scan = helper.make_node("Scan", ["X"], ["Y"], num_scan_inputs=1, body=body)
+    graph = helper.make_graph(
         [scan],
+        "scan_dot",
         [
-            _tensor_info("X", _ONNX_FLOAT16, ("k", "c", "d")),
-            _tensor_info("Q", _ONNX_FLOAT, ("d", "one")),
+            helper.make_tensor_value_info("X", TensorProto.FLOAT16, ["k", "c", "d"]),
+            helper.make_tensor_value_info("Q", TensorProto.FLOAT, ["d", "one"]),
         ],
-        [_tensor_info("Y", _ONNX_FLOAT, ("k", "c", "one"))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["k", "c", "one"])],
     )
     return _model(graph)
 
 
 def _int8_dot_model() -> bytes:
     """Y[n, 1] = A[n, d] @ B[d, 1] in int32, A uint8 and B int8."""
-    graph = _graph(
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
         "int8_dot",
-        [_node("MatMulInteger", ("A", "B"), ("Y",))],
         [
-            _tensor_info("A", _ONNX_UINT8, ("n", "d")),
-            _tensor_info("B", _ONNX_INT8, ("d", "one")),
+            helper.make_tensor_value_info("A", TensorProto.UINT8, ["n", "d"]),
+            helper.make_tensor_value_info("B", TensorProto.INT8, ["d", "one"]),
         ],
-        [_tensor_info("Y", _ONNX_INT32, ("n", "one"))],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["n", "one"])],
     )
     return _model(graph)
 
 
-def _model(graph: bytes) -> bytes:
-    """A ModelProto around ``graph``, at the IR version and default-domain opset used here."""
-    opset = _field_bytes(1, "") + _field_int(2, _OPSET)
-    return _field_int(1, _IR_VERSION) + _field_bytes(7, graph) + _field_bytes(8, opset)
+def _model(graph: GraphProto) -> bytes:
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION
+    )
+    return bytes(model.SerializeToString())

@@ -15,6 +15,7 @@ from hachi.config import Settings
 from hachi.errors import BadRequest, Conflict, NotFound
 from hachi.indexer.runner import run_next_job
 from hachi.library import Library
+from tests.photo_factory import require_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +34,7 @@ def _index(library: Library) -> None:
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, dict, Path]]:
     from tests.photo_factory import CORPUS
 
-    if not (CORPUS / "faces").is_dir():
-        pytest.skip("shared corpus not found")
+    require_corpus(CORPUS / "faces")
     base = tmp_path_factory.mktemp("people")
     folder = base / "photos"
     shutil.copytree(CORPUS / "faces", folder)
