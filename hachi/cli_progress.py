@@ -17,7 +17,6 @@ from tqdm import tqdm
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import queries
 from hachi.catalog.db import connect
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 
 POLL_S = 0.5
@@ -32,10 +31,7 @@ def run_jobs_in_foreground(
         watcher.start()
     try:
         while not all(_finished(library, j) for j in job_ids):
-            ran = run_next_job(
-                library.settings, library.extractor, None, library.models, library.after_job
-            )
-            if ran is None:
+            if not library.index_pending():
                 time.sleep(POLL_S)  # claimed by another process: wait for it
     finally:
         if watcher is not None:

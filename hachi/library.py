@@ -29,7 +29,7 @@ from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
-from hachi.indexer.runner import BackgroundIndexer
+from hachi.indexer.runner import BackgroundIndexer, run_next_job
 from hachi.library_models import ModelService
 from hachi.library_people import PeopleMixin
 from hachi.media.decode import decode_image
@@ -115,6 +115,17 @@ class Library(PeopleMixin):
                 self.settings, self.extractor, self.models, self.after_job
             )
         self._background.start()
+
+    def index_pending(self, with_models: bool = True) -> int:
+        """Run every queued index job here and now, as ``hachi index`` and scripts do; how
+        many ran. ``with_models=False`` indexes files and metadata only (no CLIP, faces,
+        OCR, people), as a quick library for tests of the catalog side."""
+        models = self.models if with_models else None
+        after_job = self.after_job if with_models else None
+        ran = 0
+        while run_next_job(self.settings, self.extractor, models=models, after_job=after_job):
+            ran += 1
+        return ran
 
     def after_job(self, conn: Any) -> None:
         """Work that follows every index job: people for the new faces."""

@@ -25,7 +25,6 @@ from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules, is_within
 from hachi.indexer.passes import run_pass
-from hachi.indexer.runner import run_next_job
 from hachi.indexer.scan import walk_photos
 from hachi.indexer.stages import Stage
 from hachi.library import Library
@@ -44,8 +43,7 @@ def system_photo_folder() -> Path:
 
 def index(library: Library, folder: Path) -> dict:
     library.add_folder(str(folder))
-    while run_next_job(library.settings, library.extractor) is not None:
-        pass
+    library.index_pending(with_models=False)
     job = library.current_job()
     assert job is not None
     return library.job_dict(job)

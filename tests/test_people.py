@@ -13,21 +13,10 @@ import pytest
 
 from hachi.config import Settings
 from hachi.errors import BadRequest, Conflict, NotFound
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from tests.photo_factory import require_corpus
 
 pytestmark = pytest.mark.slow
-
-
-def _index(library: Library) -> None:
-    while (
-        run_next_job(
-            library.settings, library.extractor, models=library.models, after_job=library.after_job
-        )
-        is not None
-    ):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +32,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library,
     settings = Settings.from_env({}, home=base / "home", ocr=False, workers=2)
     library = Library(settings)
     library.add_folder(str(folder))
-    _index(library)
+    library.index_pending()
     yield library, labels, folder
     library.close()
 
@@ -133,7 +122,7 @@ def test_user_decisions_survive_rescans_and_reclustering(indexed: tuple) -> None
     check()
     (folder / "biden_1_copy.jpg").write_bytes((folder / "biden_1.jpg").read_bytes()[:-1] + b"\xd9")
     library.rescan()
-    _index(library)
+    library.index_pending()
     check()
     library.update_people(full=True)
     check()
@@ -175,7 +164,7 @@ def test_small_faces_in_large_photos_are_found(tmp_path: Path) -> None:
     library = Library(settings)
     try:
         library.add_folder(str(folder))
-        _index(library)
+        library.index_pending()
         found = {Path(f["path"]).name for f in library.faces()}
         assert found == {"group_0.jpg", "group_1.jpg"}
     finally:

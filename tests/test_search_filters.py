@@ -14,7 +14,6 @@ from PIL import Image
 from hachi.catalog.conditions import Match
 from hachi.catalog.suggest import suggestions
 from hachi.config import Settings
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from hachi.media.formats import (
     FILE_TYPE_NAMES,
@@ -150,8 +149,7 @@ def formats_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Librar
     settings = Settings.from_env({}, home=base / "home", workers=2)
     with Library(settings) as library:
         library.add_folder(str(folder))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         yield library
 
 

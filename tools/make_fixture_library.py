@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.runner import run_next_job  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from tests.photo_factory import CORPUS, Shot, write_photo  # noqa: E402
 
@@ -160,13 +159,7 @@ def main() -> int:
         home = args.out / "home"
         library = Library(fixture_settings(home))
         library.add_folder(str(folder))
-        while run_next_job(
-            library.settings,
-            library.extractor,
-            models=library.models,
-            after_job=library.after_job,
-        ):
-            pass
+        library.index_pending()
         facts = record_facts(library, make_decisions(library))
         library.close()
     for leftover in ("catalog.db-wal", "catalog.db-shm"):
