@@ -283,8 +283,6 @@ class Library(PeopleMixin):
                 }
                 if row["place"]
                 else None,
-                "preview_url": f"/api/photos/{photo_id}/thumbnail?size=preview",
-                "original_url": f"/api/photos/{photo_id}/original",
                 "indexed_at": row["indexed_at"],
                 "faces": self.faces(photo_id=photo_id),
                 "text": analyses.ocr_text(self.conn, photo_id),

@@ -145,7 +145,6 @@ class PeopleMixin:
 
 def _shown(face: dict[str, Any]) -> dict[str, Any]:
     face.pop("content_hash")
-    face["thumbnail_url"] = f"/api/faces/{face['id']}/thumbnail"
     return face
 
 

@@ -216,5 +216,4 @@ def summary(row: dict[str, Any], score: float) -> dict[str, Any]:
         "mime": row["mime"],
         "size": row["size"],
         "folder": row["folder"],
-        "thumbnail_url": f"/api/photos/{row['id']}/thumbnail",
     }

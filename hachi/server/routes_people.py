@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from hachi.errors import BadRequest
 from hachi.server.context import library
 from hachi.server.params import MAX_ID, json_object, parse_id, query_choice
+from hachi.server.urls import with_face_url
 
 bp = Blueprint("people", __name__)
 
@@ -76,7 +77,7 @@ def merge_person(person_id: str) -> ResponseReturnValue:
 def person_faces(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
     library().person(pid)
-    return jsonify({"faces": library().faces(person_id=pid)})
+    return jsonify({"faces": [with_face_url(f) for f in library().faces(person_id=pid)]})
 
 
 @bp.post("/people/recluster")

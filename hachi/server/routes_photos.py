@@ -13,6 +13,7 @@ from hachi.errors import NotFound, UnreadableFile
 from hachi.media.thumbnails import GRID, PREVIEW
 from hachi.server.context import library
 from hachi.server.params import parse_id, query_choice
+from hachi.server.urls import photo_page
 
 THUMB_SIZES = (GRID, PREVIEW)
 VERSIONED_MAX_AGE_S = 365 * 24 * 60 * 60
@@ -66,7 +67,7 @@ def _cache_thumbnail(response: Response) -> None:
 
 @bp.get("/photos/<photo_id>")
 def photo(photo_id: str) -> ResponseReturnValue:
-    return jsonify(library().photo(parse_id(photo_id, "photo")))
+    return jsonify(photo_page(library().photo(parse_id(photo_id, "photo"))))
 
 
 @bp.get("/photos/<photo_id>/thumbnail")

@@ -10,6 +10,7 @@ from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.ranking import MAX_MORE
 from hachi.server.context import library
 from hachi.server.params import query_choice, query_int, query_text
+from hachi.server.urls import search_page
 
 MAX_QUERY_LENGTH = 1000
 MAX_CURSOR_LENGTH = 512
@@ -29,7 +30,7 @@ def search() -> ResponseReturnValue:
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
     cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
     more = query_int("more", 0, 0, MAX_MORE)
-    return jsonify(library().search(q, limit=limit, cursor=cursor, more=more))
+    return jsonify(search_page(library().search(q, limit=limit, cursor=cursor, more=more)))
 
 
 @bp.post("/search/image")
@@ -42,7 +43,8 @@ def search_image() -> ResponseReturnValue:
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
     cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
     more = query_int("more", 0, 0, MAX_MORE)
-    return jsonify(library().search_image(data, q, limit=limit, cursor=cursor, more=more))
+    found = library().search_image(data, q, limit=limit, cursor=cursor, more=more)
+    return jsonify(search_page(found))
 
 
 @bp.get("/suggest")
