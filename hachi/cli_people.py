@@ -30,7 +30,7 @@ def _with_library(fn: Callable[[Library, argparse.Namespace], int]) -> Callable[
 
 @_with_library
 def cmd_people_list(library: Library, args: argparse.Namespace) -> int:
-    people = library.people(include_hidden=args.all, min_faces=1 if args.all else 2)
+    people = library.people.listed(include_hidden=args.all, min_faces=1 if args.all else 2)
     if args.json:
         _dump(people)
         return 0
@@ -45,34 +45,34 @@ def cmd_people_list(library: Library, args: argparse.Namespace) -> int:
 
 @_with_library
 def cmd_people_name(library: Library, args: argparse.Namespace) -> int:
-    person = library.rename_person(args.id, " ".join(args.name))
+    person = library.people.rename(args.id, " ".join(args.name))
     print(f"Person {person['id']} is now {person['name']!r}.", file=sys.stderr)
     return 0
 
 
 @_with_library
 def cmd_people_merge(library: Library, args: argparse.Namespace) -> int:
-    person = library.merge_people(args.id, args.into_id)
+    person = library.people.merge(args.id, args.into_id)
     print(f"Merged {args.id} into {person['id']} ({person['name'] or 'unnamed'}).", file=sys.stderr)
     return 0
 
 
 @_with_library
 def cmd_people_hide(library: Library, args: argparse.Namespace) -> int:
-    library.hide_person(args.id, not args.show)
+    library.people.hide(args.id, not args.show)
     return 0
 
 
 @_with_library
 def cmd_people_recluster(library: Library, args: argparse.Namespace) -> int:
-    changed = library.update_people(full=True)
+    changed = library.people.update(full=True)
     print(f"Re-clustered: {changed} faces changed person.", file=sys.stderr)
     return 0
 
 
 @_with_library
 def cmd_faces(library: Library, args: argparse.Namespace) -> int:
-    faces = library.faces(person_id=args.person)
+    faces = library.people.faces(person_id=args.person)
     rows = [
         {k: f[k] for k in ("id", "photo_id", "path", "box", "score", "person_id", "person_name")}
         for f in faces
@@ -87,7 +87,7 @@ def cmd_faces(library: Library, args: argparse.Namespace) -> int:
 
 @_with_library
 def cmd_face_not(library: Library, args: argparse.Namespace) -> int:
-    library.reject_face(args.face_id)
+    library.people.reject_face(args.face_id)
     return 0
 
 
@@ -95,9 +95,9 @@ def cmd_face_not(library: Library, args: argparse.Namespace) -> int:
 def cmd_face_is(library: Library, args: argparse.Namespace) -> int:
     target = " ".join(args.person)
     if target.isdigit():
-        library.assign_face(args.face_id, person_id=int(target))
+        library.people.assign_face(args.face_id, person_id=int(target))
     else:
-        library.assign_face(args.face_id, name=target)
+        library.people.assign_face(args.face_id, name=target)
     return 0
 
 

@@ -2,13 +2,13 @@
 
 Both front ends call these methods, so a folder added from a script and one added from
 the browser go through the same validation, the same job queue and the same errors.
-Connections are per thread (the WSGI server is threaded); writes that the user triggers
-are small, go through the calling thread's connection and are serialised by one write lock.
+The services share one ``CatalogHandle`` (a connection per thread, one write lock).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,7 +22,8 @@ from hachi.catalog import analyses, queries, suggest
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
-from hachi.catalog.db import connect, transaction
+from hachi.catalog.db import transaction
+from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
 from hachi.indexer.available import AvailableModels, active_clip
@@ -31,7 +32,7 @@ from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer, run_next_job
 from hachi.library_models import ModelService
-from hachi.library_people import PeopleMixin
+from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
 from hachi.search import engine
@@ -39,32 +40,28 @@ from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
 
 
-class Library(PeopleMixin):
+class Library:
+    """The services of one photo library, sharing its catalog handle: people and faces
+    (``people``), models (``model_service``), and folders, jobs, search and photos here."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.ensure_dirs()
         self.rules = FolderRules.for_settings(settings)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.catalog = CatalogHandle(settings.catalog_path)
         self._models_lock = threading.Lock()  # not the write lock: searches never wait on writes
         self._extractor: Extractor | None = None
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
-        connect(settings.catalog_path).close()  # create / migrate once, up front
+        self.people = People(self.catalog, settings, self.original_path)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
         )
 
-    # -- connections --------------------------------------------------------------------
-
     @property
-    def conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.settings.catalog_path, migrate_schema=False)
-            self._local.conn = conn
-        return conn
+    def conn(self) -> sqlite3.Connection:
+        return self.catalog.conn
 
     @property
     def extractor(self) -> Extractor:
@@ -102,10 +99,7 @@ class Library(PeopleMixin):
     def close(self) -> None:
         self.model_service.stop_downloads()
         self.stop_background()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.catalog.close()
 
     # -- background indexing ------------------------------------------------------------
 
@@ -130,7 +124,7 @@ class Library(PeopleMixin):
     def after_job(self, conn: Any) -> None:
         """Work that follows every index job: people for the new faces."""
         if self.models.faces is not None:
-            self.update_people(conn)
+            self.people.update(conn)
 
     def stop_background(self) -> None:
         if self._background is not None:
@@ -147,7 +141,7 @@ class Library(PeopleMixin):
 
     def add_folder(self, path: str) -> tuple[folders_db.Folder, jobs_db.Job]:
         resolved = self.rules.check_root(path)
-        with self._write_lock:
+        with self.catalog.write_lock:
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
@@ -160,7 +154,7 @@ class Library(PeopleMixin):
 
     def remove_folder(self, folder_id: int) -> None:
         folders_db.get_folder(self.conn, folder_id)
-        with self._write_lock, transaction(self.conn):
+        with self.catalog.write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
             jobs_db.drop_folder(self.conn, folder_id)
 
@@ -172,7 +166,7 @@ class Library(PeopleMixin):
             raise NotFound(f"no folder with id {missing[0]}")
         if not wanted:
             raise BadRequest("no folders to scan: add a folder first")
-        with self._write_lock:
+        with self.catalog.write_lock:
             job = jobs_db.create_job(self.conn, wanted)
         self._wake()
         return job
@@ -190,7 +184,7 @@ class Library(PeopleMixin):
         return jobs_db.get_job(self.conn, job_id)
 
     def cancel_job(self, job_id: int) -> jobs_db.Job:
-        with self._write_lock:
+        with self.catalog.write_lock:
             return jobs_db.request_cancel(self.conn, job_id)
 
     def failed_files(self, folder_id: int | None, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -232,7 +226,7 @@ class Library(PeopleMixin):
             self.semantic,
             more,
             query_vector=vector,
-            face_backend=self.face_backend,
+            face_backend=self.settings.face_backend,
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
@@ -284,7 +278,7 @@ class Library(PeopleMixin):
                 if row["place"]
                 else None,
                 "indexed_at": row["indexed_at"],
-                "faces": self.faces(photo_id=photo_id),
+                "faces": self.people.faces(photo_id=photo_id),
                 "text": analyses.ocr_text(self.conn, photo_id),
             }
         )

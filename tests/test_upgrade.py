@@ -70,7 +70,7 @@ def test_catalog_is_migrated_in_place(opened: Any) -> None:
 def test_no_reindex_is_needed(opened: Any) -> None:
     library, facts = opened
     assert library.status()["photos"] == facts["photos"]
-    assert len(library.faces()) == facts["faces"]
+    assert len(library.people.faces()) == facts["faces"]
     assert library.index_pending() == 0, "opening an old library starts no indexing job"
 
 
@@ -90,20 +90,20 @@ def test_people_and_decisions_are_kept(opened: Any) -> None:
     library, facts = opened
     decisions = facts["decisions"]
 
-    people = sorted((p["id"], p["name"]) for p in library.people(include_hidden=True))
+    people = sorted((p["id"], p["name"]) for p in library.people.listed(include_hidden=True))
     assert people == [tuple(p) for p in facts["people"]]
 
     def check() -> None:
         for name, person_id in decisions["named"].items():
-            assert library.person(person_id)["name"] == name
+            assert library.people.get(person_id)["name"] == name
         with pytest.raises(NotFound):
-            library.person(decisions["merged"]["from"])
-        rejected = library.face(decisions["rejected_face"]["id"])
+            library.people.get(decisions["merged"]["from"])
+        rejected = library.people.face(decisions["rejected_face"]["id"])
         assert rejected["person_id"] != decisions["rejected_face"]["person"]
-        assert library.person(decisions["hidden"])["hidden"] is True
+        assert library.people.get(decisions["hidden"])["hidden"] is True
 
     check()
-    library.update_people(full=True)  # may form new people, but must undo no decision
+    library.people.update(full=True)  # may form new people, but must undo no decision
     check()
 
 

@@ -38,19 +38,19 @@ def _body_id(body: dict[str, Any], field: str, required: bool) -> int | None:
 @bp.get("/people")
 def list_people() -> ResponseReturnValue:
     everyone = query_choice("all", ("0", "1", "true", "false"), "0") in ("1", "true")
-    found = library().people(include_hidden=everyone, min_faces=1 if everyone else 2)
+    found = library().people.listed(include_hidden=everyone, min_faces=1 if everyone else 2)
     return jsonify({"people": found})
 
 
 @bp.get("/people/<person_id>")
 def get_person(person_id: str) -> ResponseReturnValue:
-    return jsonify(library().person(parse_id(person_id, "person")))
+    return jsonify(library().people.get(parse_id(person_id, "person")))
 
 
 @bp.patch("/people/<person_id>")
 def update_person(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
-    person = library().person(pid)
+    person = library().people.get(pid)
     body = json_object()
     unknown = set(body) - {"name", "hidden"}
     if unknown or not body:
@@ -58,36 +58,36 @@ def update_person(person_id: str) -> ResponseReturnValue:
     if "hidden" in body and not isinstance(body["hidden"], bool):
         raise BadRequest("field 'hidden' must be true or false", {"field": "hidden"})
     if "name" in body:
-        person = library().rename_person(pid, _optional_name(body))
+        person = library().people.rename(pid, _optional_name(body))
     if "hidden" in body:
-        person = library().hide_person(pid, body["hidden"])
+        person = library().people.hide(pid, body["hidden"])
     return jsonify(person)
 
 
 @bp.post("/people/<person_id>/merge")
 def merge_person(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
-    library().person(pid)
+    library().people.get(pid)
     into = _body_id(json_object(), "into", required=True)
     assert into is not None
-    return jsonify(library().merge_people(pid, into))
+    return jsonify(library().people.merge(pid, into))
 
 
 @bp.get("/people/<person_id>/faces")
 def person_faces(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
-    library().person(pid)
-    return jsonify({"faces": [with_face_url(f) for f in library().faces(person_id=pid)]})
+    library().people.get(pid)
+    return jsonify({"faces": [with_face_url(f) for f in library().people.faces(person_id=pid)]})
 
 
 @bp.post("/people/recluster")
 def recluster() -> ResponseReturnValue:
-    return jsonify({"changed": library().update_people(full=True)})
+    return jsonify({"changed": library().people.update(full=True)})
 
 
 @bp.get("/faces/<face_id>/thumbnail")
 def face_thumbnail(face_id: str) -> ResponseReturnValue:
-    path = library().face_thumbnail(parse_id(face_id, "face"))
+    path = library().people.face_thumbnail(parse_id(face_id, "face"))
     response = send_file(path, mimetype="image/webp", conditional=True, etag=True)
     response.cache_control.private = True
     response.cache_control.no_cache = True
@@ -97,12 +97,12 @@ def face_thumbnail(face_id: str) -> ResponseReturnValue:
 @bp.post("/faces/<face_id>/assign")
 def assign_face(face_id: str) -> ResponseReturnValue:
     fid = parse_id(face_id, "face")
-    library().face(fid)
+    library().people.face(fid)
     body = json_object()
     person = _body_id(body, "person_id", required=False)
-    return jsonify(library().assign_face(fid, person_id=person, name=_optional_name(body)))
+    return jsonify(library().people.assign_face(fid, person_id=person, name=_optional_name(body)))
 
 
 @bp.post("/faces/<face_id>/reject")
 def reject_face(face_id: str) -> ResponseReturnValue:
-    return jsonify(library().reject_face(parse_id(face_id, "face")))
+    return jsonify(library().people.reject_face(parse_id(face_id, "face")))
