@@ -70,7 +70,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.cli_progress import run_jobs_in_foreground
+    from hachi.cli.progress import run_jobs_in_foreground
 
     library = Library(settings)
     try:
@@ -177,7 +177,7 @@ def cmd_folders(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from hachi.cli_serve import serve_command
+    from hachi.cli.serve import serve_command
 
     return serve_command(args, settings)
 
@@ -226,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
-    from hachi import cli_auth, cli_models, cli_people, cli_service
+    from hachi.cli import auth as cli_auth
+    from hachi.cli import models as cli_models
+    from hachi.cli import people as cli_people
+    from hachi.cli import service as cli_service
 
     cli_auth.register(sub, add_common)
     cli_models.register(sub, add_common)
