@@ -6,13 +6,13 @@ Exit codes: 0 success, 1 something fatal, 2 a user error (bad query, bad folder,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hachi.cli.output import print_json
 from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.library import Library
@@ -61,11 +61,6 @@ def _add_home_everywhere(parser: argparse.ArgumentParser) -> None:
                 _add_home_everywhere(child)
 
 
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=None)
-    sys.stdout.write("\n")
-
-
 # -- index ------------------------------------------------------------------------------
 
 
@@ -94,7 +89,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         library.close()
     if args.json:
-        _print_json(result)
+        print_json(result)
         return 0
     for notice in result["notices"]:
         print(f"note: {notice}", file=sys.stderr)
@@ -117,7 +112,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         library.close()
     if args.json:
-        _print_json(status)
+        print_json(status)
         return 0
     print(f"Library: {status['home']}")
     print(f"  {status['photos']} photos in {status['folders']} folders, {status['failed']} failed")
@@ -163,7 +158,7 @@ def cmd_folders(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         library.close()
     if args.json:
-        _print_json([f.to_dict() for f in folders])
+        print_json([f.to_dict() for f in folders])
         return 0
     for f in folders:
         print(

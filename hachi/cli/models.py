@@ -8,24 +8,19 @@ messages and exit codes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hachi.cli.output import print_json
 from hachi.config import Settings
 from hachi.errors import UnreadableFile
 from hachi.library import Library
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
 MIB = 1024 * 1024
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
 
 
 @contextmanager
@@ -74,7 +69,7 @@ def cmd_use(args: argparse.Namespace, settings: Settings) -> int:
         answer = library.model_service.use(args.name)
         job = library.get_job(answer["job"]["id"]) if answer["job"] else None
         if args.json:
-            _print_json(answer)
+            print_json(answer)
             return 0
         _print_active(library, job)
     return 0
@@ -85,7 +80,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     models = installed_models(settings)
     if args.json:
-        _print_json([m.to_dict() for m in models])
+        print_json([m.to_dict() for m in models])
         return 0
     if not models:
         print(f"no models installed in {settings.models_path}")
@@ -135,7 +130,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         vocab_path=args.vocab,
     )
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return 0
     print(f"exported {report.config.name} to {report.out_dir} in {report.seconds:.0f} s")
     print(
@@ -162,7 +157,7 @@ def cmd_quantize(args: argparse.Namespace, settings: Settings) -> int:
     name = args.name or active_clip_name(settings)
     report = quantize_installed(settings, name, image=args.image)
     if args.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return 0
     used = "used" if report.text_min_cosine >= TEXT_INT8_MIN_COSINE else "NOT used (too far)"
     print(
@@ -188,7 +183,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     else:
         side = max(model.config.preprocess.image_size)
         vectors = model.encode_images([_load_image(Path(p), side) for p in args.image])
-    _print_json({"model": name, "embeddings": vectors.tolist()})
+    print_json({"model": name, "embeddings": vectors.tolist()})
     return 0
 
 

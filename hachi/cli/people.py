@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from hachi.cli.output import print_json
 from hachi.config import Settings
 from hachi.library import Library
-
-
-def _dump(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
 
 
 def _with_library(fn: Callable[[Library, argparse.Namespace], int]) -> Callable[..., int]:
@@ -32,7 +27,7 @@ def _with_library(fn: Callable[[Library, argparse.Namespace], int]) -> Callable[
 def cmd_people_list(library: Library, args: argparse.Namespace) -> int:
     people = library.people.listed(include_hidden=args.all, min_faces=1 if args.all else 2)
     if args.json:
-        _dump(people)
+        print_json(people)
         return 0
     for p in people:
         hidden = " (hidden)" if p["hidden"] else ""
@@ -78,7 +73,7 @@ def cmd_faces(library: Library, args: argparse.Namespace) -> int:
         for f in faces
     ]
     if args.json:
-        _dump(rows)
+        print_json(rows)
         return 0
     for f in rows:
         print(f"{f['id']}\t{f['path']}\t{f['box']}\t{f['person_name'] or f['person_id'] or '-'}")
