@@ -15,7 +15,7 @@ from hachi.library import Library
 from hachi.ml.store import install_model
 from hachi.search.engine import search
 from hachi.search.semantic import SemanticIndex
-from hachi.vectors_q8 import copy_paths
+from hachi.vectors.q8 import copy_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -13,8 +13,8 @@ import pytest
 from numpy.typing import NDArray
 
 from hachi.errors import HachiError
-from hachi.vectors import MIN_CAPACITY_ROWS, VectorStore
-from hachi.vectors_kernel import KERNEL_CHUNK_ROWS, PARALLEL_MIN_ROWS
+from hachi.vectors.kernel import KERNEL_CHUNK_ROWS, PARALLEL_MIN_ROWS
+from hachi.vectors.store import MIN_CAPACITY_ROWS, VectorStore
 
 DIM = 48
 REPO_ROOT = Path(__file__).parents[1]

@@ -27,10 +27,10 @@ from types import TracebackType
 import numpy as np
 from numpy.typing import NDArray
 
-from hachi import vectors_q8
 from hachi.errors import HachiError
-from hachi.vectors_kernel import DotKernel, Int8DotKernel
-from hachi.vectors_q8 import CopyWriter, SearchCopy
+from hachi.vectors import q8 as vectors_q8
+from hachi.vectors.kernel import DotKernel, Int8DotKernel
+from hachi.vectors.q8 import CopyWriter, SearchCopy
 
 ROW_DTYPE = np.dtype(np.float16)
 MIN_CAPACITY_ROWS = 1024
