@@ -76,7 +76,7 @@ class DotKernel:
 
 
 class Int8DotKernel:
-    """Approximate cosines from an int8 search copy (see ``hachi.vectors_q8``).
+    """Approximate cosines from an int8 search copy (see ``hachi.vectors.q8``).
 
     One MatMulInteger over the whole uint8 matrix in ONNX Runtime, which splits it between
     its threads and runs its integer kernels (AVX512-VNNI where the CPU has it). The offset

@@ -11,9 +11,9 @@ its own (possibly smaller) committed count and only ever looks at that prefix, w
 writer never rewrites. Compaction writes a new file and atomically renames it into place;
 open readers keep the old inode until they reopen.
 
-The dot products run in ONNX Runtime; ``hachi.vectors_kernel`` says why and how. Stores
+The dot products run in ONNX Runtime; ``hachi.vectors.kernel`` says why and how. Stores
 opened with ``search_copy=True`` (CLIP vectors) also keep an int8 copy for fast approximate
-scoring; ``hachi.vectors_q8`` describes it.
+scoring; ``hachi.vectors.q8`` describes it.
 """
 
 from __future__ import annotations
