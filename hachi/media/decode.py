@@ -35,7 +35,7 @@ from PIL import (
 )
 
 from hachi.errors import HachiError, NotAPhoto, UnreadableFile
-from hachi.media.exif_bmff import claimed_length
+from hachi.media.exif.bmff import claimed_length
 from hachi.media.formats import RAW_MIMES, SNIFF_BYTES, describe_non_image, sniff_mime
 
 MAX_PIXELS = 200_000_000

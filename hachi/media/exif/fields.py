@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hachi.media.exif_values import (
+from hachi.media.exif.values import (
     Moment,
     altitude,
     clean_text,
@@ -21,7 +21,7 @@ from hachi.media.exif_values import (
     to_float,
     valid_position,
 )
-from hachi.media.exif_xmp import XmpPacket, parse_xmp_coordinate
+from hachi.media.exif.xmp import XmpPacket, parse_xmp_coordinate
 
 EXIF_IFDS = ("EXIF", "Image")  # CR3 keeps some EXIF tags in IFD0; exifread names them 'Image'
 

@@ -13,8 +13,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from hachi.media.exif_bmff import primary_size, read_bmff
-from hachi.media.exif_tiff import TiffBlock, largest_image, rw2_preview, xmp_of
+from hachi.media.exif.bmff import primary_size, read_bmff
+from hachi.media.exif.tiff import TiffBlock, largest_image, rw2_preview, xmp_of
 
 EXIF_HEADER = b"Exif\x00\x00"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"

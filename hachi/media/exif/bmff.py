@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from hachi.media.exif_tiff import TAG_EXIF_IFD, TAG_GPS_IFD, wrap_ifd
+from hachi.media.exif.tiff import TAG_EXIF_IFD, TAG_GPS_IFD, wrap_ifd
 
 MAX_BOXES = 4096  # a HEIC has tens of boxes at each level; more means a corrupt file
 MAX_DEPTH = 4

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from hachi.media.exif_values import Moment, parse_moment
+from hachi.media.exif.values import Moment, parse_moment
 
 IPTC_RESOURCE = 0x0404
 DATE_CREATED = (2, 55)

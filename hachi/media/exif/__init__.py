@@ -15,13 +15,13 @@ from typing import Any
 
 import exifread
 
-from hachi.media.exif_containers import Located, locate
-from hachi.media.exif_fields import Sources, choose_altitude, choose_position, choose_taken
-from hachi.media.exif_fields import first_iso as _first_iso
-from hachi.media.exif_iptc import iptc_created
-from hachi.media.exif_tiff import canon_lens_model
-from hachi.media.exif_values import clean_text, orientation, positive, positive_int
-from hachi.media.exif_xmp import XmpPacket, parse_xmp
+from hachi.media.exif.containers import Located, locate
+from hachi.media.exif.fields import Sources, choose_altitude, choose_position, choose_taken
+from hachi.media.exif.fields import first_iso as _first_iso
+from hachi.media.exif.iptc import iptc_created
+from hachi.media.exif.tiff import canon_lens_model
+from hachi.media.exif.values import clean_text, orientation, positive, positive_int
+from hachi.media.exif.xmp import XmpPacket, parse_xmp
 
 IMAGE_IFDS = ("Image", "EXIF")
 MAX_DIMENSION = 1 << 20  # no real image is a million pixels on a side; bigger is corruption
