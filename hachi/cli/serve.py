@@ -45,7 +45,7 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
     from hachi.server.app import create_app
     from hachi.server.auth import mint_login_link
     from hachi.server.caddy import INSTALL_HINT, caddy_binary, start_caddy
-    from hachi.server.routes_ui import default_static_dir
+    from hachi.server.routes.ui import default_static_dir
     from hachi.server.serve import make_server, serve
 
     library = Library(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hachi.server.params import MAX_ID
-from hachi.server.routes_search import SUGGESTION_KINDS
+from hachi.server.routes.search import SUGGESTION_KINDS
 
 Schema = dict[str, Any]
 

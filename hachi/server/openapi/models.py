@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hachi.ml.manifest import NAME_PATTERN
-from hachi.server.openapi_parts import (
+from hachi.server.openapi.parts import (
     BOOL,
     INT,
     STR,
@@ -14,7 +14,7 @@ from hachi.server.openapi_parts import (
     operation,
     ref,
 )
-from hachi.server.routes_models import MAX_MODEL_NAME_LENGTH
+from hachi.server.routes.models import MAX_MODEL_NAME_LENGTH
 
 DOWNLOAD: Schema = obj(
     ("model", "task", "state", "done_bytes", "total_bytes", "error", "command"),

@@ -7,8 +7,8 @@ two in step in both directions. Limits are the routes' own constants, so they ca
 
 from __future__ import annotations
 
-from hachi.server.openapi_models import model_paths, model_schemas
-from hachi.server.openapi_parts import (
+from hachi.server.openapi.models import model_paths, model_schemas
+from hachi.server.openapi.parts import (
     BOOL,
     ID,
     INT,
@@ -25,7 +25,7 @@ from hachi.server.openapi_parts import (
     ref,
     text,
 )
-from hachi.server.openapi_people import (
+from hachi.server.openapi.people import (
     CURSOR,
     MORE,
     browse_paths,
@@ -33,12 +33,12 @@ from hachi.server.openapi_people import (
     people_paths,
     search_image_paths,
 )
-from hachi.server.openapi_sessions import session_paths
+from hachi.server.openapi.sessions import session_paths
 from hachi.server.params import MAX_OFFSET
-from hachi.server.routes_auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH
-from hachi.server.routes_folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
-from hachi.server.routes_photos import THUMB_SIZES
-from hachi.server.routes_search import (
+from hachi.server.routes.auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH
+from hachi.server.routes.folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
+from hachi.server.routes.photos import THUMB_SIZES
+from hachi.server.routes.search import (
     DEFAULT_SEARCH_LIMIT,
     DEFAULT_SUGGESTIONS,
     MAX_PREFIX_LENGTH,

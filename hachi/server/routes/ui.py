@@ -34,7 +34,7 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 
 def default_static_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "static"
+    return Path(__file__).resolve().parents[2] / "static"
 
 
 def _static_dir() -> Path:

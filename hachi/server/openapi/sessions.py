@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hachi.server.openapi_parts import (
+from hachi.server.openapi.parts import (
     BOOL,
     INT,
     STR,

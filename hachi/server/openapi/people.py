@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hachi.library_people import MAX_NAME
-from hachi.server.openapi_parts import (
+from hachi.server.openapi.parts import (
     BOOL,
     ID,
     INT,
@@ -20,8 +20,8 @@ from hachi.server.openapi_parts import (
     ref,
     text,
 )
-from hachi.server.routes_folders import MAX_PATH_LENGTH
-from hachi.server.routes_search import (
+from hachi.server.routes.folders import MAX_PATH_LENGTH
+from hachi.server.routes.search import (
     DEFAULT_SEARCH_LIMIT,
     MAX_CURSOR_LENGTH,
     MAX_QUERY_LENGTH,
