@@ -27,7 +27,6 @@ from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
 from hachi.indexer.available import AvailableModels, active_clip
-from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer, run_next_job
@@ -38,6 +37,7 @@ from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_t
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
+from hachi.server.browse import browse
 
 
 class Library:
