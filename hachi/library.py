@@ -37,7 +37,6 @@ from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_t
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
-from hachi.server.browse import browse
 
 
 class Library:
@@ -146,11 +145,6 @@ class Library:
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
         return folder, job
-
-    def browse(self, path: str | None) -> dict[str, Any]:
-        """Sub-folders for the folder picker (home and indexed folders only)."""
-        indexed = [Path(f.path) for f in self.list_folders()]
-        return browse(path, Path.home(), indexed, self.rules)
 
     def remove_folder(self, folder_id: int) -> None:
         folders_db.get_folder(self.conn, folder_id)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from hachi.server import browse as folder_picker
 from hachi.server.context import library
 from hachi.server.params import (
     MAX_ID,
@@ -37,8 +40,10 @@ def add_folder() -> ResponseReturnValue:
 
 @bp.get("/browse")
 def browse() -> ResponseReturnValue:
+    """Sub-folders for the folder picker (home and indexed folders only)."""
     path = query_text("path", max_length=MAX_PATH_LENGTH) or None
-    return jsonify(library().browse(path))
+    indexed = [Path(f.path) for f in library().list_folders()]
+    return jsonify(folder_picker.browse(path, Path.home(), indexed, library().rules))
 
 
 @bp.delete("/folders/<folder_id>")
