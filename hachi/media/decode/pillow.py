@@ -120,7 +120,9 @@ def decode_image(data: bytes, min_side: int, name: str = "") -> DecodedImage:
         raise _unrecognised(data)
     try:
         if mime in RAW_MIMES:
-            from hachi.media.raw import decode_raw  # here, not at the top: raw imports this module
+            from hachi.media.decode.raw import (
+                decode_raw,  # here, not at the top: raw imports this module
+            )
 
             return decode_raw(data, mime, max(1, min_side))
         return _decode_with_pillow(data, mime, max(1, min_side))

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from hachi.errors import UnreadableFile
-from hachi.media.decode import (
+from hachi.media.decode.pillow import (
     MAX_PIXELS,
     DecodedImage,
     _check_size,
