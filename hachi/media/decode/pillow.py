@@ -1,4 +1,6 @@
-"""Turn a photo file's bytes into a small upright RGB image, as cheaply as the format allows.
+"""The Pillow-family formats (and HEIC through libheif), plus the size checks, reduction,
+orientation and colour helpers that ``raw`` builds on: bytes to a small upright RGB image,
+as cheaply as the format allows.
 
 The indexer needs pixels only for a grid thumbnail (~320 px) and the models (~224 px), so
 nothing here materialises a full 12-48 MP bitmap when it can be avoided: JPEG is decoded
@@ -34,9 +36,9 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from hachi.errors import HachiError, NotAPhoto, UnreadableFile
+from hachi.errors import UnreadableFile
 from hachi.media.exif.bmff import claimed_length
-from hachi.media.formats import RAW_MIMES, SNIFF_BYTES, describe_non_image, sniff_mime
+from hachi.media.formats import RAW_MIMES
 
 MAX_PIXELS = 200_000_000
 """Largest image accepted at all; JPEG and RAW previews stay cheap up to this size."""
@@ -72,7 +74,7 @@ _TRANSPOSE: dict[int, Image.Transpose] = {
 }
 
 
-class _JpegImageFile(JpegImagePlugin.JpegImageFile):
+class JpegImageFile(JpegImagePlugin.JpegImageFile):
     """Pillow's JPEG reader without its DPI-from-EXIF guess.
 
     Pillow parses the whole EXIF block on open just to fill ``info["dpi"]``, which photos
@@ -85,7 +87,7 @@ class _JpegImageFile(JpegImagePlugin.JpegImageFile):
 
 
 _PILLOW_PLUGINS: dict[str, Callable[[io.BytesIO], ImageFile.ImageFile]] = {
-    "image/jpeg": _JpegImageFile,
+    "image/jpeg": JpegImageFile,
     "image/png": PngImagePlugin.PngImageFile,
     "image/webp": WebPImagePlugin.WebPImageFile,
     "image/tiff": TiffImagePlugin.TiffImageFile,
@@ -107,66 +109,20 @@ class DecodedImage:
     mime: str
 
 
-def decode_image(data: bytes, min_side: int, name: str = "") -> DecodedImage:
-    """Decode by content (``name`` only hints TIFF-based RAWs); shorter side >= ``min_side``.
-
-    The returned image's shorter side is at least ``min(min_side, original shorter side)``
-    and less than about twice that, so callers resize a small image, never a huge one.
-    """
-    if not data:
-        raise UnreadableFile("zero-byte file")
-    mime = sniff_mime(data[:SNIFF_BYTES], name)
-    if mime is None:
-        raise _unrecognised(data)
-    try:
-        if mime in RAW_MIMES:
-            from hachi.media.decode.raw import (
-                decode_raw,  # here, not at the top: raw imports this module
-            )
-
-            return decode_raw(data, mime, max(1, min_side))
-        return _decode_with_pillow(data, mime, max(1, min_side))
-    except HachiError:
-        raise
-    except MemoryError as exc:
-        raise UnreadableFile(f"out of memory decoding {_label(mime)}") from exc
-    except Exception as exc:  # noqa: BLE001 - C decoders raise anything; one file never kills a job
-        if _lacks_end_marker(data, mime):
-            raise UnreadableFile(f"truncated {_label(mime)}") from exc
-        raise UnreadableFile(_reason(exc, mime)) from exc
-
-
-# Where a format has an end marker, a failed decode of a file without it was cut short:
-# told from the bytes, so the reason does not depend on a decoder's wording.
-_END_MARKERS = {"image/jpeg": b"\xff\xd9", "image/png": b"IEND"}
-
-
-def _lacks_end_marker(data: bytes, mime: str) -> bool:
-    marker = _END_MARKERS.get(mime)
-    return marker is not None and marker not in data[-4096:]
-
-
-def _unrecognised(data: bytes) -> UnreadableFile:
-    what = describe_non_image(data[:SNIFF_BYTES])
-    if what is not None:
-        return NotAPhoto(f"not an image: looks like {what}")
-    return UnreadableFile("unrecognised image format")
-
-
-def _label(mime: str) -> str:
+def label(mime: str) -> str:
     if mime in RAW_MIMES:
         return f"RAW ({mime.rsplit('-', 1)[-1].upper()})"
     return mime.removeprefix("image/").upper()
 
 
-def _reason(exc: BaseException, mime: str) -> str:
+def reason(exc: BaseException, mime: str) -> str:
     text = _message(exc)
     lowered = text.lower()
     if isinstance(exc, EOFError) or any(sign in lowered for sign in _TRUNCATION_SIGNS):
-        return f"truncated {_label(mime)}"
+        return f"truncated {label(mime)}"
     if isinstance(exc, Image.DecompressionBombError):
-        return f"image too large: {_label(mime)} refused by the decoder"
-    return f"corrupt {_label(mime)}: {text[:120]}"
+        return f"image too large: {label(mime)} refused by the decoder"
+    return f"corrupt {label(mime)}: {text[:120]}"
 
 
 def _message(exc: BaseException) -> str:
@@ -180,21 +136,21 @@ def _message(exc: BaseException) -> str:
 # ---------------------------------------------------------------- Pillow-family formats
 
 
-def _decode_with_pillow(data: bytes, mime: str, min_side: int) -> DecodedImage:
+def decode_with_pillow(data: bytes, mime: str, min_side: int) -> DecodedImage:
     if mime in ("image/heic", "image/heif"):
         return _decode_heif(data, mime, min_side)
     with _open_pillow(data, mime) as im:
         limit = MAX_PIXELS if mime == "image/jpeg" else MAX_BITMAP_PIXELS
-        _check_size(im.size, limit)
+        check_size(im.size, limit)
         full_size = im.size
         if mime == "image/jpeg":
-            _draft_jpeg(im, min_side)
+            draft_jpeg(im, min_side)
             # One read and one decoder call for the whole stream: fed in Pillow's 64 KiB
             # pieces, libjpeg suspends and resumes ~25 times per 12 MP photo (2-4 % slower).
             im.decodermaxblock = max(len(data), ImageFile.MAXBLOCK)
         im.load()
         orientation = _pillow_orientation(im)
-        image = _to_srgb(_reduce(_to_rgb(im), min_side), im.info.get("icc_profile"))
+        image = _to_srgb(reduce(to_rgb(im), min_side), im.info.get("icc_profile"))
     return _finish(image, full_size, orientation, mime)
 
 
@@ -207,7 +163,7 @@ def _open_pillow(data: bytes, mime: str) -> ImageFile.ImageFile:
     return _PILLOW_PLUGINS[mime](io.BytesIO(data))
 
 
-def _check_size(size: tuple[int, int], limit: int) -> None:
+def check_size(size: tuple[int, int], limit: int) -> None:
     width, height = size
     if width <= 0 or height <= 0:
         raise UnreadableFile(f"invalid image size {width}x{height}")
@@ -215,7 +171,7 @@ def _check_size(size: tuple[int, int], limit: int) -> None:
         raise UnreadableFile(f"image too large: {width}x{height} exceeds {limit // 1_000_000} MP")
 
 
-def _draft_jpeg(im: ImageFile.ImageFile, min_side: int) -> None:
+def draft_jpeg(im: ImageFile.ImageFile, min_side: int) -> None:
     """Ask libjpeg for the smallest DCT scale (1/8, 1/4, 1/2) that keeps the short side >= min_side.
 
     libjpeg rounds scaled sides up, so 1/s is enough when ``ceil(short / s) >= min_side``.
@@ -241,7 +197,7 @@ def _pillow_orientation(im: ImageFile.ImageFile) -> int:
     return exif_orientation(exif) if isinstance(exif, bytes) else 1
 
 
-def _reduce(image: Image.Image, min_side: int) -> Image.Image:
+def reduce(image: Image.Image, min_side: int) -> Image.Image:
     """Box-reduce by the largest integer factor that keeps the short side >= min_side."""
     factor = min(image.size) // min_side
     return image.reduce(factor) if factor >= 2 else image
@@ -250,16 +206,16 @@ def _reduce(image: Image.Image, min_side: int) -> Image.Image:
 def _finish(
     image: Image.Image, full_size: tuple[int, int], orientation: int, mime: str
 ) -> DecodedImage:
-    width, height = _oriented_size(full_size, orientation)
-    return DecodedImage(_upright(image, orientation), width, height, mime)
+    width, height = oriented_size(full_size, orientation)
+    return DecodedImage(upright(image, orientation), width, height, mime)
 
 
-def _upright(image: Image.Image, orientation: int) -> Image.Image:
+def upright(image: Image.Image, orientation: int) -> Image.Image:
     transpose = _TRANSPOSE.get(orientation)
     return image if transpose is None else image.transpose(transpose)
 
 
-def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     """Orientations 5-8 turn the picture a quarter, so a viewer swaps width and height."""
     return (size[1], size[0]) if orientation >= 5 else size
 
@@ -267,7 +223,7 @@ def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- pixel modes
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB; 16-bit data is scaled (not clipped), alpha goes on white."""
     if im.mode.startswith("I") or im.mode == "F":
         im = _high_depth_to_l(im)
@@ -363,12 +319,12 @@ def _decode_heif(data: bytes, mime: str, min_side: int) -> DecodedImage:
 
     try:
         heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
-        _check_size(heif.size, MAX_BITMAP_PIXELS)
+        check_size(heif.size, MAX_BITMAP_PIXELS)
         pixels = heif.to_pillow()
     except (ValueError, RuntimeError, OSError) as exc:
         if claimed_length(data) > len(data):
-            raise UnreadableFile(f"truncated {_label(mime)}") from exc
+            raise UnreadableFile(f"truncated {label(mime)}") from exc
         raise
-    image = _reduce(_to_rgb(pixels), min_side)
+    image = reduce(to_rgb(pixels), min_side)
     image = _to_srgb(image, heif.info.get("icc_profile"))
     return DecodedImage(image=image, width=heif.size[0], height=heif.size[1], mime=mime)

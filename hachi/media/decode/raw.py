@@ -5,8 +5,8 @@ own JPEG rendering: that preview is used whenever it is big enough, and a half-s
 only when it is not. When LibRaw gives up, TIFF-based RAWs (DNG, NEF, ...) may still hold an
 ordinary TIFF image that Pillow can read.
 
-This module builds on ``hachi.media.decode``'s size checks, reduction and orientation helpers;
-``decode_image`` imports it on its first RAW file.
+This module builds on ``hachi.media.decode.pillow``'s size checks, reduction and orientation
+helpers.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from hachi.errors import UnreadableFile
 from hachi.media.decode.pillow import (
     MAX_PIXELS,
     DecodedImage,
-    _check_size,
-    _decode_with_pillow,
-    _draft_jpeg,
-    _JpegImageFile,
-    _oriented_size,
-    _reason,
-    _reduce,
-    _to_rgb,
-    _upright,
+    JpegImageFile,
+    check_size,
+    decode_with_pillow,
+    draft_jpeg,
+    oriented_size,
+    reason,
+    reduce,
+    to_rgb,
+    upright,
 )
 
 # LibRaw's ``sizes.flip`` (dcraw bit flags) -> the equivalent EXIF orientation.
@@ -52,12 +52,12 @@ def _decode_with_libraw(data: bytes, mime: str, min_side: int) -> DecodedImage:
 
     with rawpy.imread(io.BytesIO(data)) as raw:
         sizes = raw.sizes
-        _check_size((sizes.raw_width, sizes.raw_height), MAX_PIXELS)
+        check_size((sizes.raw_width, sizes.raw_height), MAX_PIXELS)
         orientation = _LIBRAW_FLIP_TO_EXIF.get(sizes.flip, 1)
-        width, height = _oriented_size((sizes.width, sizes.height), orientation)
+        width, height = oriented_size((sizes.width, sizes.height), orientation)
         preview = _raw_preview(raw, min_side)
         if preview is not None and min(preview.size) >= min(min_side, width, height):
-            image = _upright(preview, orientation)
+            image = upright(preview, orientation)
         else:
             image = _raw_demosaic(raw, min_side, preview, orientation)
     return DecodedImage(image=image, width=width, height=height, mime=mime)
@@ -70,13 +70,13 @@ def _raw_preview(raw: Any, min_side: int) -> Image.Image | None:
     try:
         thumb = raw.extract_thumb()
         if thumb.format == rawpy.ThumbFormat.JPEG:
-            with _JpegImageFile(io.BytesIO(thumb.data)) as im:
-                _check_size(im.size, MAX_PIXELS)
-                _draft_jpeg(im, min_side)
+            with JpegImageFile(io.BytesIO(thumb.data)) as im:
+                check_size(im.size, MAX_PIXELS)
+                draft_jpeg(im, min_side)
                 im.load()
-                return _reduce(_to_rgb(im), min_side)
+                return reduce(to_rgb(im), min_side)
         array = np.ascontiguousarray(thumb.data)
-        return _reduce(_to_rgb(Image.fromarray(array)), min_side)
+        return reduce(to_rgb(Image.fromarray(array)), min_side)
     except Exception:  # noqa: BLE001 - a broken preview just means demosaicing instead
         return None
 
@@ -90,16 +90,16 @@ def _raw_demosaic(
     except Exception:
         if preview is None:
             raise
-        return _upright(preview, orientation)
-    return _reduce(Image.fromarray(np.ascontiguousarray(rgb)), min_side)
+        return upright(preview, orientation)
+    return reduce(Image.fromarray(np.ascontiguousarray(rgb)), min_side)
 
 
 def _raw_fallback_tiff(data: bytes, mime: str, min_side: int, exc: Exception) -> DecodedImage:
     """LibRaw refused the file; TIFF-based RAWs (DNG, NEF, ...) may still hold a TIFF image."""
     if not data.startswith((b"II*\x00", b"MM\x00*")):
-        raise UnreadableFile(_reason(exc, mime)) from exc
+        raise UnreadableFile(reason(exc, mime)) from exc
     try:
-        decoded = _decode_with_pillow(data, "image/tiff", min_side)
+        decoded = decode_with_pillow(data, "image/tiff", min_side)
     except Exception:  # noqa: BLE001 - report LibRaw's reason, the more telling one
-        raise UnreadableFile(_reason(exc, mime)) from exc
+        raise UnreadableFile(reason(exc, mime)) from exc
     return DecodedImage(decoded.image, decoded.width, decoded.height, mime)
