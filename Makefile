@@ -45,8 +45,11 @@ lock:
 	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.txt $(UPGRADE)
 	$(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 pyproject.toml requirements/export.in --extra export -o requirements/export.txt $(UPGRADE)
 
+# open_clip parity: only the export venv has torch and open_clip, so only test-export runs it.
+PARITY_TESTS := tests/test_clip_parity.py
+
 test-export: $(EXPORT_STAMP)
-	$(EXPORT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_clip_parity.py
+	$(EXPORT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(PARITY_TESTS)
 
 include ui.mk
 
@@ -77,11 +80,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy hachi
 
 test-fast: $(STAMP) system-deps
-	$(BIN)/pytest -q -rs -m "not slow"
+	$(BIN)/pytest -q -rs -m "not slow" --ignore=$(PARITY_TESTS)
 
 test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
 	@test -f hachi/static/index.html || $(MAKE) ui
-	$(BIN)/pytest -q -rs -m slow
+	$(BIN)/pytest -q -rs -m slow --ignore=$(PARITY_TESTS)
 
 test: lint typecheck test-fast test-slow test-export
 

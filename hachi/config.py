@@ -98,6 +98,31 @@ class Settings:
             "(about 3x faster; embeddings agree with float32 to a cosine of about 0.9998)."
         },
     )
+    watch: bool = field(
+        default=True,
+        metadata={
+            "help": "While `hachi serve` runs, index photos added, changed, moved or deleted "
+            "in indexed folders within seconds (file-system events; polling where they "
+            "cannot be had)."
+        },
+    )
+    watch_polling: bool = field(
+        default=False,
+        metadata={
+            "help": "Poll indexed folders instead of waiting for file-system events (network "
+            "mounts are polled anyway)."
+        },
+    )
+    watch_poll_seconds: int = field(
+        default=30, metadata={"help": "Seconds between two looks at a polled folder."}
+    )
+    rescan_hours: int = field(
+        default=24,
+        metadata={
+            "help": "Hours between whole rescans of every folder while `hachi serve` runs, "
+            "catching what a watcher missed (0: never)."
+        },
+    )
 
     @property
     def catalog_path(self) -> Path:

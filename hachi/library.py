@@ -30,6 +30,7 @@ from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer, run_next_job
+from hachi.indexer.watch import FolderWatcher, watch_status
 from hachi.library_models import ModelService
 from hachi.library_people import People
 from hachi.media.decode import decode_image
@@ -37,6 +38,7 @@ from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_t
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
+from hachi.textnorm import without_ocr_noise
 
 
 class Library:
@@ -53,6 +55,7 @@ class Library:
         self._models: AvailableModels | None = None
         self._semantic: SemanticIndex | None = None
         self._background: BackgroundIndexer | None = None
+        self._watcher: FolderWatcher | None = None
         self.people = People(self.catalog, settings, self.original_path)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
@@ -108,6 +111,10 @@ class Library:
                 self.settings, self.extractor, self.models, self.after_job
             )
         self._background.start()
+        if self._watcher is None and (self.settings.watch or self.settings.rescan_hours > 0):
+            self._watcher = FolderWatcher(self.settings, self._wake)
+        if self._watcher is not None:
+            self._watcher.start()
 
     def index_pending(self, with_models: bool = True) -> int:
         """Run every queued index job here and now, as ``hachi index`` and scripts do; how
@@ -126,6 +133,8 @@ class Library:
             self.people.update(conn)
 
     def stop_background(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._background is not None:
             self._background.stop()
 
@@ -144,6 +153,8 @@ class Library:
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
+        if self._watcher is not None:
+            self._watcher.refresh()
         return folder, job
 
     def remove_folder(self, folder_id: int) -> None:
@@ -151,6 +162,8 @@ class Library:
         with self.catalog.write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
             jobs_db.drop_folder(self.conn, folder_id)
+        if self._watcher is not None:
+            self._watcher.refresh()
 
     def rescan(self, folder_ids: list[int] | None = None) -> jobs_db.Job:
         known = {f.id for f in self.list_folders()}
@@ -189,14 +202,16 @@ class Library:
     def status(self) -> dict[str, Any]:
         counts = queries.library_counts(self.conn)
         job = self.current_job()
+        watch, watch_notices = watch_status(self.conn, self.settings)
         return {
             **counts,
             "home": str(self.settings.home),
             "job": self.job_dict(job) if job else None,
             "features": self.models.features(),
-            "notices": self.model_service.notices(self.models.problems),
             "models": {"clip": self.model_service.active()},
             "downloads": self.model_service.downloads(),
+            "watch": watch,
+            "notices": [*self.model_service.notices(self.models.problems), *watch_notices],
         }
 
     def search(
@@ -273,7 +288,7 @@ class Library:
                 else None,
                 "indexed_at": row["indexed_at"],
                 "faces": self.people.faces(photo_id=photo_id),
-                "text": analyses.ocr_text(self.conn, photo_id),
+                "text": without_ocr_noise(analyses.ocr_text(self.conn, photo_id)) or None,
             }
         )
         return details
@@ -309,12 +324,21 @@ class Library:
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
 
-    def suggest(self, prefix: str, kind: str | None, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(
+        self, prefix: str, kind: str | None, limit: int = 10, q: str = ""
+    ) -> list[dict[str, Any]]:
+        """Completions of ``prefix``, counted among the photos that the filters of ``q``
+        (the rest of the search bar) select."""
         if kind is not None and kind not in SUGGEST_KINDS:
             raise BadRequest(f"kind must be one of {', '.join(SUGGEST_KINDS)}")
         if not 1 <= limit <= 100:
             raise BadRequest("limit must be between 1 and 100")
-        return suggest.suggestions(self.conn, prefix or "", kind, limit)
+        within = None
+        try:
+            within = engine.filter_criteria(self.conn, q, self.settings.face_backend) if q else None
+        except BadRequest:
+            pass  # a half-typed bar: count over the whole library rather than fail
+        return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
 
 
 def _rate_eta(job: jobs_db.Job) -> dict[str, float | None]:

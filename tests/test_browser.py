@@ -28,7 +28,7 @@ from hachi.config import DEFAULT_CLIP_MODEL, Settings
 from hachi.ml.download import MIRROR_ENV
 from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
-from tests.browser.stack import REPO, STATIC, Stack, running_stack
+from tests.browser.stack import REPO, STATIC, Stack, hachi, running_stack
 from tests.model_mirror import FileServer, write_manifest
 from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 
@@ -143,6 +143,7 @@ def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
             "HACHI_EXPECT_ADDED": str(ADDED_PHOTOS),
             "HACHI_ADD_FOLDER": str(added),
             "HACHI_SEARCH_PHOTO": str(FACES / "obama_1.jpg"),
+            "HACHI_LIBRARY": str((base / "library").resolve()),
         }
         yield stack, facts
 
@@ -211,6 +212,13 @@ def test_ui_end_to_end(small_stack: tuple[Stack, dict[str, str]]) -> None:
             assert (ARTIFACTS / "screenshots" / f"{page}-{width}.png").stat().st_size > 0
 
 
+def test_ui_counts_and_states_are_honest(small_stack: tuple[Stack, dict[str, str]]) -> None:
+    """Place counts, the busy state, a missing photo, dates, notices, the folder picker."""
+    stack, facts = small_stack
+    output = run_node("honest.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
+
+
 def load_shapes_tool() -> ModuleType:
     """tools/train_shapes_clip.py draws the photos its committed test CLIP was trained on."""
     spec = importlib.util.spec_from_file_location("train_shapes_clip", SHAPES_TOOL)
@@ -270,7 +278,10 @@ def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:
     photos = tmp_path / "big"
     photos.mkdir()
     build_catalog(Settings(home=tmp_path / "home"), photos, BIG_LIBRARY)
-    with running_stack(tmp_path / "home", PASSWORD) as stack:
+    # The catalog is made without files on disk: a rescan (the watcher's catch-up at start)
+    # would rightly find them all gone.
+    synthetic = {"HACHI_WATCH": "false", "HACHI_RESCAN_HOURS": "0"}
+    with running_stack(tmp_path / "home", PASSWORD, settings_env=synthetic) as stack:
         run_node("perf.test.js", stack, {"HACHI_EXPECT_TOTAL": str(BIG_LIBRARY)})
     figures = json.loads((ARTIFACTS / "ui_perf.json").read_text())
     assert figures["total"] == BIG_LIBRARY
@@ -282,6 +293,23 @@ def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:
         output = run_node("account.test.js", stack, {"HACHI_TOKEN_NAME": "browser-tests"})
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
     assert (ARTIFACTS / "screenshots" / "account-375.png").stat().st_size > 0
+
+
+def test_ui_api_reference_renders_every_operation(tmp_path: Path) -> None:
+    """/docs/api draws the server's own OpenAPI document: every operation and schema."""
+    with running_stack(tmp_path / "home", PASSWORD) as stack:
+        output = run_node("docs.test.js", stack, {})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+
+
+def test_ui_login_link_then_a_password_then_a_spent_link(tmp_path: Path) -> None:
+    """No password: a link from `hachi login-link` logs in, the UI offers to set a
+    password, which works after logging out; the spent link opens a page, not JSON."""
+    home = tmp_path / "home"
+    with running_stack(home, None) as stack:
+        link = hachi(home, "login-link", "--url", stack.ui_url).strip()
+        output = run_node("link.test.js", stack, {"HACHI_LOGIN_LINK": link})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
 
 
 def test_ui_model_comes_by_itself_and_is_chosen_on_the_folders_page(tmp_path: Path) -> None:

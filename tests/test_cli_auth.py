@@ -114,3 +114,23 @@ def test_passwd_logs_every_browser_out(
     code, _, err = run(capsys, home, "passwd", "--stdin")
     assert code == 0 and "logged out" in err
     assert live(home, secrets) == [False, False]
+
+
+def test_login_link_mints_a_link_for_the_running_server(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    code, out, err = run(capsys, home, "login-link")
+    assert code == 0 and "works once" in err
+    url = out.strip()
+    assert url.startswith("http://127.0.0.1:8686/api/login/link?token=")
+    (home / "server-url").write_text("https://localhost:8443\n")  # as `hachi serve` notes it
+    code, out, _ = run(capsys, home, "login-link")
+    assert out.startswith("https://localhost:8443/api/login/link?token=")
+    conn = connect(home / "catalog.db")
+    try:
+        token = url.split("token=", 1)[1]
+        assert auth.redeem_login_link(conn, token) is True
+        assert auth.redeem_login_link(conn, token) is False
+    finally:
+        conn.close()

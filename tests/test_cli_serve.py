@@ -13,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -122,6 +124,38 @@ def test_a_signal_stops_serve_cleanly(tmp_path: Path, number: int) -> None:
     assert port_is_free(port)
     with closing(sqlite3.connect(tmp_path / "home" / "catalog.db")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_login_link_mints_a_link_the_running_server_honours(tmp_path: Path) -> None:
+    """`hachi login-link` beside a running `hachi serve`: its address, a working link."""
+    home, port = tmp_path / "home", free_port()
+    env = {**os.environ, "HACHI_HOME": str(home), "PYTHONPATH": str(REPO)}
+    with serving(home, "--port", str(port)) as served:
+        printed = subprocess.run(
+            [sys.executable, "-m", "hachi.cli", "login-link"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+        assert printed.startswith(f"http://127.0.0.1:{port}/api/login/link?token=")
+
+        class Stay(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None
+
+        opener = urllib.request.build_opener(Stay)
+        with pytest.raises(urllib.error.HTTPError) as first:
+            opener.open(printed, timeout=10)
+        first.value.close()
+        assert first.value.code == 303 and first.value.headers["Location"] == "/"
+        with pytest.raises(urllib.error.HTTPError) as again:
+            opener.open(printed, timeout=10)
+        again.value.close()
+        assert again.value.headers["Location"] == "/login?link=spent"
+        assert stop(served) == 0
+    assert not (home / "server-url").exists(), "forgotten when the server stops"
 
 
 def test_a_second_serve_on_the_same_library_says_so(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from hachi.catalog import analyses
+from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, Forbidden
@@ -34,11 +35,19 @@ from tests.server_fixtures import create_token, running_app
 
 
 def system_photo_folder() -> Path:
-    """A real system folder holding at least one file with a photo's extension."""
+    """A real system folder holding at least one file with a photo's extension.
+
+    A bare machine may have none under /usr/share; then (as root, as in CI) one is made
+    there, so the test runs everywhere instead of skipping.
+    """
     for folder, _dirs, files in os.walk("/usr/share"):
         if any(is_photo_path(Path(f)) for f in files):
             return Path(folder)
-    pytest.skip("no photo-like file under /usr/share on this machine")
+    if os.geteuid() != 0:
+        pytest.skip("no photo-like file under /usr/share, and only root may make one")
+    made = Path("/usr/share/hachi-test-photos")
+    write_photo(made / "system.jpg")
+    return made
 
 
 def index(library: Library, folder: Path) -> dict:
@@ -96,6 +105,34 @@ def test_a_link_to_a_system_folder_is_not_indexed(library: Library, tmp_path: Pa
     job = index(library, photos)
     assert job["found"] == 1
     assert indexed_paths(library.settings) == [str(photos.resolve() / "a.jpg")]
+
+
+def test_a_watched_change_through_a_link_obeys_the_same_rule(
+    library: Library, tmp_path: Path
+) -> None:
+    """The folder watcher's scoped jobs walk with the scanner's rule: a link to a system
+    folder, or to Hachi's data, made after indexing is not followed either."""
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.jpg")
+    index(library, photos)
+    system = system_photo_folder()
+    (photos / "system").symlink_to(system, target_is_directory=True)
+    (photos / "hachi").symlink_to(library.settings.home, target_is_directory=True)
+    photo = next(f for f in system.iterdir() if is_photo_path(f))
+    (photos / f"one{photo.suffix}").symlink_to(photo)
+    write_photo(photos / "b.jpg", Shot(seed=5))
+    changed = [
+        str(photos.resolve() / n) for n in ("system", "hachi", f"one{photo.suffix}", "b.jpg")
+    ]
+    conn = connect(library.settings.catalog_path)
+    try:
+        folder_id = library.list_folders()[0].id
+        jobs_db.queue_changes(conn, [folder_id], changed)
+    finally:
+        conn.close()
+    library.index_pending(with_models=False)
+    expected = sorted(str(photos.resolve() / n) for n in ("a.jpg", "b.jpg"))
+    assert indexed_paths(library.settings) == expected
 
 
 def test_a_link_to_hachis_home_is_not_followed_and_rescans_do_not_grow(

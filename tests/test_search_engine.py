@@ -236,3 +236,29 @@ def test_result_fields(library: tuple[Library, list[Truth]]) -> None:
     assert hit["camera"] == "Canon EOS 5D Mark IV"
     assert hit["place"] and "thumbnail_url" not in hit  # URLs are the server's business
     assert Path(hit["path"]).is_absolute()
+
+
+def test_place_suggestion_counts_are_what_the_place_filter_finds(
+    library: tuple[Library, list[Truth]],
+) -> None:
+    lib, _ = library
+    places = lib.suggest("", "place", 100)
+    assert {"Tokyo", "Paris", "Sydney"} <= {s["value"] for s in places}
+    for s in places:
+        assert s["count"] == len(_ids(lib, f'place:"{s["value"]}"')), s
+
+
+def test_suggestion_counts_respect_the_filters_in_the_bar(
+    library: tuple[Library, list[Truth]],
+) -> None:
+    lib, _ = library
+    bar = "camera:canon after:2005"
+    places = lib.suggest("", "place", 100, q=f"{bar} sunset")
+    assert places
+    for s in places:
+        assert s["count"] == len(_ids(lib, f'{bar} place:"{s["value"]}"')), s
+    for s in lib.suggest("", "year", 100, q="camera:nikon"):
+        assert s["count"] == len(_ids(lib, f"camera:nikon year:{s['value']}")), s
+    assert lib.suggest("", "camera", 10, q="camera:sony") == [
+        s for s in lib.suggest("", "camera", 10) if "ILCE" in s["value"] or "SONY" in s["value"]
+    ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from hachi.catalog import auth
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.server.app import close_app, create_app
@@ -137,25 +139,86 @@ def test_login_link_works_once_and_redirects_home(app: Flask) -> None:
     assert response.headers["Location"] == "/"
     assert client.get("/api/status").status_code == 200  # works with no password set
     again = app.test_client().get(link)
-    assert again.status_code == 401
-    assert again.get_json()["error"]["code"] == "unauthorized"
+    assert again.status_code == 303, "a spent link leads to a page, not raw JSON"
+    assert again.headers["Location"] == "/login?link=spent"
+    assert not again.headers.getlist("Set-Cookie")
 
 
 def test_login_link_needs_a_token(app: Flask) -> None:
     client = app.test_client()
     assert client.get("/api/login/link").status_code == 400
-    assert client.get("/api/login/link?token=made-up").status_code == 401
+    made_up = client.get("/api/login/link?token=made-up")
+    assert made_up.status_code == 303 and made_up.headers["Location"] == "/login?link=spent"
+    assert client.get("/api/status").status_code == 401
 
 
-def test_login_links_expire() -> None:
+def test_login_links_expire(settings: Settings) -> None:
     clock = FakeClock()
-    links = LoginLinks(clock)
-    token = links.mint(ttl_s=60)
-    clock.now += 61
-    assert links.redeem(token) is False
-    fresh = links.mint(ttl_s=60)
-    assert links.redeem(fresh) is True
-    assert links.redeem(fresh) is False
+    settings.ensure_dirs()
+    connect(settings.catalog_path).close()
+    links = LoginLinks(settings.catalog_path, lambda: datetime.fromtimestamp(clock(), UTC))
+    try:
+        token = links.mint(timedelta(seconds=60))
+        clock.now += 61
+        assert links.redeem(token) is False
+        fresh = links.mint(timedelta(seconds=60))
+        assert links.redeem(fresh) is True
+        assert links.redeem(fresh) is False
+    finally:
+        links.close()
+
+
+def test_a_link_minted_on_the_command_line_works_in_the_running_server(
+    settings: Settings, app: Flask
+) -> None:
+    """`hachi login-link` writes to the catalog; the server, already up, honours it."""
+    conn = connect(settings.catalog_path)
+    try:
+        token = auth.create_login_link(conn, timedelta(minutes=5))
+    finally:
+        conn.close()
+    client = app.test_client()
+    assert client.get(f"/api/login/link?token={token}").headers["Location"] == "/"
+    assert client.get("/api/session").get_json()["authenticated"] is True
+
+
+def _set(client: FlaskClient, **body: str) -> object:
+    return client.post("/api/password", json=body, headers={"Origin": ORIGIN})
+
+
+def test_after_a_link_login_the_first_password_can_be_set(settings: Settings, app: Flask) -> None:
+    client = app.test_client()
+    client.get(mint_login_link(app))
+    assert client.get("/api/session").get_json()["password_set"] is False
+    short = _set(client, password="short")
+    assert short.status_code == 400  # type: ignore[attr-defined]
+    response = _set(client, password=PASSWORD)
+    assert response.get_json() == {  # type: ignore[attr-defined]
+        "authenticated": True,
+        "method": "cookie",
+        "password_set": True,
+    }
+    assert client.get("/api/status").status_code == 200, "this browser stays logged in"
+    client.post("/api/logout", headers={"Origin": ORIGIN})
+    assert client.get("/api/status").status_code == 401
+    assert login(client).status_code == 200, "and can come back with the password"
+
+
+def test_changing_a_set_password_needs_the_current_one(settings: Settings, app: Flask) -> None:
+    set_password(settings)
+    client = app.test_client()
+    login(client)
+    assert _set(client, password="another long one").status_code == 401  # type: ignore[attr-defined]
+    wrong = _set(client, password="another long one", current_password="nope")
+    assert wrong.status_code == 401  # type: ignore[attr-defined]
+    right = _set(client, password="another long one", current_password=PASSWORD)
+    assert right.status_code == 200  # type: ignore[attr-defined]
+    assert login(app.test_client(), "another long one").status_code == 200
+    assert login(app.test_client(), PASSWORD).status_code == 401
+
+
+def test_setting_a_password_needs_a_logged_in_caller(app: Flask) -> None:
+    assert _set(app.test_client(), password=PASSWORD).status_code == 401  # type: ignore[attr-defined]
 
 
 def test_failed_logins_back_off_with_retry_after(settings: Settings, app: Flask) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from hachi.catalog.analyses import store_ocr
+from hachi.catalog.db import connect, transaction
 from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 from tests.server_fixtures import (
     create_token,
@@ -169,11 +171,30 @@ def test_a_vanished_original_is_404(indexed: Indexed, tmp_path: Path) -> None:
         shutil.copy2(kept, path)
 
 
+def test_photo_text_leaves_out_ocr_noise(indexed: Indexed) -> None:
+    """Text read before the noise filter existed (still in older catalogs) is shown
+    without its one- and two-character specks."""
+    photo_id = indexed.photo_id("IMG_0002.jpg")
+    conn = connect(indexed.photos.parent / "home" / "catalog.db")
+    try:
+        with transaction(conn):
+            store_ocr(conn, photo_id, ":\nV\nHAPPY BIRTHDAY")
+    finally:
+        conn.close()
+    assert indexed.get(f"/api/photos/{photo_id}").get_json()["text"] == "HAPPY BIRTHDAY"
+
+
 def test_suggest(indexed: Indexed) -> None:
     found = indexed.get("/api/suggest?prefix=nik&kind=camera").get_json()["suggestions"]
     assert [s["kind"] for s in found] == ["camera"]
     assert "nikon" in found[0]["label"].lower()
     assert indexed.get("/api/suggest?prefix=zzzz").get_json()["suggestions"] == []
+    among = indexed.get("/api/suggest?prefix=nik&kind=camera&q=camera:nikon")
+    assert among.get_json()["suggestions"] == found
+    none = indexed.get("/api/suggest?prefix=nik&kind=camera&q=file:nothing-has-this-name")
+    assert none.get_json()["suggestions"] == []
+    half_typed = indexed.get('/api/suggest?prefix=nik&kind=camera&q=place:"unclosed')
+    assert half_typed.get_json()["suggestions"] == found, "a bar that does not parse is ignored"
     limited = indexed.get("/api/suggest?prefix=&limit=1").get_json()["suggestions"]
     assert len(limited) <= 1
 

@@ -19,8 +19,11 @@ from hachi.catalog.db import transaction
 from hachi.catalog.sessions import secret_hash, touch, touch_is_due
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD_LENGTH = 8
 PASSWORD_KEY = "auth.password"
 SECRET_KEY = "auth.session_secret"
+LOGIN_LINK_KEY = "auth.login_link."  # + the hash of a pending one-time link; value: expiry
+MAX_PENDING_LINKS = 100
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,11 @@ def put_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 def set_password(conn: sqlite3.Connection, password: str) -> None:
     """Store a new password and end every browser session, in one transaction."""
-    stored = hash_password(password)
+    set_password_hash(conn, hash_password(password))
+
+
+def set_password_hash(conn: sqlite3.Connection, stored: str) -> None:
+    """``set_password`` with the hash already made (by ``hash_password``)."""
     with transaction(conn):
         conn.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) "
@@ -157,3 +164,35 @@ def revoke_token(conn: sqlite3.Connection, token_id: int) -> bool:
     with transaction(conn):
         cur = conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,))
     return cur.rowcount > 0
+
+
+def create_login_link(conn: sqlite3.Connection, ttl: timedelta, now: datetime | None = None) -> str:
+    """A one-time login secret, kept (hashed) in the catalog so that a running server honours
+    links minted by `hachi login-link` too; expired ones are swept, at most 100 are pending."""
+    token = secrets.token_urlsafe(32)
+    moment = now or datetime.now(UTC)
+    pending = "substr(key, 1, ?) = ?"
+    prefix = (len(LOGIN_LINK_KEY), LOGIN_LINK_KEY)
+    with transaction(conn):
+        conn.execute(
+            f"DELETE FROM settings WHERE {pending} AND value <= ?", (*prefix, utc_text(moment))
+        )
+        conn.execute(
+            f"DELETE FROM settings WHERE key IN (SELECT key FROM settings WHERE {pending} "
+            "ORDER BY value DESC LIMIT -1 OFFSET ?)",
+            (*prefix, MAX_PENDING_LINKS - 1),
+        )
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)",
+            (LOGIN_LINK_KEY + secret_hash(token), utc_text(moment + ttl)),
+        )
+    return token
+
+
+def redeem_login_link(conn: sqlite3.Connection, token: str, now: datetime | None = None) -> bool:
+    """True once for a live link; a second visit, or a late one, is refused."""
+    key = LOGIN_LINK_KEY + secret_hash(token)
+    with transaction(conn):
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+    return row is not None and str(row[0]) > utc_text(now or datetime.now(UTC))

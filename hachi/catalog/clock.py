@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utc_text(moment: datetime) -> str:
@@ -11,3 +11,8 @@ def utc_text(moment: datetime) -> str:
 
 def utc_now() -> str:
     return utc_text(datetime.now(UTC))
+
+
+def utc_ago(seconds: float) -> str:
+    """The timestamp ``seconds`` before now, in utc_now's format (for comparisons)."""
+    return utc_text(datetime.now(UTC) - timedelta(seconds=seconds))

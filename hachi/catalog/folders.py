@@ -94,3 +94,9 @@ def add_folder(conn: sqlite3.Connection, path: str) -> Folder:
 def mark_scanned(conn: sqlite3.Connection, folder_id: int) -> None:
     with transaction(conn):
         conn.execute("UPDATE folders SET last_scan_at = ? WHERE id = ?", (utc_now(), folder_id))
+
+
+def folders_scanned_before(conn: sqlite3.Connection, cutoff: str) -> list[Folder]:
+    """Folders whose last whole scan is older than cutoff (a utc_now() timestamp)."""
+    rows = conn.execute(_SELECT + " WHERE f.last_scan_at < ? ORDER BY f.path", (cutoff,))
+    return [_folder(r) for r in rows]

@@ -21,6 +21,9 @@ from hachi.errors import NotFound
 HEARTBEAT_STALE_S = 60.0
 COUNTERS = ("found", "done", "unchanged", "failed", "removed", "moved")
 ACTIVE_STATES = ("queued", "running", "cancelling")
+INDEX = "index"  # a scan of whole folders: adding a folder, a rescan, the daily rescan
+WATCH = "watch"  # a scan of what a folder watcher saw change
+MAX_SCOPE_PATHS = 20_000  # a watch job wider than this scans its folders whole
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,22 @@ class Job:
     phase: str | None = None
     phase_done: int = 0
     phase_total: int = 0
+    paths: list[str] | None = None  # a scoped job scans only these (folders recursively)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("owner_pid")
         data.pop("heartbeat_at")
+        paths = data.pop("paths")
+        data["scoped_paths"] = None if paths is None else len(paths)
         return data
 
 
 def _job(row: sqlite3.Row) -> Job:
     values = dict(row)
     values["folder_ids"] = json.loads(values["folder_ids"])
+    if values.get("paths") is not None:
+        values["paths"] = json.loads(values["paths"])
     return Job(**values)
 
 
@@ -77,7 +85,7 @@ def active_jobs(conn: sqlite3.Connection) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def create_job(conn: sqlite3.Connection, folder_ids: list[int], kind: str = "index") -> Job:
+def create_job(conn: sqlite3.Connection, folder_ids: list[int], kind: str = INDEX) -> Job:
     """Queue a job, or widen an already queued one: two rescans asked back to back are one.
 
     A queued or running job (maybe one whose process was killed) that already covers the
@@ -105,6 +113,42 @@ def create_job(conn: sqlite3.Connection, folder_ids: list[int], kind: str = "ind
             cur = conn.execute(
                 "INSERT INTO jobs (kind, folder_ids, state, created_at) VALUES (?, ?, 'queued', ?)",
                 (kind, json.dumps(sorted(set(folder_ids))), utc_now()),
+            )
+            job_id = int(cur.lastrowid or 0)
+    return get_job(conn, job_id)
+
+
+def queue_changes(conn: sqlite3.Connection, folder_ids: list[int], paths: list[str]) -> Job:
+    """Queue a scan of just these paths (what a watcher saw change) under these folders.
+
+    The request joins a queued job (a whole-folder one already covers it; a queued
+    watch job widens), never a running one: that may have walked past the paths already.
+    """
+    with transaction(conn):
+        for row in conn.execute(
+            "SELECT id, folder_ids FROM jobs WHERE state = 'queued' AND paths IS NULL"
+        ).fetchall():
+            if set(folder_ids) <= set(json.loads(row[1])):
+                return get_job(conn, int(row[0]))
+        queued = conn.execute(
+            "SELECT id, folder_ids, paths FROM jobs WHERE state = 'queued' AND kind = ? "
+            "AND paths IS NOT NULL ORDER BY id LIMIT 1",
+            (WATCH,),
+        ).fetchone()
+        ids = sorted(set(folder_ids) | set(json.loads(queued[1]) if queued else ()))
+        wider = sorted(set(paths) | set(json.loads(queued[2]) if queued else ()))
+        scope = json.dumps(wider) if len(wider) <= MAX_SCOPE_PATHS else None
+        if queued is not None:
+            conn.execute(
+                "UPDATE jobs SET folder_ids = ?, paths = ? WHERE id = ?",
+                (json.dumps(ids), scope, queued[0]),
+            )
+            job_id = int(queued[0])
+        else:
+            cur = conn.execute(
+                "INSERT INTO jobs (kind, folder_ids, state, created_at, paths) "
+                "VALUES (?, ?, 'queued', ?, ?)",
+                (WATCH, json.dumps(ids), utc_now(), scope),
             )
             job_id = int(cur.lastrowid or 0)
     return get_job(conn, job_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hachi.catalog.clock import utc_now
 from hachi.textnorm import fold, terms_blob
@@ -80,14 +81,33 @@ class KnownFile:
     job_id: int | None
 
 
-def known_files(conn: sqlite3.Connection, folder_id: int) -> dict[str, KnownFile]:
-    rows = conn.execute(
-        "SELECT id, path, size, mtime_ns, content_hash, 0, job_id FROM photos WHERE folder_id = ?"
-        " UNION ALL SELECT id, path, size, mtime_ns, NULL, 1, job_id FROM failed_files"
-        " WHERE folder_id = ?",
-        (folder_id, folder_id),
-    )
+_KNOWN = (
+    "SELECT id, path, size, mtime_ns, content_hash, 0, job_id FROM photos WHERE {where}"
+    " UNION ALL SELECT id, path, size, mtime_ns, NULL, 1, job_id FROM failed_files"
+    " WHERE {where}"
+)
+# The unary + keeps SQLite on the path index (a folder's index would read all of it).
+_AT_OR_BELOW = "(path = ? OR (path >= ? AND path < ?)) AND +folder_id = ?"
+
+
+def _known(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> dict[str, KnownFile]:
+    rows = conn.execute(_KNOWN.format(where=where), params + params)
     return {r[1]: KnownFile(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows}
+
+
+def known_files(conn: sqlite3.Connection, folder_id: int) -> dict[str, KnownFile]:
+    return _known(conn, "folder_id = ?", (folder_id,))
+
+
+def known_files_under(
+    conn: sqlite3.Connection, folder_id: int, paths: Iterable[str]
+) -> dict[str, KnownFile]:
+    """What the catalog holds at or below each path: the other side of a scoped scan."""
+    known: dict[str, KnownFile] = {}
+    for path in paths:
+        # '0' follows '/' in code points, so [path/, path0) is everything below path.
+        known.update(_known(conn, _AT_OR_BELOW, (path, path + "/", path + "0", folder_id)))
+    return known
 
 
 def _dimension_id(

@@ -56,6 +56,12 @@ _ORDER = {
 }
 
 
+def where_sql(criteria: Criteria) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``photos p``) and its parameters that select ``criteria``."""
+    sql = _build(criteria)
+    return " AND ".join(sql.where) or "1", sql.params
+
+
 def count_matching(conn: sqlite3.Connection, criteria: Criteria) -> int:
     sql = _build(criteria)
     where = " AND ".join(sql.where) or "1"

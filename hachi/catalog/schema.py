@@ -228,6 +228,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sessions_expiry ON sessions (expires_at);
     ALTER TABLE tokens ADD COLUMN expires_at TEXT;
     """,
+    # 6: scoped jobs. A folder watcher queues only the files and folders that changed;
+    # NULL means the whole of each folder, as every job before it did.
+    """
+    ALTER TABLE jobs ADD COLUMN paths TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

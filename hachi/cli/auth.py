@@ -18,12 +18,12 @@ from datetime import timedelta
 from typing import Any
 
 from hachi.catalog import auth, sessions
+from hachi.catalog.auth import MIN_PASSWORD_LENGTH
 from hachi.catalog.clock import utc_now
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, NotFound
 
-MIN_PASSWORD_LENGTH = 8
 DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_DURATION = timedelta(days=100 * 366)
 DURATION_HINT = "a number and a unit: 30m, 12h, 90d or 52w (minutes, hours, days, weeks)"
@@ -122,6 +122,25 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_login_link(args: argparse.Namespace, settings: Settings) -> int:
+    """A fresh one-time login link, for a server that runs now or will run later (within
+    the hour): links live in the catalog, which the server checks."""
+    from hachi.server.login_links import LOGIN_LINK_TTL, link_path, server_url
+
+    with _catalog(settings) as conn:
+        token = auth.create_login_link(conn, LOGIN_LINK_TTL)
+    running = server_url(settings.home)
+    base = (args.url or running or f"http://{_host(settings.host)}:{settings.port}").rstrip("/")
+    print(f"{base}{link_path(token)}")
+    where = "the running server" if running and not args.url else "the server at that address"
+    print(f"Open it within the hour in a browser of {where}; it works once.", file=sys.stderr)
+    return 0
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     def command(name: str, handler: Callable[..., int], text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
@@ -131,6 +150,8 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
 
     p = command("passwd", cmd_passwd, "Set the password of the web UI and API.")
     p.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    p = command("login-link", cmd_login_link, "Print a fresh one-time login link.")
+    p.add_argument("--url", metavar="BASE", help="the address browsers use (default: the server's)")
     p = command("token", cmd_token, "Create, list or revoke API tokens for scripts.")
     p.add_argument("--name", default="script", help="a label to recognise it by")
     p.add_argument("--expires", metavar="AGE", help="expire after AGE, e.g. 90d (default never)")

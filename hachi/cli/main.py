@@ -123,6 +123,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             f"{job['unchanged']} unchanged, {job['failed']} failed of {job['found']} found"
         )
     print(f"  CLIP model: {_describe_clip(status['models']['clip'])}")
+    print(f"  {_watch_line(status['watch'])}")
     for notice in status["notices"]:
         print(f"  note: {notice}")
     return 0
@@ -147,6 +148,17 @@ def _describe_clip(clip: dict[str, Any]) -> str:
     else:
         state = f"not installed; install it with: hachi models pull {clip['name']}"
     return f"{clip['name']} ({chosen}; {state})"
+
+
+def _watch_line(watch: dict[str, Any]) -> str:
+    if not watch["enabled"]:
+        return "folder watching is off (HACHI_WATCH=false)"
+    if not watch["running"]:
+        return "folders are watched while `hachi serve` runs"
+    modes = [f["mode"] for f in watch["folders"]]
+    labels = {"events": "watched", "polling": "polled", "unwatched": "neither"}
+    counts = [f"{modes.count(mode)} {label}" for mode, label in labels.items() if mode in modes]
+    return f"folders kept current: {', '.join(counts) or 'none yet'}"
 
 
 def cmd_folders(args: argparse.Namespace, settings: Settings) -> int:

@@ -45,6 +45,7 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
     from hachi.server.app import create_app
     from hachi.server.auth import mint_login_link
     from hachi.server.caddy import INSTALL_HINT, caddy_binary, start_caddy
+    from hachi.server.login_links import remember_server_url
     from hachi.server.routes.ui import default_static_dir
     from hachi.server.serve import make_server, serve
 
@@ -76,15 +77,21 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
         library.start_background()
         _start_downloads(library)
         link = mint_login_link(app)
+        remember_server_url(settings.home, urls[0])
         print(f"Hachi is serving {library.status()['photos']} photos at {urls[0]}", flush=True)
         for other in urls[1:]:
             print(f"  also on the LAN at {other}", flush=True)
         print(f"Log in with this one-time link: {urls[0]}{link}", flush=True)
-        print("(set a password for later visits and other devices: hachi passwd)", flush=True)
+        print(
+            "(set a password for later visits and other devices: hachi passwd, or in the "
+            "browser after this link; a new link at any time: hachi login-link)",
+            flush=True,
+        )
         if caddy is not None:
             print(_certificate_notice(settings.home, args.trust_ca), flush=True)
         serve(server, stop_signals)
     finally:
+        remember_server_url(settings.home, None)
         if server is not None:
             server.stop()
         if caddy is not None:

@@ -9,6 +9,7 @@ finds the finished files unchanged and carries on: resume is just a rescan.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -25,7 +26,14 @@ from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.indexer.extract import Extracted, Extractor
 from hachi.indexer.folder_rules import FolderRules
-from hachi.indexer.scan import FoundFile, walk_photos
+from hachi.indexer.scan import (
+    SETTLE_NS,
+    FoundFile,
+    is_settled,
+    narrow_scope,
+    walk_photos,
+    walk_scope,
+)
 from hachi.indexer.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,7 @@ class Progress:
     failed: int = 0
     removed: int = 0
     moved: int = 0
+    unfinished: int = 0  # half-written when read: left for the change that completes them
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -57,6 +66,9 @@ class _Plan:
 
     todo: list[tuple[FoundFile, int, str]] = field(default_factory=list)
     vanished: dict[str, photos_db.KnownFile] = field(default_factory=dict)
+    roots: dict[int, str] = field(default_factory=dict)
+    fresh: list[tuple[FoundFile, int]] = field(default_factory=list)  # unread while changing
+    final: bool = False  # the second reading of the fresh ones
 
 
 class Cancelled(Exception):
@@ -97,12 +109,15 @@ class IndexJob:
             stage.begin(self.conn)
         try:
             self._extract_all(plan)
+            if plan.fresh:
+                self._extract_again(plan)
         finally:
             for stage in self.stages:
                 stage.end()
         self._remove_vanished(plan)
-        for folder_id in self.job.folder_ids:
-            folders_db.mark_scanned(self.conn, folder_id)
+        if self.job.paths is None:  # a scoped job has not looked at the whole folder
+            for folder_id in self.job.folder_ids:
+                folders_db.mark_scanned(self.conn, folder_id)
         return self.progress
 
     # -- scanning -----------------------------------------------------------------------
@@ -114,14 +129,29 @@ class IndexJob:
                 folder = folders_db.get_folder(self.conn, folder_id)
             except Exception:  # noqa: BLE001 - folder removed since the job was queued
                 continue
-            known = photos_db.known_files(self.conn, folder_id)
+            if not os.path.isdir(folder.path):  # an unplugged drive is not an empty folder
+                log.warning("%s is not there: its photos are kept until it is back", folder.path)
+                continue
+            plan.roots[folder_id] = folder.path
+            known, walk = self._scope(folder_id, Path(folder.path))
             seen: set[str] = set()
-            for found in walk_photos(Path(folder.path), self.rules):
+            for found in walk:
                 seen.add(found.path)
                 self._classify(found, known.get(found.path), folder_id, folder.path, plan)
             plan.vanished.update({p: k for p, k in known.items() if p not in seen})
         self._report(None, force=True)
         return plan
+
+    def _scope(
+        self, folder_id: int, root: Path
+    ) -> tuple[dict[str, photos_db.KnownFile], Iterator[FoundFile]]:
+        """What the catalog holds and what the disk has, for the whole folder or the
+        job's paths only; comparing the two finds removals either way."""
+        if self.job.paths is None:
+            return photos_db.known_files(self.conn, folder_id), walk_photos(root, self.rules)
+        paths = narrow_scope(self.job.paths)
+        known = photos_db.known_files_under(self.conn, folder_id, paths)
+        return known, walk_scope(root, paths, self.rules)
 
     def _classify(
         self,
@@ -216,6 +246,12 @@ class IndexJob:
     ) -> int | None:
         """Writes one file's row; returns the photo id when model results should be stored."""
         found = item.found
+        if item.record is None and _maybe_half_written(found):
+            if plan.final:
+                self.progress.unfinished += 1  # still growing: left for the change after
+            else:
+                plan.fresh.append((found, item.folder_id))
+            return None
         if item.record is None:
             photos_db.record_failure(
                 self.conn,
@@ -239,6 +275,22 @@ class IndexJob:
         photo_id = photos_db.upsert_photo(self.conn, item.record, self.job.id)
         self.progress.done += 1
         return photo_id
+
+    def _extract_again(self, plan: _Plan) -> None:
+        """Files that could not be read while they were changing are read once more after
+        they settle: a copy in progress is not a bad file, but a bad file that has
+        settled is one. A file still changing then is left for the change that ends it
+        (the watcher's, or the next rescan)."""
+        newest = max(found.mtime_ns for found, _folder in plan.fresh)
+        wait_s = (newest + SETTLE_NS - time.time_ns()) / 1e9
+        time.sleep(min(SETTLE_NS / 1e9, max(0.0, wait_s)))
+        plan.todo = [
+            (again, folder_id, plan.roots[folder_id])
+            for found, folder_id in plan.fresh
+            if (again := _restat(found)) is not None
+        ]
+        plan.fresh, plan.final = [], True
+        self._extract_all(plan)
 
     def _remove_vanished(self, plan: _Plan) -> None:
         self._check_cancel()
@@ -293,6 +345,26 @@ def store_stage_results(
                 analyses.record_analysis(
                     conn, pid, stage.task, stage.model, item.stage_errors[stage.task]
                 )
+
+
+def _maybe_half_written(found: FoundFile) -> bool:
+    """Whether a file that could not be read may be half-written: it changed (or went)
+    after the scan saw it, or its last change is under SETTLE_NS old."""
+    if not is_settled(found.mtime_ns, time.time_ns()):
+        return True
+    again = _restat(found)
+    return again is None or again != found
+
+
+def _restat(found: FoundFile) -> FoundFile | None:
+    """The file as it is now; None when it is gone (an unreadable one stays as found)."""
+    try:
+        st = os.stat(found.path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return found
+    return FoundFile(found.path, st.st_size, st.st_mtime_ns)
 
 
 def _by_hash(vanished: dict[str, photos_db.KnownFile]) -> dict[str, list[photos_db.KnownFile]]:

@@ -58,7 +58,8 @@ def run_next_job(
             for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules, stopping)
             compact_all(conn, settings.vectors_dir)
-            refresh_statistics(conn)
+            if job.paths is None:  # a few changed files leave the statistics as they were
+                refresh_statistics(conn)
             if after_job is not None:
                 after_job(conn)
         except (Cancelled, PassCancelled):

@@ -13,12 +13,29 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from hachi.indexer.folder_rules import FolderRules, real_path
 from hachi.media.formats import is_photo_path
+
+# Names that downloads, sync clients and editors write under until a file is complete;
+# dot-names (Syncthing's .syncthing.x.tmp, rsync's .x.XXXXXX) are hidden anyway.
+TEMPORARY_PREFIXES = (".", "~$")
+TEMPORARY_SUFFIXES = (
+    ".part",
+    ".partial",
+    ".crdownload",
+    ".download",
+    ".tmp",
+    ".temp",
+    ".!sync",
+    ".!qb",
+    ".swp",
+    "~",
+)
+SETTLE_NS = 2_000_000_000  # a file modified more recently than this may still be written
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,7 @@ def _list_dir(
     except OSError:
         return subdirs, files
     for entry in entries:
-        if entry.name.startswith("."):
+        if is_skipped_name(entry.name):
             continue
         path = os.path.join(folder, entry.name)
         linked = entry.is_symlink()
@@ -84,3 +101,61 @@ def _list_dir(
         elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)) and is_photo_path(target):
             files.append(FoundFile(path, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
     return subdirs, files
+
+
+def is_skipped_name(name: str) -> bool:
+    """Hidden, or a temporary name that downloads and sync clients write under (`x.jpg.part`,
+    `~$x.jpg`): never indexed, whatever its extension."""
+    lower = name.lower()
+    return lower.startswith(TEMPORARY_PREFIXES) or lower.endswith(TEMPORARY_SUFFIXES)
+
+
+def is_settled(mtime_ns: int, now_ns: int) -> bool:
+    """False while a file's last change is under SETTLE_NS old: it may be half-written."""
+    return abs(now_ns - mtime_ns) >= SETTLE_NS
+
+
+def narrow_scope(paths: Iterable[str]) -> list[str]:
+    """The outermost of these paths, sorted: a folder in the list covers what it holds."""
+    chosen = set(paths)
+    return sorted(p for p in chosen if not any(a in chosen for a in _ancestors(p)))
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent != path:
+        yield parent
+        path, parent = parent, os.path.dirname(parent)
+
+
+def walk_scope(
+    root: Path, paths: Iterable[str], rules: FolderRules | None = None
+) -> Iterator[FoundFile]:
+    """Photo files at these paths under root (folders walked whole), as walk_photos would
+    find them, for the jobs a folder watcher queues: each path's folder is listed with
+    the same rules, and a path below a hidden or temporary name is passed over."""
+    rules = rules or FolderRules()
+    top = str(root)
+    scope = narrow_scope(paths)
+    if top in scope:
+        yield from walk_photos(root, rules)
+        return
+    wanted: dict[str, set[str]] = {}
+    for path in scope:
+        if not path.startswith(top + "/"):
+            continue
+        if any(is_skipped_name(part) for part in path[len(top) + 1 :].split("/")):
+            continue
+        parent, name = os.path.split(path)
+        wanted.setdefault(parent, set()).add(name)
+    for parent, names in sorted(wanted.items()):
+        real = real_path(parent)
+        if not rules.may_enter(real):
+            continue
+        subdirs, files = _list_dir(parent, real, rules)
+        yield from sorted(
+            (f for f in files if os.path.basename(f.path) in names), key=lambda f: f.path
+        )
+        for sub, _real in sorted(subdirs):
+            if os.path.basename(sub) in names:
+                yield from walk_photos(Path(sub), rules)

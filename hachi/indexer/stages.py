@@ -25,6 +25,7 @@ from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.clip.preprocess import preprocess_image
 from hachi.ml.faces.base import DetectedFace, FaceBackend
 from hachi.ml.ocr import TextReader
+from hachi.textnorm import without_ocr_noise
 from hachi.vectors import VectorStore, vector_file
 
 
@@ -116,7 +117,7 @@ class OcrStage(Stage):
         return image
 
     def run(self, prepared: Sequence[Any]) -> list[Any]:
-        return [self.reader.read_text(image) for image in prepared]
+        return [without_ocr_noise(self.reader.read_text(image)) for image in prepared]
 
     def store(
         self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]

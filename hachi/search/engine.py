@@ -101,6 +101,12 @@ def plan_query(
     return Plan(query, criteria, similar, resolver.notices)
 
 
+def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib") -> Criteria:
+    """The photos a query's filters select, ignoring its free text and ranking."""
+    plan = plan_query(conn, parse_query(q), "date_desc", face_backend)
+    return replace(plan.criteria, words=())
+
+
 def _order(query: Query) -> str:
     if query.sort == SortOrder.DATE_ASC:
         return "date_asc"

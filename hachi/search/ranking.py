@@ -10,8 +10,11 @@ second population, only clear outliers (z >= 3) are kept. ``more`` loosens the c
 step by step, and at its loosest returns everything, ranked.
 
 Lexical matches (words found in file and folder names, places, people, OCR text) add a
-small boost, and photos matching every word are always kept: a user who typed a file or
-place name expects those photos whatever CLIP thinks of them.
+small boost, and photos matching every word are always kept and come first: a user who
+typed a place, a file name or words printed in a photo expects those photos at the top,
+whatever CLIP thinks of them, and then the photos that only look like the words (as Google
+Photos' search does). Within each group the blended score orders; scores are left as they
+are, so they fall within a group but may rise where the exact matches end.
 """
 
 from __future__ import annotations
@@ -158,6 +161,6 @@ def rank_above(
     else:
         kept = np.flatnonzero((clip >= threshold) | must_keep)
     blended = blend(clip[kept], lexical[kept], float(lexical.max()))
-    by_score = np.argsort(-blended, kind="stable")
+    by_score = np.lexsort((-blended, ~must_keep[kept]))  # exact matches first, then score
     order = kept[by_score].astype(np.int64)
     return Ranked(order, blended[by_score], threshold, int(len(clip) - len(kept)))

@@ -65,7 +65,7 @@ def create_app(
             library=library,
             credentials=credentials,
             throttle=LoginThrottle(),
-            links=LoginLinks(),
+            links=LoginLinks(settings.catalog_path),
             owns_library=owns_library,
         ),
     )
@@ -81,5 +81,6 @@ def close_app(app: Flask) -> None:
     """Close what create_app opened; a library passed in by the caller stays open."""
     state = services(app)
     state.credentials.close()
+    state.links.close()
     if state.owns_library:
         state.library.close()

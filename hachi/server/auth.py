@@ -18,12 +18,14 @@ from werkzeug.exceptions import MethodNotAllowed
 from hachi.catalog.sessions import SESSION_LIFETIME
 from hachi.errors import Unauthorized
 from hachi.server.context import services
+from hachi.server.login_links import link_path
 
 SESSION_COOKIE_NAME = "hachi_session"
 COOKIE_SECRET_FIELD = "sid"
 LOGIN_LINK_PATH = "/api/login/link"
 PASSWD_HINT = (
-    "no password is set yet: run `hachi passwd`, or use the login link `hachi serve` printed"
+    "no password is set yet: run `hachi passwd`, or open a one-time login link from "
+    "`hachi login-link`"
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,4 +130,4 @@ def install(app: Flask, secret: str) -> None:
 
 def mint_login_link(app: Flask) -> str:
     """A fresh one-time login link, as a path: the caller prefixes the server's base URL."""
-    return f"{LOGIN_LINK_PATH}?token={services(app).links.mint()}"
+    return link_path(services(app).links.mint())

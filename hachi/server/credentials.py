@@ -43,6 +43,12 @@ class Credentials:
         finally:
             conn.close()
 
+    def set_password(self, password: str) -> None:
+        """Store it (scrypt) and end every browser session."""
+        hashed = auth.hash_password(password)  # the slow part, outside the lock
+        with self._lock:
+            auth.set_password_hash(self._conn, hashed)
+
     def use_token(self, token: str) -> int | None:
         with self._lock:
             return auth.use_token(self._conn, token)

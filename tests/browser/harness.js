@@ -50,13 +50,15 @@ export async function openBrowser() {
   return { context, page, problems, close };
 }
 
-// The login test deliberately sends a wrong password (401) and a malformed query (400), and
-// the search-by-photo test a photo to a server with no CLIP model (503); the browser logs
+// The login test deliberately sends a wrong password (401) and a malformed query (400),
+// the search-by-photo test a photo to a server with no CLIP model (503), and a test opens
+// a photo that does not exist (404, id 99999); the browser logs
 // those responses as errors, which are not faults of the page.
 function isExpectedError(message) {
   const url = message.location().url || '';
   const text = message.text();
   if (/status of 503/.test(text)) return /\/api\/search\/image/.test(url);
+  if (/status of 404/.test(text)) return /\/api\/photos\/99999\b/.test(url); // asked for on purpose
   return /status of (400|401)/.test(text) && /\/api\/(login|search|session)/.test(url);
 }
 

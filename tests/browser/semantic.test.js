@@ -94,6 +94,25 @@ test('a photo dropped on the page ranks photos like it first', async () => {
   await resultCount().filter({ hasText: photos(TOTAL) }).waitFor();
 });
 
+test('a photo search with a filter reads well and survives a reload', async () => {
+  await page.goto('/?q=file%3Ablue');
+  await resultCount().waitFor();
+  await dropFile(SEARCH_PHOTO);
+  const query = page.getByTestId('photo-query');
+  await query.filter({ hasText: 'probe_blue_square.jpg' }).waitFor();
+  assert.match(await query.innerText(), /probe_blue_square\.jpg matching file:blue/);
+  await page.waitForURL(/[?&]photo=/);
+  await page.waitForFunction(() => document.querySelector('.grid a.tile')?.title.startsWith('blue_square_'));
+  const before = await tileNames();
+  await page.reload();
+  await query.filter({ hasText: 'probe_blue_square.jpg' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('.grid a.tile')?.title.startsWith('blue_square_'));
+  assert.deepEqual((await tileNames()).slice(0, 3), before.slice(0, 3));
+  await page.getByRole('button', { name: 'Clear photo' }).click();
+  await query.waitFor({ state: 'detached' });
+  assert.doesNotMatch(page.url(), /photo=/);
+});
+
 test('the photo view shows the text read in the photo, as plain text', async () => {
   await page.goto('/?q=file%3Asign');
   await resultCount().filter({ hasText: photos(1) }).waitFor();

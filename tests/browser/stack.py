@@ -109,7 +109,7 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 @contextmanager
 def running_stack(
     home: Path,
-    password: str,
+    password: str | None,
     index: list[Path] | None = None,
     settings_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
@@ -117,7 +117,8 @@ def running_stack(
 
     `settings_env` adds HACHI_* settings for the server (e.g. HACHI_OCR=0 for speed).
     """
-    hachi(home, "passwd", "--stdin", stdin=password + "\n")
+    if password is not None:  # None: a library whose only way in is a login link
+        hachi(home, "passwd", "--stdin", stdin=password + "\n")
     token = hachi(home, "token", "--name", "browser-tests").strip()
     api_port, ui_port = free_port(), free_port()
     base_env = {

@@ -39,6 +39,7 @@ export function startRouter() {
     if (!link || link.target || link.hasAttribute('download')) return;
     const url = new URL(link.href, location.href);
     if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+    if (url.hash && url.pathname === location.pathname && url.search === location.search) return; // in-page
     event.preventDefault();
     navigate(url.href);
   };

@@ -16,9 +16,10 @@ class SearchState {
   notices = $state.raw([]);
   error = $state(null);
   loading = $state(false);
+  searching = $state(false); // a new search is on its way: what is shown answers the last one
   more = $state(0);
   hidden = $state(0); // photos the relevance cutoff left out
-  image = $state.raw(null); // { file, name, url } while searching with a photo
+  image = $state.raw(null); // { file, name, url, key } while searching with a photo
   nextCursor = null;
   openedFromGrid = false;
   startedAt = 0;
@@ -37,6 +38,7 @@ class SearchState {
     this.q = q;
     this.more = more;
     this.loading = true;
+    this.searching = true;
     this.error = null;
     this.startedAt = performance.now();
     try {
@@ -47,12 +49,14 @@ class SearchState {
       if (seq !== this.#seq || e.name === 'AbortError') return;
       this.#fail(e);
     } finally {
-      if (seq === this.#seq) this.loading = false;
+      if (seq === this.#seq) this.loading = this.searching = false;
     }
   }
 
-  searchWithPhoto(file, q) {
-    return this.run(q, { force: true, image: { file, name: file.name, url: URL.createObjectURL(file) } });
+  // `key` names the photo in the URL (photoquery.js), so that a reload finds it again.
+  searchWithPhoto(file, q, key = null) {
+    const image = { file, name: file.name, url: URL.createObjectURL(file), key };
+    return this.run(q, { force: true, image });
   }
 
   // The cutoff left photos out: loosen it a step and fetch again from the top. A step that

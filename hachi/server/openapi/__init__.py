@@ -35,7 +35,7 @@ from hachi.server.openapi.people import (
 )
 from hachi.server.openapi.sessions import session_paths
 from hachi.server.params import MAX_OFFSET
-from hachi.server.routes.auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH
+from hachi.server.routes.auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from hachi.server.routes.folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
 from hachi.server.routes.photos import THUMB_SIZES
 from hachi.server.routes.search import (
@@ -112,10 +112,32 @@ def auth_paths() -> dict[str, Schema]:
                 "loginLink",
                 "Redeem a one-time login link; redirects to the UI.",
                 "auth",
-                {"303": {"description": "Logged in; redirect to `/`."}},
+                {
+                    "303": {
+                        "description": "Logged in: redirect to `/`. A spent, expired or "
+                        "unknown link redirects to `/login?link=spent`, a page that says how "
+                        "to get a new one (`hachi login-link`)."
+                    }
+                },
                 params=(token,),
-                errors=(400, 401),
+                errors=(400,),
                 public=True,
+            )
+        },
+        "/api/password": {
+            "post": operation(
+                "setPassword",
+                "Set the password. The first one needs only a logged-in caller (after a "
+                "login link); changing it needs `current_password`. Every other browser "
+                "session ends; the caller's stays.",
+                "auth",
+                {"200": session},
+                body=obj(
+                    ("password",),
+                    password={**text(MAX_PASSWORD_LENGTH), "minLength": MIN_PASSWORD_LENGTH},
+                    current_password=text(MAX_PASSWORD_LENGTH),
+                ),
+                errors=(400, 401, 413, 429),
             )
         },
     }
@@ -323,6 +345,12 @@ def search_paths() -> dict[str, Schema]:
                     query("prefix", text(MAX_PREFIX_LENGTH), "What was typed."),
                     query("kind", {"enum": list(SUGGESTION_KINDS)}, "Only this kind."),
                     limit_param(DEFAULT_SUGGESTIONS, MAX_SUGGESTIONS),
+                    query(
+                        "q",
+                        text(MAX_QUERY_LENGTH),
+                        "The rest of the search bar: counts include only the photos its "
+                        "filters select (its free text is ignored).",
+                    ),
                 ),
                 errors=(400,),
             )

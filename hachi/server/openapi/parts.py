@@ -183,6 +183,12 @@ def schemas() -> dict[str, Schema]:
                     "description": "Models being fetched in the background, or whose fetch "
                     "failed or stopped (`command` retries).",
                 },
+                watch={
+                    "type": "object",
+                    "description": "How folders are kept current: `running` (while `hachi "
+                    "serve` runs), `enabled`, and per folder `path`, `mode` (events, "
+                    "polling, unwatched) and `reason`; `notices` say when one is polled.",
+                },
             ),
             "additionalProperties": True,
         },
@@ -204,6 +210,10 @@ def job_schema() -> Schema:
         error=nullable("string"),
         rate=nullable("number"),
         eta_s=nullable("number"),
+        scoped_paths={
+            **nullable("integer"),
+            "description": "How many changed paths a watch job scans; null: whole folders.",
+        },
         **counters,
     )
 

@@ -8,6 +8,8 @@ from flask import Blueprint, g, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
+from hachi.catalog.auth import MIN_PASSWORD_LENGTH
+from hachi.errors import BadRequest
 from hachi.server.auth import PASSWD_HINT, end_session, public, start_session, unauthorized
 from hachi.server.context import services
 from hachi.server.params import body_text, json_object, query_text
@@ -15,6 +17,7 @@ from hachi.server.throttle import TooManyAttempts
 
 MAX_PASSWORD_LENGTH = 1024
 MAX_LINK_TOKEN_LENGTH = 200
+SPENT_LINK_PAGE = "/login?link=spent"  # the UI explains, and says how to get a new link
 
 bp = Blueprint("auth", __name__)
 
@@ -64,6 +67,39 @@ def current_session() -> ResponseReturnValue:
 def login_link() -> ResponseReturnValue:
     token = query_text("token", required=True, max_length=MAX_LINK_TOKEN_LENGTH) or ""
     if not services().links.redeem(token):
-        raise unauthorized("this login link is invalid, expired or already used")
+        # A person opened this in a browser: a page that says what to do, not raw JSON.
+        return redirect(SPENT_LINK_PAGE, code=303)
     start_session()
     return redirect("/", code=303)
+
+
+@bp.post("/password")
+def set_password() -> ResponseReturnValue:
+    """Set the password: the first one by any logged-in caller (after a login link), a new
+    one only with the current one. The caller's browser stays logged in; others are not."""
+    body = json_object()
+    password = body_text(body, "password", MAX_PASSWORD_LENGTH)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            {"field": "password"},
+        )
+    state = services()
+    if state.credentials.has_password():
+        current = (
+            body_text(body, "current_password", MAX_PASSWORD_LENGTH)
+            if ("current_password" in body)
+            else ""
+        )
+        client = request.remote_addr or "unknown"
+        try:
+            state.throttle.begin(client)
+        except TooManyAttempts as exc:
+            raise TooManyRequests(str(exc), retry_after=exc.retry_after) from exc
+        if not state.credentials.check_password(current):
+            raise unauthorized("the current password is wrong (a password is already set)")
+        state.throttle.succeeded(client)
+    state.credentials.set_password(password)  # ends every browser session ...
+    if g.auth == "cookie":
+        start_session()  # ... but this one, which just proved itself
+    return jsonify(_session_state(g.auth))

@@ -52,4 +52,5 @@ def suggest() -> ResponseReturnValue:
     prefix = query_text("prefix", max_length=MAX_PREFIX_LENGTH) or ""
     kind = query_choice("kind", SUGGESTION_KINDS, None)
     limit = query_int("limit", DEFAULT_SUGGESTIONS, 1, MAX_SUGGESTIONS)
-    return jsonify({"suggestions": library().suggest(prefix, kind, limit)})
+    q = query_text("q", max_length=MAX_QUERY_LENGTH) or ""
+    return jsonify({"suggestions": library().suggest(prefix, kind, limit, q)})
