@@ -16,9 +16,9 @@ from hachi.catalog.db import transaction
 from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, Conflict, NotFound
+from hachi.indexer.people_sync import update_people
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import write_thumbnail
-from hachi.search.people_sync import update_people
 
 MIN_FACES_LISTED = 2  # people seen once stay out of the list; their faces stay searchable
 MAX_NAME = 200

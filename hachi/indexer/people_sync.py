@@ -13,7 +13,7 @@ from pathlib import Path
 from hachi.catalog import analyses
 from hachi.catalog import faces as faces_db
 from hachi.catalog.db import transaction
-from hachi.search import people
+from hachi.indexer import people
 from hachi.vectors import VectorStore, vector_file
 
 
