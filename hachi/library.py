@@ -107,9 +107,7 @@ class Library:
 
     def start_background(self) -> None:
         if self._background is None:
-            self._background = BackgroundIndexer(
-                self.settings, self.extractor, self.models, self.after_job
-            )
+            self._background = BackgroundIndexer(self.settings, self.extractor, self.models)
         self._background.start()
         if self._watcher is None and (self.settings.watch or self.settings.rescan_hours > 0):
             self._watcher = FolderWatcher(self.settings, self._wake)
@@ -121,16 +119,10 @@ class Library:
         many ran. ``with_models=False`` indexes files and metadata only (no CLIP, faces,
         OCR, people), as a quick library for tests of the catalog side."""
         models = self.models if with_models else None
-        after_job = self.after_job if with_models else None
         ran = 0
-        while run_next_job(self.settings, self.extractor, models=models, after_job=after_job):
+        while run_next_job(self.settings, self.extractor, models=models):
             ran += 1
         return ran
-
-    def after_job(self, conn: Any) -> None:
-        """Work that follows every index job: people for the new faces."""
-        if self.models.faces is not None:
-            self.people.update(conn)
 
     def stop_background(self) -> None:
         if self._watcher is not None:

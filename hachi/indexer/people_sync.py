@@ -1,6 +1,6 @@
 """Keeping people up to date: run the clustering over the catalog's faces and store it.
 
-The clustering itself (hachi.search.people) is pure; this module reads faces, the user's
+The clustering itself (hachi.indexer.people) is pure; this module reads faces, the user's
 decisions and the embeddings, and writes the new assignments in one transaction, so a
 crash leaves either the old people or the new ones.
 """

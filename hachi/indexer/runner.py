@@ -17,6 +17,7 @@ from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
 from hachi.indexer.stages import Stage
 
@@ -30,14 +31,14 @@ def run_next_job(
     extractor: Extractor,
     on_progress: Callable[[Progress, str | None], None] | None = None,
     models: AvailableModels | None = None,
-    after_job: Callable[[sqlite3.Connection], None] | None = None,
     stopping: threading.Event | None = None,
 ) -> tuple[jobs_db.Job, Progress] | None:
     """Claim and run one job to its end; None when there is nothing to do.
 
     The job scans and indexes (CLIP inline when installed), then runs the catch-up and
-    slow model passes (OCR, faces); cancelling stops it between batches, and so does
-    ``stopping`` (the process is ending), which leaves the job queued to resume.
+    slow model passes (OCR, faces) and puts new faces into people; cancelling stops it
+    between batches, and so does ``stopping`` (the process is ending), which leaves the job
+    queued to resume.
     """
     conn = connect(settings.catalog_path)
     try:
@@ -60,8 +61,8 @@ def run_next_job(
             compact_all(conn, settings.vectors_dir)
             if job.paths is None:  # a few changed files leave the statistics as they were
                 refresh_statistics(conn)
-            if after_job is not None:
-                after_job(conn)
+            if models is not None and models.faces is not None:
+                update_people(conn, settings.face_backend, settings.vectors_dir)
         except (Cancelled, PassCancelled):
             jobs_db.finish_job(conn, job.id, "cancelled")
         except Interrupted:
@@ -94,12 +95,10 @@ class BackgroundIndexer:
         settings: Settings,
         extractor: Extractor,
         models: AvailableModels | None = None,
-        after_job: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         self.settings = settings
         self.extractor = extractor
         self.models = models
-        self.after_job = after_job
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,7 +125,6 @@ class BackgroundIndexer:
                     self.settings,
                     self.extractor,
                     models=self.models,
-                    after_job=self.after_job,
                     stopping=self._stop,
                 )
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
