@@ -46,7 +46,6 @@ from bench.bench_index import generate  # noqa: E402
 from hachi.catalog import analyses  # noqa: E402
 from hachi.catalog.db import connect  # noqa: E402
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.available import AvailableModels  # noqa: E402
 from hachi.indexer.extract import Extractor  # noqa: E402
 from hachi.indexer.runner import run_next_job  # noqa: E402
 from hachi.indexer.stages import ClipStage, Stage  # noqa: E402
@@ -55,6 +54,7 @@ from hachi.media.decode import decode_image  # noqa: E402
 from hachi.media.exif import read_metadata  # noqa: E402
 from hachi.media.hashing import content_hash  # noqa: E402
 from hachi.media.thumbnails import encode_webp  # noqa: E402
+from hachi.ml.available import AvailableModels  # noqa: E402
 from hachi.ml.clip.encoders import ClipImageEncoder, ClipModel  # noqa: E402
 from hachi.ml.clip.preprocess import preprocess_image  # noqa: E402
 from hachi.ml.sessions import available_providers  # noqa: E402

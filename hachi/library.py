@@ -26,7 +26,6 @@ from hachi.catalog.db import transaction
 from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import AvailableModels, active_clip
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer, run_next_job
@@ -35,6 +34,7 @@ from hachi.library_models import ModelService
 from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.ml.available import AvailableModels, active_clip
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex

@@ -19,8 +19,8 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import model_settings
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import ENVIRONMENT, AvailableModels, active_clip
 from hachi.indexer.downloads import ModelDownloader
+from hachi.ml.available import ENVIRONMENT, AvailableModels, active_clip
 from hachi.ml.faces.registry import INSIGHTFACE_PACKS
 from hachi.ml.manifest import NAME_PATTERN
 from hachi.ml.store import (

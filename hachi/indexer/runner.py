@@ -12,7 +12,6 @@ from collections.abc import Callable
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect, refresh_statistics
 from hachi.config import Settings
-from hachi.indexer.available import AvailableModels
 from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
@@ -20,6 +19,7 @@ from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
 from hachi.indexer.stages import Stage
+from hachi.ml.available import AvailableModels
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
