@@ -30,11 +30,11 @@ from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer, run_next_job
 from hachi.indexer.watch import FolderWatcher, watch_status
-from hachi.library_models import ModelService
+from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
-from hachi.ml.available import AvailableModels, active_clip
+from hachi.ml.available import AvailableModels
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
@@ -76,10 +76,10 @@ class Library:
         """The models in use, following the library's active CLIP model as it changes."""
         with self._models_lock:
             if self._models is None:
-                name = active_clip(self.settings, self.conn).name
+                name = library_clip(self.settings, self.conn).name
                 self._models = AvailableModels.discover(self.settings, name)
                 return self._models
-        self._models.sync_clip(self.conn)
+        self._models.sync_clip(library_clip(self.settings, self.conn).name)
         return self._models
 
     @property

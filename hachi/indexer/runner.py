@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect, refresh_statistics
+from hachi.catalog.model_settings import active_clip_model
 from hachi.config import Settings
 from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
@@ -18,8 +19,8 @@ from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
 from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
-from hachi.indexer.stages import Stage
-from hachi.ml.available import AvailableModels
+from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
+from hachi.ml.available import AvailableModels, active_clip
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
@@ -83,8 +84,26 @@ def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bo
     changed them since the last job)."""
     if models is None:
         return []
-    models.sync_clip(conn)
-    return models.inline_stages() if inline else models.pass_stages()
+    models.sync_clip(active_clip(models.settings, active_clip_model(conn)).name)
+    return inline_stages(models) if inline else pass_stages(models)
+
+
+def inline_stages(models: AvailableModels) -> list[Stage]:
+    """Stages cheap enough to run while the photo is decoded for indexing anyway."""
+    if models.clip is None:
+        return []
+    batch = models.clip_batch or ClipStage.batch_size
+    return [ClipStage(models.clip, models.settings.vectors_dir, batch_size=batch)]
+
+
+def pass_stages(models: AvailableModels) -> list[Stage]:
+    """Catch-up and slow stages, run after the scan, in this order."""
+    stages = inline_stages(models)
+    if models.faces is not None:
+        stages.append(FaceStage(models.faces, models.settings.vectors_dir))
+    if models.ocr is not None:
+        stages.append(OcrStage(models.ocr))
+    return stages
 
 
 class BackgroundIndexer:

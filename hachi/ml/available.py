@@ -5,14 +5,11 @@ runs with any subset of models."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 
-from hachi.catalog.model_settings import active_clip_model
 from hachi.config import DEFAULT_CLIP_MODEL, Settings
 from hachi.errors import HachiError
-from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
 from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.faces.base import FaceBackend
 from hachi.ml.faces.registry import create_backend
@@ -37,11 +34,11 @@ class ActiveClip:
     source: str  # ENVIRONMENT (HACHI_CLIP_MODEL), LIBRARY (`hachi models use`) or DEFAULT
 
 
-def active_clip(settings: Settings, conn: sqlite3.Connection) -> ActiveClip:
-    """HACHI_CLIP_MODEL when set, else the library's choice, else Hachi's default."""
+def active_clip(settings: Settings, chosen: str | None) -> ActiveClip:
+    """HACHI_CLIP_MODEL when set, else the library's choice (``chosen``, from the catalog),
+    else Hachi's default."""
     if settings.clip_model:
         return ActiveClip(settings.clip_model, ENVIRONMENT)
-    chosen = active_clip_model(conn)
     return ActiveClip(chosen, LIBRARY) if chosen else ActiveClip(DEFAULT_CLIP_MODEL, DEFAULT)
 
 
@@ -53,6 +50,7 @@ class AvailableModels:
     faces: FaceBackend | None = None
     clip_name: str = DEFAULT_CLIP_MODEL
     problems: dict[str, str] = field(default_factory=dict)
+    clip_batch: int | None = None  # photos per CLIP image batch; None: the indexer's default
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -67,10 +65,9 @@ class AvailableModels:
     def notices(self) -> list[str]:
         return list(self.problems.values())
 
-    def sync_clip(self, conn: sqlite3.Connection) -> bool:
-        """Follow the library's active CLIP model (another process may have switched it,
-        or installed it); True when the model in use changed."""
-        name = active_clip(self.settings, conn).name
+    def sync_clip(self, name: str) -> bool:
+        """Follow the library's active CLIP model ``name`` (another process may have
+        switched it, or installed it); True when the model in use changed."""
         if name == self.clip_name and self.clip is not None:
             return False
         with self._lock:
@@ -141,16 +138,3 @@ class AvailableModels:
             "ocr": self.ocr is not None,
             "faces": self.faces is not None,
         }
-
-    def inline_stages(self) -> list[Stage]:
-        """Stages cheap enough to run while the photo is decoded for indexing anyway."""
-        return [ClipStage(self.clip, self.settings.vectors_dir)] if self.clip else []
-
-    def pass_stages(self) -> list[Stage]:
-        """Catch-up and slow stages, run after the scan, in this order."""
-        stages = self.inline_stages()
-        if self.faces is not None:
-            stages.append(FaceStage(self.faces, self.settings.vectors_dir))
-        if self.ocr is not None:
-            stages.append(OcrStage(self.ocr))
-        return stages
