@@ -24,9 +24,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from hachi.config import Settings
+from hachi.indexer.people import Decisions, FaceRecord, assign_faces, params_for
 from hachi.ml.faces import FaceBackend, create_backend
 from hachi.ml.faces.dlib_backend import DETECT_LONG_SIDE, DlibBackend
-from hachi.search.people import Decisions, FaceRecord, assign_faces, params_for
 
 Photos = list[tuple[Image.Image, float, int]]  # image, scale to original, labelled faces
 FACES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "faces"

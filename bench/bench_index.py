@@ -26,7 +26,6 @@ from PIL import Image, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.runner import run_next_job  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from tests.photo_factory import Shot, exif_for  # noqa: E402
 
@@ -96,8 +95,7 @@ def hachi_rate(folder: Path, count: int, workers: int) -> float:
         library.extractor.geocoder.lookup(0.0, 0.0)  # load GeoNames before the clock starts
         started = time.perf_counter()
         library.add_folder(str(folder))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         elapsed = time.perf_counter() - started
         job = library.current_job()
         assert job is not None and job.done == count, job

@@ -46,15 +46,15 @@ from bench.bench_index import generate  # noqa: E402
 from hachi.catalog import analyses  # noqa: E402
 from hachi.catalog.db import connect  # noqa: E402
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.available import AvailableModels  # noqa: E402
 from hachi.indexer.extract import Extractor  # noqa: E402
 from hachi.indexer.runner import run_next_job  # noqa: E402
-from hachi.indexer.stages import ClipStage, Stage  # noqa: E402
+from hachi.indexer.stages import ClipStage  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from hachi.media.decode import decode_image  # noqa: E402
 from hachi.media.exif import read_metadata  # noqa: E402
 from hachi.media.hashing import content_hash  # noqa: E402
 from hachi.media.thumbnails import encode_webp  # noqa: E402
+from hachi.ml.available import AvailableModels  # noqa: E402
 from hachi.ml.clip.encoders import ClipImageEncoder, ClipModel  # noqa: E402
 from hachi.ml.clip.preprocess import preprocess_image  # noqa: E402
 from hachi.ml.sessions import available_providers  # noqa: E402
@@ -167,23 +167,12 @@ class Config:
         return f"readers={self.workers} ort_threads={threads} batch={self.batch} spin={spin}{tower}"
 
 
-@dataclass
-class BenchModels(AvailableModels):
-    """AvailableModels with the batch size under test (Hachi's own uses ClipStage's)."""
-
-    batch: int = ClipStage.batch_size
-
-    def inline_stages(self) -> list[Stage]:
-        assert self.clip is not None
-        return [ClipStage(self.clip, self.settings.vectors_dir, batch_size=self.batch)]
-
-
 def models_for(settings: Settings, config: Config) -> AvailableModels:
     """Hachi's own discovery for the default configuration, the same parts otherwise."""
     if config == Config(settings.workers, int8=settings.clip_image_int8):
         models = AvailableModels.discover(settings)
     else:
-        models = BenchModels(settings, batch=config.batch)
+        models = AvailableModels(settings, clip_batch=config.batch)
         folder = settings.models_path / MODEL_NAME
         models.clip = ClipModel(folder, threads=config.threads, int8=config.int8)
     assert models.clip is not None and models.faces is None and models.ocr is None

@@ -302,7 +302,7 @@ def filtered_split(library: Library, text: str) -> dict[str, float]:
     semantic, conn = library.semantic, library.conn
     assert semantic is not None
     query = parse_query(f"{text} {FILTER}")
-    criteria = replace(engine.Translator(conn).criteria(query, "date_desc"), fts=None)
+    criteria = replace(engine.plan_query(conn, query, "date_desc").criteria, words=())
     ids = semantic.snapshot(conn).photo_ids
     allowed, sql_ms = timed(
         lambda: np.asarray(queries.all_ids_matching(conn, criteria), dtype=np.int64)

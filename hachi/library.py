@@ -2,13 +2,13 @@
 
 Both front ends call these methods, so a folder added from a script and one added from
 the browser go through the same validation, the same job queue and the same errors.
-Reader connections are per thread (the WSGI server is threaded); writes that the user
-triggers are small and go through their own connection.
+The services share one ``CatalogHandle`` (a connection per thread, one write lock).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -21,36 +21,37 @@ from hachi.catalog import analyses, queries, suggest
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
-from hachi.catalog.db import connect, transaction
+from hachi.catalog.db import transaction
+from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import AvailableModels, active_clip
-from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
-from hachi.indexer.runner import BackgroundIndexer
+from hachi.indexer.runner import BackgroundIndexer, inline_stages, pass_stages, run_next_job
 from hachi.indexer.watch import FolderWatcher, watch_status
-from hachi.library_models import ModelService
-from hachi.library_people import PeopleMixin
+from hachi.library_models import ModelService, library_clip
+from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.ml.available import AvailableModels
 from hachi.search import engine
-from hachi.search.engine import thumb_url
+from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import without_ocr_noise
 
 PLAN_TTL_S = 10.0  # how long a running job's pending-pass counts are reused
-SUGGEST_KINDS = ("camera", "lens", "folder", "file", "year", "place", "person")
 
 
-class Library(PeopleMixin):
+class Library:
+    """The services of one photo library, sharing its catalog handle: people and faces
+    (``people``), models (``model_service``), and folders, jobs, search and photos here."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.ensure_dirs()
         self.rules = FolderRules.for_settings(settings)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.catalog = CatalogHandle(settings.catalog_path)
         self._models_lock = threading.Lock()  # not the write lock: searches never wait on writes
         self._extractor: Extractor | None = None
         self._models: AvailableModels | None = None
@@ -58,20 +59,14 @@ class Library(PeopleMixin):
         self._background: BackgroundIndexer | None = None
         self._watcher: FolderWatcher | None = None
         self._plan_cache: tuple[tuple[int, str | None], float, list[PlannedPass]] | None = None
-        connect(settings.catalog_path).close()  # create / migrate once, up front
+        self.people = People(self.catalog, settings, self.original_path)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
         )
 
-    # -- connections --------------------------------------------------------------------
-
     @property
-    def conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.settings.catalog_path, migrate_schema=False)
-            self._local.conn = conn
-        return conn
+    def conn(self) -> sqlite3.Connection:
+        return self.catalog.conn
 
     @property
     def extractor(self) -> Extractor:
@@ -84,10 +79,10 @@ class Library(PeopleMixin):
         """The models in use, following the library's active CLIP model as it changes."""
         with self._models_lock:
             if self._models is None:
-                name = active_clip(self.settings, self.conn).name
+                name = library_clip(self.settings, self.conn).name
                 self._models = AvailableModels.discover(self.settings, name)
                 return self._models
-        self._models.sync_clip(self.conn)
+        self._models.sync_clip(library_clip(self.settings, self.conn).name)
         return self._models
 
     @property
@@ -100,31 +95,37 @@ class Library(PeopleMixin):
                 self._semantic = SemanticIndex(clip, self.settings.vectors_dir)
             return self._semantic
 
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.model_service.stop_downloads()
         self.stop_background()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.catalog.close()
 
     # -- background indexing ------------------------------------------------------------
 
     def start_background(self) -> None:
         if self._background is None:
-            self._background = BackgroundIndexer(
-                self.settings, self.extractor, self.models, self.after_job
-            )
+            self._background = BackgroundIndexer(self.settings, self.extractor, self.models)
         self._background.start()
         if self._watcher is None and (self.settings.watch or self.settings.rescan_hours > 0):
             self._watcher = FolderWatcher(self.settings, self._wake)
         if self._watcher is not None:
             self._watcher.start()
 
-    def after_job(self, conn: Any) -> None:
-        """Work that follows every index job: people for the new faces."""
-        if self.models.faces is not None:
-            self.update_people(conn)
+    def index_pending(self, with_models: bool = True) -> int:
+        """Run every queued index job here and now, as ``hachi index`` and scripts do; how
+        many ran. ``with_models=False`` indexes files and metadata only (no CLIP, faces,
+        OCR, people), as a quick library for tests of the catalog side."""
+        models = self.models if with_models else None
+        ran = 0
+        while run_next_job(self.settings, self.extractor, models=models):
+            ran += 1
+        return ran
 
     def stop_background(self) -> None:
         if self._watcher is not None:
@@ -154,7 +155,7 @@ class Library(PeopleMixin):
 
     def add_folder(self, path: str) -> tuple[folders_db.Folder, jobs_db.Job]:
         resolved = self.rules.check_root(path)
-        with self._write_lock:
+        with self.catalog.write_lock:
             folder = folders_db.add_folder(self.conn, str(resolved))
             job = jobs_db.create_job(self.conn, [folder.id])
         self._wake()
@@ -162,14 +163,9 @@ class Library(PeopleMixin):
             self._watcher.refresh()
         return folder, job
 
-    def browse(self, path: str | None) -> dict[str, Any]:
-        """Sub-folders for the folder picker (home and indexed folders only)."""
-        indexed = [Path(f.path) for f in self.list_folders()]
-        return browse(path, Path.home(), indexed, self.rules)
-
     def remove_folder(self, folder_id: int) -> None:
         folders_db.get_folder(self.conn, folder_id)
-        with self._write_lock, transaction(self.conn):
+        with self.catalog.write_lock, transaction(self.conn):
             photos_db.remove_folder(self.conn, folder_id)
             jobs_db.drop_folder(self.conn, folder_id)
         if self._watcher is not None:
@@ -183,7 +179,7 @@ class Library(PeopleMixin):
             raise NotFound(f"no folder with id {missing[0]}")
         if not wanted:
             raise BadRequest("no folders to scan: add a folder first")
-        with self._write_lock:
+        with self.catalog.write_lock:
             job = jobs_db.create_job(self.conn, wanted)
         self._wake()
         return job
@@ -207,11 +203,11 @@ class Library(PeopleMixin):
         if cached is not None and cached[0] == key and now - cached[1] < PLAN_TTL_S:
             return cached[2]
         models = self.models
-        inline = {stage.task for stage in models.inline_stages()}
+        inline = {stage.task for stage in inline_stages(models)}
         needing = analyses.count_needing
         planned = [
             PlannedPass(s.task, s.task in inline, needing(self.conn, s.task, s.model))
-            for s in models.pass_stages()
+            for s in pass_stages(models)
         ]
         self._plan_cache = (key, now, planned)
         return planned
@@ -224,7 +220,7 @@ class Library(PeopleMixin):
         return jobs_db.get_job(self.conn, job_id)
 
     def cancel_job(self, job_id: int) -> jobs_db.Job:
-        with self._write_lock:
+        with self.catalog.write_lock:
             return jobs_db.request_cancel(self.conn, job_id)
 
     def failed_files(self, folder_id: int | None, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -268,7 +264,7 @@ class Library(PeopleMixin):
             self.semantic,
             more,
             query_vector=vector,
-            face_backend=self.face_backend,
+            face_backend=self.settings.face_backend,
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
@@ -319,10 +315,9 @@ class Library(PeopleMixin):
                 }
                 if row["place"]
                 else None,
-                "preview_url": thumb_url(row["content_hash"], PREVIEW),
-                "original_url": f"/api/photos/{photo_id}/original",
+                "content_hash": row["content_hash"],
                 "indexed_at": row["indexed_at"],
-                "faces": self.faces(photo_id=photo_id),
+                "faces": self.people.faces(photo_id=photo_id),
                 "text": without_ocr_noise(analyses.ocr_text(self.conn, photo_id)) or None,
             }
         )
@@ -383,7 +378,7 @@ class Library(PeopleMixin):
             raise BadRequest("limit must be between 1 and 100")
         within = None
         try:
-            within = engine.filter_criteria(self.conn, q, self.face_backend) if q else None
+            within = engine.filter_criteria(self.conn, q, self.settings.face_backend) if q else None
         except BadRequest:
             pass  # a half-typed bar: count over the whole library rather than fail
         return suggest.suggestions(self.conn, prefix or "", kind, limit, within)

@@ -19,8 +19,8 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import model_settings
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.available import ENVIRONMENT, AvailableModels, active_clip
 from hachi.indexer.downloads import ModelDownloader
+from hachi.ml.available import ENVIRONMENT, ActiveClip, AvailableModels, active_clip
 from hachi.ml.faces.registry import INSIGHTFACE_PACKS
 from hachi.ml.manifest import NAME_PATTERN
 from hachi.ml.store import (
@@ -32,6 +32,12 @@ from hachi.ml.store import (
 
 EMBED_JOB = "embed"
 MIB = 1024 * 1024
+
+
+def library_clip(settings: Settings, conn: sqlite3.Connection) -> ActiveClip:
+    """The CLIP model the library uses now: the environment's, else the catalog's choice,
+    else Hachi's default."""
+    return active_clip(settings, model_settings.active_clip_model(conn))
 
 
 class ModelService:
@@ -69,7 +75,7 @@ class ModelService:
                 f"model {name!r} is a {installed[name].task} model, not a CLIP model",
                 {"model": name, "task": installed[name].task},
             )
-        before = active_clip(self.settings, self._conn()).name
+        before = library_clip(self.settings, self._conn()).name
         model_settings.set_active_clip_model(self._conn(), name)
         job = self.reembed() if before != self.active()["name"] else None
         return {**self.describe(), "job": job.to_dict() if job else None}
@@ -80,7 +86,7 @@ class ModelService:
         if model.task == "clip" and model_settings.active_clip_model(conn) is None:
             # the library's first choice: the model it already used if that is there,
             # else this one (an old library keeps the default it had pulled)
-            current = active_clip(self.settings, conn).name
+            current = library_clip(self.settings, conn).name
             keep = current if _is_installed(self.settings, current) else model.name
             model_settings.set_active_clip_model(conn, keep)
         model_settings.forget_download(conn, model.name)
@@ -127,7 +133,7 @@ class ModelService:
     def active(self) -> dict[str, Any]:
         """The CLIP model in use: name, who chose it, installed, and any download."""
         conn = self._conn()
-        chosen = active_clip(self.settings, conn)
+        chosen = library_clip(self.settings, conn)
         library_choice = model_settings.active_clip_model(conn)
         download = self._download_of(chosen.name)
         return {
@@ -160,7 +166,7 @@ class ModelService:
         """Downloads of models the library still wants (a failure of a model since
         replaced by `hachi models use`, or installed by hand, is no longer news)."""
         conn = self._conn()
-        wanted = {active_clip(self.settings, conn).name}
+        wanted = {library_clip(self.settings, conn).name}
         if self.settings.face_backend == "insightface":
             wanted.add(INSIGHTFACE_PACKS[0].name)
         return [

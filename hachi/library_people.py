@@ -1,4 +1,4 @@
-"""People and faces, as the CLI and the REST API ask for them (mixed into Library).
+"""People and faces, as the CLI and the REST API ask for them (``Library.people``).
 
 Every user action is stored as a decision the clustering respects: names, merges,
 "not this person" (a rejection), "this is ..." (a locked assignment) and hiding.
@@ -7,97 +7,90 @@ Every user action is stored as a decision the clustering respects: names, merges
 from __future__ import annotations
 
 import sqlite3
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hachi.catalog import faces as faces_db
 from hachi.catalog.db import transaction
+from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, Conflict, NotFound
+from hachi.indexer.people_sync import update_people
 from hachi.media.decode import decode_image
 from hachi.media.thumbnails import write_thumbnail
-from hachi.search.people_sync import update_people
 
 MIN_FACES_LISTED = 2  # people seen once stay out of the list; their faces stay searchable
 MAX_NAME = 200
 FACE_THUMB = 160
 
 
-class PeopleMixin:
-    settings: Settings
-    _write_lock: threading.Lock
+class People:
+    """People and faces of one library, over the catalog handle it shares."""
+
+    def __init__(
+        self, catalog: CatalogHandle, settings: Settings, original_path: Callable[[int], Path]
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.original_path = original_path
 
     @property
-    def conn(self) -> sqlite3.Connection:  # provided by Library
-        raise NotImplementedError
-
-    def original_path(self, photo_id: int) -> Path:  # provided by Library
-        raise NotImplementedError
+    def conn(self) -> sqlite3.Connection:
+        return self.catalog.conn
 
     @property
     def face_backend(self) -> str:
         return self.settings.face_backend
 
-    def update_people(self, conn: sqlite3.Connection | None = None, full: bool = False) -> int:
+    def update(self, conn: sqlite3.Connection | None = None, full: bool = False) -> int:
         return update_people(conn or self.conn, self.face_backend, self.settings.vectors_dir, full)
 
-    def people(
+    def listed(
         self, include_hidden: bool = False, min_faces: int = MIN_FACES_LISTED
     ) -> list[dict[str, Any]]:
         found = faces_db.list_people(self.conn, self.face_backend, min_faces, include_hidden)
         return [p.to_dict() for p in found]
 
-    def person(self, person_id: int) -> dict[str, Any]:
+    def get(self, person_id: int) -> dict[str, Any]:
         return faces_db.get_person(self.conn, person_id, self.face_backend).to_dict()
 
-    def rename_person(self, person_id: int, name: str | None) -> dict[str, Any]:
+    def rename(self, person_id: int, name: str | None) -> dict[str, Any]:
         clean = _clean_name(name)
-        self.person(person_id)
-        with self._write_lock, transaction(self.conn):
+        self.get(person_id)
+        with self.catalog.write_lock, transaction(self.conn):
             faces_db.rename_person(self.conn, person_id, clean)
             faces_db.refresh_people_text(self.conn, faces_db.photos_of_person(self.conn, person_id))
-        return self.person(person_id)
+        return self.get(person_id)
 
-    def hide_person(self, person_id: int, hidden: bool) -> dict[str, Any]:
-        self.person(person_id)
-        with self._write_lock, transaction(self.conn):
+    def hide(self, person_id: int, hidden: bool) -> dict[str, Any]:
+        self.get(person_id)
+        with self.catalog.write_lock, transaction(self.conn):
             faces_db.hide_person(self.conn, person_id, hidden)
-        return self.person(person_id)
+        return self.get(person_id)
 
-    def merge_people(self, source: int, target: int) -> dict[str, Any]:
-        self.person(source)
-        self.person(target)
-        with self._write_lock, transaction(self.conn):
+    def merge(self, source: int, target: int) -> dict[str, Any]:
+        self.get(source)
+        self.get(target)
+        with self.catalog.write_lock, transaction(self.conn):
             photos = faces_db.photos_of_person(self.conn, source)
             faces_db.merge_people(self.conn, source, target)
             faces_db.refresh_people_text(self.conn, photos)
-        return self.person(target)
+        return self.get(target)
 
     def faces(
         self, person_id: int | None = None, photo_id: int | None = None
     ) -> list[dict[str, Any]]:
-        where, params = [], []
-        if person_id is not None:
-            where.append("f.person_id = ?")
-            params.append(person_id)
-        if photo_id is not None:
-            where.append("f.photo_id = ?")
-            params.append(photo_id)
-        return self.faces_where(" AND ".join(where), params)
+        found = faces_db.face_dicts(
+            self.conn, self.face_backend, person_id=person_id, photo_id=photo_id
+        )
+        return [_shown(face) for face in found]
 
     def face(self, face_id: int) -> dict[str, Any]:
-        found = self.faces_where("f.id = ?", [face_id])
+        found = faces_db.face_dicts(self.conn, self.face_backend, face_id=face_id)
         if not found:
             raise NotFound(f"no face with id {face_id}")
-        return found[0]
-
-    def faces_where(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
-        found = faces_db.face_dicts(self.conn, self.face_backend, where, params)
-        for face in found:
-            face.pop("content_hash")
-            face["thumbnail_url"] = f"/api/faces/{face['id']}/thumbnail"
-        return found
+        return _shown(found[0])
 
     def assign_face(
         self, face_id: int, person_id: int | None = None, name: str | None = None
@@ -105,7 +98,7 @@ class PeopleMixin:
         """ "This is ...": an existing person, or a new one made with ``name``."""
         faces_db.face_owner(self.conn, face_id)
         clean = _clean_name(name)
-        with self._write_lock, transaction(self.conn):
+        with self.catalog.write_lock, transaction(self.conn):
             if person_id is None:
                 if clean is None:
                     raise BadRequest("give a person_id or a name")
@@ -121,21 +114,21 @@ class PeopleMixin:
             faces_db.assign_face(self.conn, face_id, person_id)
             faces_db.refresh_covers(self.conn)
             faces_db.refresh_people_text(self.conn, [photo_id])
-        return self.person(person_id)
+        return self.get(person_id)
 
     def reject_face(self, face_id: int) -> dict[str, Any]:
         """ "Not this person": the face is split off and never put back there."""
         photo_id, person_id = faces_db.face_owner(self.conn, face_id)
         if person_id is None:
             raise Conflict(f"face {face_id} belongs to nobody", {"face_id": face_id})
-        with self._write_lock, transaction(self.conn):
+        with self.catalog.write_lock, transaction(self.conn):
             faces_db.reject_face(self.conn, face_id)
             faces_db.refresh_covers(self.conn)
             faces_db.refresh_people_text(self.conn, [photo_id])
         return {"face_id": face_id, "rejected_person_id": person_id}
 
     def face_thumbnail(self, face_id: int) -> Path:
-        found = faces_db.face_dicts(self.conn, self.face_backend, "f.id = ?", [face_id])
+        found = faces_db.face_dicts(self.conn, self.face_backend, face_id=face_id)
         if not found:
             raise NotFound(f"no face with id {face_id}")
         face = found[0]
@@ -152,6 +145,11 @@ class PeopleMixin:
             )
             write_thumbnail(image.crop(box), path, FACE_THUMB)
         return path
+
+
+def _shown(face: dict[str, Any]) -> dict[str, Any]:
+    face.pop("content_hash")
+    return face
 
 
 def _clean_name(name: str | None) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from hachi.config import Settings
-from tests.photo_factory import CORPUS
+from tests.photo_factory import CORPUS, require_corpus
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,6 +24,4 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
-    return CORPUS
+    return require_corpus(CORPUS)

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def needs_corpus(path: Path = CORPUS) -> pytest.MarkDecorator:
+    """A mark that skips a test without ``path``, except in CI, where the test runs and fails."""
+    missing = not path.is_dir() and not os.environ.get("CI")
+    return pytest.mark.skipif(missing, reason=f"the shared test corpus is missing: no {path}")
+
+
+def require_corpus(path: Path = CORPUS) -> Path:
+    """``path`` (the shared corpus or a folder of it); without it the test skips, except in
+    CI (``CI`` set), where it fails: a CI run that skips the corpus tests proves nothing."""
+    if not path.is_dir():
+        message = f"the shared test corpus is missing: no {path}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hachi.errors import Forbidden, NotFound
-from hachi.indexer.browse import browse
+from hachi.server.browse import browse
 
 
 def test_lists_subfolders_of_home_only(tmp_path: Path) -> None:

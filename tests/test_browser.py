@@ -30,7 +30,7 @@ from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
 from tests.browser.stack import REPO, STATIC, Stack, hachi, running_stack
 from tests.model_mirror import FileServer, write_manifest
-from tests.photo_factory import CORPUS, Shot, write_photo
+from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 
 pytestmark = pytest.mark.slow
 
@@ -131,8 +131,7 @@ def write_added_folder(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[str, str]]]:
-    if not FACES.is_dir():
-        pytest.skip(f"the shared test corpus is missing: no {FACES}")
+    require_corpus(FACES)
     base = tmp_path_factory.mktemp("ui")
     counts = write_library(base / "library")
     added = write_added_folder(base / "to-add")

@@ -63,6 +63,7 @@ def test_index_then_search_json(tmp_path: Path, photos: Path) -> None:
     assert hit["taken_at"] == "2019-05-04T10:00:00"
     assert "Paris" in hit["place"] and hit["camera"] == "Canon EOS 5D Mark IV"
     assert data["parsed"]["filters"] and data["took_ms"] >= 0
+    assert "thumbnail_url" not in hit, "web URLs are the server's, not the CLI's"
 
     everything = json.loads(hachi(home, "search", "--json").stdout)
     assert everything["total"] == 2 and len(everything["results"]) == 2

@@ -11,7 +11,7 @@ import pytest
 from hachi.catalog import auth, sessions
 from hachi.catalog.db import connect
 from hachi.cli import main
-from hachi.cli_auth import parse_duration
+from hachi.cli.auth import parse_duration
 from hachi.errors import BadRequest
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hachi.cli_service import hachi_command, render_unit
+from hachi.cli.service import hachi_command, render_unit
 from tests.test_cli_serve import REPO, Served, free_port, port_is_free, stop, wait_ready
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from hachi.config import Settings
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from hachi.ml.store import install_model
 from tests.photo_factory import Shot, exif_for
@@ -54,8 +53,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library,
     birthday_card().resize((800, 600)).save(folder / "dsc_0003.jpg", quality=90)
     lib = Library(settings)
     lib.add_folder(str(folder))
-    while run_next_job(settings, lib.extractor, models=lib.models) is not None:
-        pass
+    lib.index_pending()
     names = {hit["name"]: hit["id"] for hit in lib.search("", limit=1000)["results"]}
     yield lib, names
     lib.close()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hachi.media.exif import PhotoMetadata, read_metadata
+from tests.photo_factory import require_corpus
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus" / "exif"
 PHOTO_EXTENSIONS = {
@@ -96,8 +97,7 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
 def _exiftool_records() -> dict[str, dict[str, Any]]:
     if shutil.which("exiftool") is None:
         pytest.skip("exiftool is not on PATH (CI installs it; apt install libimage-exiftool-perl)")
-    if not CORPUS.is_dir():
-        pytest.skip(f"test corpus not found at {CORPUS}")
+    require_corpus(CORPUS)
     run = subprocess.run(
         ["exiftool", "-j", "-n", "-fast", str(CORPUS)],
         capture_output=True,
@@ -233,7 +233,6 @@ def test_corpus_covers_the_main_photo_formats(records: dict[str, dict[str, Any]]
 
 def test_read_metadata_returns_the_dataclass_for_every_corpus_file() -> None:
     """Every file of the corpus, photo or not (PDF, MP3, ZIP...), reads without raising."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"test corpus not found at {CORPUS}")
+    require_corpus(CORPUS)
     for path in sorted(CORPUS.iterdir()):
         assert isinstance(read_metadata(path.read_bytes(), path.name), PhotoMetadata)

@@ -28,6 +28,7 @@ from hachi.ml.faces.dlib_backend import (
     face_regions,
     locate_weights,
 )
+from tests.photo_factory import require_corpus
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 FACES_DIR = CORPUS / "faces"
@@ -48,8 +49,7 @@ class CorpusFace:
 
 
 def corpus_labels() -> dict[str, list[str]]:
-    if not FACES_DIR.is_dir():
-        pytest.skip(f"shared face corpus not found at {FACES_DIR}")
+    require_corpus(FACES_DIR)
     with open(FACES_DIR / "labels.json", encoding="utf-8") as handle:
         raw = json.load(handle)
     return {name: people for name, people in raw.items() if not name.startswith("_")}

@@ -22,15 +22,14 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, Forbidden
-from hachi.indexer.browse import browse
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules, is_within
 from hachi.indexer.passes import run_pass
-from hachi.indexer.runner import run_next_job
 from hachi.indexer.scan import walk_photos
 from hachi.indexer.stages import Stage
 from hachi.library import Library
 from hachi.media.formats import is_photo_path
+from hachi.server.browse import browse
 from tests.photo_factory import Shot, write_photo
 from tests.server_fixtures import create_token, running_app
 
@@ -53,8 +52,7 @@ def system_photo_folder() -> Path:
 
 def index(library: Library, folder: Path) -> dict:
     library.add_folder(str(folder))
-    while run_next_job(library.settings, library.extractor) is not None:
-        pass
+    library.index_pending(with_models=False)
     job = library.current_job()
     assert job is not None
     return library.job_dict(job)
@@ -132,8 +130,7 @@ def test_a_watched_change_through_a_link_obeys_the_same_rule(
         jobs_db.queue_changes(conn, [folder_id], changed)
     finally:
         conn.close()
-    while run_next_job(library.settings, library.extractor) is not None:
-        pass
+    library.index_pending(with_models=False)
     expected = sorted(str(photos.resolve() / n) for n in ("a.jpg", "b.jpg"))
     assert indexed_paths(library.settings) == expected
 

@@ -32,8 +32,7 @@ def index(settings: Settings, *folders: Path) -> dict:
     try:
         for folder in folders:
             library.add_folder(str(folder))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         job = library.current_job()
         assert job is not None
         return library.job_dict(job)

@@ -27,9 +27,10 @@ from hachi.media.decode import (
     exif_orientation,
 )
 from hachi.media.formats import RAW_MIME_BY_EXTENSION, is_photo_path
+from tests.photo_factory import needs_corpus as corpus_mark
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"test corpus absent: {CORPUS}")
+needs_corpus = corpus_mark(CORPUS)
 
 RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 40), (30, 40, 210), (230, 220, 30)
 COLOUR_TOLERANCE = 40

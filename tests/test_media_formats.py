@@ -20,10 +20,11 @@ from hachi.media.formats import (
     is_photo_path,
     sniff_mime,
 )
+from tests.photo_factory import needs_corpus as corpus_mark
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 EXIF_DIR = CORPUS / "exif"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"test corpus absent: {CORPUS}")
+needs_corpus = corpus_mark(CORPUS)
 
 REQUIRED_IMAGE_EXTENSIONS = {
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",

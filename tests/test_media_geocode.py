@@ -26,6 +26,7 @@ from hachi.media.geocode import (
     read_package_data,
 )
 from hachi.media.spherical import SphereGrid, km_to_chord, unit_vectors
+from tests.photo_factory import require_corpus
 
 CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
 
@@ -349,8 +350,7 @@ def _degrees(values: list, ref: str) -> float:
     ],
 )
 def test_gps_of_real_photos(geocoder: Geocoder, name: str, city: str | None, code: str) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"test corpus not found at {CORPUS}")
+    require_corpus(CORPUS)
     with open(CORPUS / "exif" / name, "rb") as stream:
         tags = exifread.process_file(stream, details=False)
     lat = _degrees(tags["GPS GPSLatitude"].values, str(tags["GPS GPSLatitudeRef"]))

@@ -19,10 +19,11 @@ from hachi.media.thumbnails import (
     write_bytes_atomic,
     write_thumbnail,
 )
+from tests.photo_factory import needs_corpus as corpus_mark
 
 HASH = "0123456789abcdef0123456789abcdef"
 FACES = Path(__file__).parents[1].parent / "shared" / "corpus" / "faces"
-needs_photos = pytest.mark.skipif(not FACES.is_dir(), reason=f"real photos absent: {FACES}")
+needs_photos = corpus_mark(FACES)
 
 
 def gradient(width: int, height: int) -> Image.Image:

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from hachi.config import Settings
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 
 pytestmark = pytest.mark.slow  # real OCR of four photos: ~10-20 s on two shared cores
@@ -90,8 +89,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
     settings = Settings.from_env({}, home=root / "home", ocr=True, workers=2)
     library = Library(settings)
     library.add_folder(str(folder))
-    while run_next_job(settings, library.extractor, models=library.models) is not None:
-        pass
+    library.index_pending()
     everything = library.search("", limit=100)["results"]
     yield Indexed(library, {hit["name"]: hit["id"] for hit in everything})
     library.close()

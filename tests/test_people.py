@@ -13,28 +13,17 @@ import pytest
 
 from hachi.config import Settings
 from hachi.errors import BadRequest, Conflict, NotFound
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
+from tests.photo_factory import require_corpus
 
 pytestmark = pytest.mark.slow
-
-
-def _index(library: Library) -> None:
-    while (
-        run_next_job(
-            library.settings, library.extractor, models=library.models, after_job=library.after_job
-        )
-        is not None
-    ):
-        pass
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, dict, Path]]:
     from tests.photo_factory import CORPUS
 
-    if not (CORPUS / "faces").is_dir():
-        pytest.skip("shared corpus not found")
+    require_corpus(CORPUS / "faces")
     base = tmp_path_factory.mktemp("people")
     folder = base / "photos"
     shutil.copytree(CORPUS / "faces", folder)
@@ -43,14 +32,14 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library,
     settings = Settings.from_env({}, home=base / "home", ocr=False, workers=2)
     library = Library(settings)
     library.add_folder(str(folder))
-    _index(library)
+    library.index_pending()
     yield library, labels, folder
     library.close()
 
 
 def _identity_pairs(library: Library, labels: dict) -> tuple[set, set]:
     """Pairs of faces the system put together, and pairs that truly belong together."""
-    faces = library.faces()
+    faces = library.people.faces()
     by_photo: dict[str, list[dict]] = {}
     for face in faces:
         by_photo.setdefault(Path(face["path"]).name, []).append(face)
@@ -69,7 +58,7 @@ def _identity_pairs(library: Library, labels: dict) -> tuple[set, set]:
 def test_every_labelled_face_is_found_and_none_invented(indexed: tuple) -> None:
     library, labels, _ = indexed
     counts: dict[str, int] = {}
-    for face in library.faces():
+    for face in library.people.faces():
         counts[Path(face["path"]).name] = counts.get(Path(face["path"]).name, 0) + 1
     assert counts == {name: len(who) for name, who in labels.items()}
 
@@ -85,23 +74,23 @@ def test_people_are_pure_and_complete(indexed: tuple) -> None:
     wrong = {p for p in predicted if p not in truth and _both_single(library, labels, p)}
     assert not wrong, "no person mixes two identities"
     assert len(predicted & truth) / len(truth) >= 0.9, "pairwise recall"
-    listed = library.people()
+    listed = library.people.listed()
     assert len(listed) == 5, "five people have two or more photos"
 
 
 def _both_single(library: Library, labels: dict, pair: tuple) -> bool:
-    names = {f["id"]: Path(f["path"]).name for f in library.faces()}
+    names = {f["id"]: Path(f["path"]).name for f in library.people.faces()}
     return all(len(labels[names[i]]) == 1 for i in pair)
 
 
 def _person_of(library: Library, photo: str) -> int:
-    return next(f["person_id"] for f in library.faces() if Path(f["path"]).name == photo)
+    return next(f["person_id"] for f in library.people.faces() if Path(f["path"]).name == photo)
 
 
 def test_person_filter_and_faces_count(indexed: tuple) -> None:
     library, labels, _ = indexed
     obama = _person_of(library, "obama_1.jpg")
-    library.rename_person(obama, "Barack Obama")
+    library.people.rename(obama, "Barack Obama")
     hits = {Path(h["path"]).name for h in library.search("person:obama", limit=100)["results"]}
     single_obama = {n for n, who in labels.items() if who == ["obama"]}
     assert single_obama <= hits
@@ -118,48 +107,50 @@ def test_person_filter_and_faces_count(indexed: tuple) -> None:
 def test_user_decisions_survive_rescans_and_reclustering(indexed: tuple) -> None:
     library, labels, folder = indexed
     biden = _person_of(library, "biden_1.jpg")
-    library.rename_person(biden, "Joe Biden")
+    library.people.rename(biden, "Joe Biden")
     split_face = next(
-        f for f in library.faces(person_id=biden) if Path(f["path"]).name == "biden_2.jpg"
+        f for f in library.people.faces(person_id=biden) if Path(f["path"]).name == "biden_2.jpg"
     )
-    library.reject_face(split_face["id"])
+    library.people.reject_face(split_face["id"])
     kit = _person_of(library, "kit_harington_1.jpg")
-    rose_face = next(f for f in library.faces() if Path(f["path"]).name == "rose_leslie_1.jpg")
-    library.assign_face(rose_face["id"], person_id=kit)  # a (wrong but deliberate) user choice
-    library.hide_person(kit, True)
+    rose_face = next(
+        f for f in library.people.faces() if Path(f["path"]).name == "rose_leslie_1.jpg"
+    )
+    library.people.assign_face(rose_face["id"], person_id=kit)  # wrong but deliberate
+    library.people.hide(kit, True)
 
     def check() -> None:
-        faces = {f["id"]: f for f in library.faces()}
-        assert library.person(biden)["name"] == "Joe Biden"
+        faces = {f["id"]: f for f in library.people.faces()}
+        assert library.people.get(biden)["name"] == "Joe Biden"
         assert faces[split_face["id"]]["person_id"] != biden, "a rejected face never returns"
         assert faces[rose_face["id"]]["person_id"] == kit, "a user assignment is never moved"
-        assert library.person(kit)["hidden"] is True
+        assert library.people.get(kit)["hidden"] is True
 
     check()
     (folder / "biden_1_copy.jpg").write_bytes((folder / "biden_1.jpg").read_bytes()[:-1] + b"\xd9")
     library.rescan()
-    _index(library)
+    library.index_pending()
     check()
-    library.update_people(full=True)
+    library.people.update(full=True)
     check()
-    assert biden in {f["person_id"] for f in library.faces() if "biden_1_copy" in f["path"]}
+    assert biden in {f["person_id"] for f in library.people.faces() if "biden_1_copy" in f["path"]}
 
 
 def test_merge_and_bad_input(indexed: tuple) -> None:
     library, _, _ = indexed
     alex = _person_of(library, "alex_lacamoire_1.jpg")
     rose = _person_of(library, "rose_leslie_2.jpg")
-    library.rename_person(rose, "Rose")
-    merged = library.merge_people(alex, rose)
+    library.people.rename(rose, "Rose")
+    merged = library.people.merge(alex, rose)
     assert merged["id"] == rose and merged["name"] == "Rose"
     with pytest.raises(NotFound):
-        library.person(alex)
+        library.people.get(alex)
     with pytest.raises(Conflict):
-        library.merge_people(rose, rose)
+        library.people.merge(rose, rose)
     with pytest.raises(BadRequest):
-        library.rename_person(rose, "x" * 500)
+        library.people.rename(rose, "x" * 500)
     with pytest.raises(NotFound):
-        library.reject_face(10**9)
+        library.people.reject_face(10**9)
 
 
 def test_small_faces_in_large_photos_are_found(tmp_path: Path) -> None:
@@ -180,8 +171,8 @@ def test_small_faces_in_large_photos_are_found(tmp_path: Path) -> None:
     library = Library(settings)
     try:
         library.add_folder(str(folder))
-        _index(library)
-        found = {Path(f["path"]).name for f in library.faces()}
+        library.index_pending()
+        found = {Path(f["path"]).name for f in library.people.faces()}
         assert found == {"group_0.jpg", "group_1.jpg"}
     finally:
         library.close()

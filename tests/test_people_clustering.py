@@ -13,7 +13,7 @@ import pytest
 from numpy.typing import NDArray
 
 from hachi.errors import HachiError
-from hachi.search.people import (
+from hachi.indexer.people import (
     ClusterParams,
     Decisions,
     FaceRecord,

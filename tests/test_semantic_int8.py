@@ -25,7 +25,7 @@ from hachi.search import ranking
 from hachi.search.engine import search
 from hachi.search.semantic import SemanticIndex
 from hachi.vectors import VectorStore, vector_file
-from hachi.vectors_q8 import copy_paths
+from hachi.vectors.q8 import copy_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = 12_000

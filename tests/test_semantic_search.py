@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 from hachi.config import Settings
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from hachi.ml.store import install_model
 from hachi.search.engine import search
 from hachi.search.semantic import SemanticIndex
-from hachi.vectors_q8 import copy_paths
+from hachi.vectors.q8 import copy_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -40,8 +39,7 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, 
         image.save(folder / f"img_{i:03d}.jpg", quality=92)
     library = Library(settings)
     library.add_folder(str(folder))
-    while run_next_job(settings, library.extractor, models=library.models) is not None:
-        pass
+    library.index_pending()
     truth = {}
     for hit in library.search("", limit=1000)["results"]:
         index = int(Path(hit["path"]).stem.split("_")[1])
@@ -238,14 +236,12 @@ def test_compaction_drops_dead_rows_and_keeps_answers(tmp_path: Path) -> None:
     library = Library(settings)
     try:
         library.add_folder(str(folder))
-        while run_next_job(settings, library.extractor, models=library.models) is not None:
-            pass
+        library.index_pending()
         for i in range(0, 48, 3):
             (folder / f"p_{i:02d}.png").unlink()
             (folder / f"p_{i + 1:02d}.png").unlink()
         library.rescan()
-        while run_next_job(settings, library.extractor, models=library.models) is not None:
-            pass
+        library.index_pending()
         before = library.search("a blue star", limit=100, more=2)["results"]
         conn = connect(settings.catalog_path)
         try:

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from tests.photo_factory import CORPUS
+from tests.photo_factory import CORPUS, require_corpus
 from tests.server_fixtures import (
     ORIGIN,
     login,
@@ -28,8 +28,7 @@ H = {"Origin": ORIGIN}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    if not (CORPUS / "faces").is_dir():
-        pytest.skip("shared corpus not found")
+    require_corpus(CORPUS / "faces")
     base = tmp_path_factory.mktemp("api-people")
     folder = base / "photos"
     shutil.copytree(CORPUS / "faces", folder)

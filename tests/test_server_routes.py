@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from hachi.catalog.analyses import store_ocr
 from hachi.catalog.db import connect, transaction
-from tests.photo_factory import CORPUS, Shot, write_photo
+from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 from tests.server_fixtures import (
     create_token,
     make_settings,
@@ -260,8 +260,7 @@ def test_adding_a_folder_twice_or_inside_another_is_harmless(indexed: Indexed) -
 
 
 def test_a_corpus_photo_round_trips(indexed: Indexed, tmp_path: Path) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+    require_corpus(CORPUS)
     source = sorted((CORPUS / "faces").glob("*.jpg"))[0]
     folder = tmp_path / "corpus"
     folder.mkdir()

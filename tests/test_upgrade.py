@@ -21,7 +21,6 @@ import pytest
 
 from hachi.catalog.schema import SCHEMA_VERSION
 from hachi.errors import NotFound
-from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,11 +70,8 @@ def test_catalog_is_migrated_in_place(opened: Any) -> None:
 def test_no_reindex_is_needed(opened: Any) -> None:
     library, facts = opened
     assert library.status()["photos"] == facts["photos"]
-    assert len(library.faces()) == facts["faces"]
-    ran = run_next_job(
-        library.settings, library.extractor, models=library.models, after_job=library.after_job
-    )
-    assert ran is None, "opening an old library starts no indexing job"
+    assert len(library.people.faces()) == facts["faces"]
+    assert library.index_pending() == 0, "opening an old library starts no indexing job"
 
 
 def test_queries_answer_as_they_did(opened: Any) -> None:
@@ -94,20 +90,20 @@ def test_people_and_decisions_are_kept(opened: Any) -> None:
     library, facts = opened
     decisions = facts["decisions"]
 
-    people = sorted((p["id"], p["name"]) for p in library.people(include_hidden=True))
+    people = sorted((p["id"], p["name"]) for p in library.people.listed(include_hidden=True))
     assert people == [tuple(p) for p in facts["people"]]
 
     def check() -> None:
         for name, person_id in decisions["named"].items():
-            assert library.person(person_id)["name"] == name
+            assert library.people.get(person_id)["name"] == name
         with pytest.raises(NotFound):
-            library.person(decisions["merged"]["from"])
-        rejected = library.face(decisions["rejected_face"]["id"])
+            library.people.get(decisions["merged"]["from"])
+        rejected = library.people.face(decisions["rejected_face"]["id"])
         assert rejected["person_id"] != decisions["rejected_face"]["person"]
-        assert library.person(decisions["hidden"])["hidden"] is True
+        assert library.people.get(decisions["hidden"])["hidden"] is True
 
     check()
-    library.update_people(full=True)  # may form new people, but must undo no decision
+    library.people.update(full=True)  # may form new people, but must undo no decision
     check()
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from hachi import vectors_q8
 from hachi.vectors import VectorStore, remove_vector_files
-from hachi.vectors_q8 import copy_paths, quantize, quantize_query
+from hachi.vectors import q8 as vectors_q8
+from hachi.vectors.q8 import copy_paths, quantize, quantize_query
 
 DIM = 512  # CLIP width: the error bound below depends on it
 MAX_ERROR = 0.003  # the margin the engine re-scores within is 0.01

@@ -287,8 +287,7 @@ def test_a_scoped_job_sees_only_its_paths_and_finds_moves_and_removals(
     library = Library(settings)
     try:
         folder, _job = library.add_folder(str(photos))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         [moved_id] = ids_named(library, "b.jpg")
         scanned_at = library.list_folders()[0].last_scan_at
         (photos / "x" / "a.jpg").unlink()
@@ -363,18 +362,15 @@ def test_a_folder_that_is_not_there_is_not_emptied_by_a_rescan(
     library = Library(settings)
     try:
         library.add_folder(str(photos))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         os.rename(photos, tmp_path / "unplugged")
         library.rescan()
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         assert library.status()["photos"] == 1
         os.rename(tmp_path / "unplugged", photos)
         (photos / "old.jpg").unlink()
         library.rescan()
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         assert library.status()["photos"] == 0  # back, and the deletion is seen
     finally:
         library.close()
@@ -397,20 +393,17 @@ def test_a_rescan_during_a_slow_copy_records_no_failure(tmp_path: Path, photos: 
     library = Library(settings)
     try:
         library.add_folder(str(photos))
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         writer = threading.Thread(target=copy_slowly)
         writer.start()
         rescans = 0
         while writer.is_alive():
             library.rescan()
-            while run_next_job(settings, library.extractor) is not None:
-                pass
+            library.index_pending(with_models=False)
             rescans += 1
             assert library.failed_files(None, 10, 0) == []
         library.rescan()
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         assert rescans >= 2
         assert library.failed_files(None, 10, 0) == []
         assert ids_named(library, "copying.jpg")
@@ -455,8 +448,7 @@ def test_a_scoped_job_over_two_folders_keeps_each_to_its_own(tmp_path: Path) -> 
     library = Library(settings)
     try:
         ids = [library.add_folder(str(f))[0].id for f in (first, second)]
-        while run_next_job(settings, library.extractor) is not None:
-            pass
+        library.index_pending(with_models=False)
         write_photo(first / "new.jpg", Shot(seed=24))
         (second / "gone.jpg").unlink()
         conn = connect(settings.catalog_path)

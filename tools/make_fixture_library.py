@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.runner import run_next_job  # noqa: E402
 from hachi.library import Library  # noqa: E402
 from tests.photo_factory import CORPUS, Shot, write_photo  # noqa: E402
 
@@ -73,25 +72,27 @@ def write_photos(folder: Path) -> None:
 
 
 def person_of(library: Library, photo_name: str) -> int:
-    return next(f["person_id"] for f in library.faces() if Path(f["path"]).name == photo_name)
+    return next(
+        f["person_id"] for f in library.people.faces() if Path(f["path"]).name == photo_name
+    )
 
 
 def make_decisions(library: Library) -> dict[str, object]:
     """The user's decisions a later release must keep, and the facts that show them."""
     obama = person_of(library, "obama_1.jpg")
-    library.rename_person(obama, "Barack Obama")
+    library.people.rename(obama, "Barack Obama")
     biden = person_of(library, "biden_1.jpg")
-    library.rename_person(biden, "Joe Biden")
+    library.people.rename(biden, "Joe Biden")
     rejected = next(
-        f for f in library.faces(person_id=biden) if Path(f["path"]).name == "biden_2.jpg"
+        f for f in library.people.faces(person_id=biden) if Path(f["path"]).name == "biden_2.jpg"
     )
-    library.reject_face(rejected["id"])
+    library.people.reject_face(rejected["id"])
     alex = person_of(library, "alex_lacamoire_1.jpg")
     rose = person_of(library, "rose_leslie_2.jpg")
-    library.rename_person(rose, "Rose")
-    library.merge_people(alex, rose)
+    library.people.rename(rose, "Rose")
+    library.people.merge(alex, rose)
     kit = person_of(library, "kit_harington_1.jpg")
-    library.hide_person(kit, True)
+    library.people.hide(kit, True)
     return {
         "named": {"Barack Obama": obama, "Joe Biden": biden, "Rose": rose},
         "merged": {"from": alex, "into": rose},
@@ -122,8 +123,8 @@ def record_facts(library: Library, decisions: dict[str, object]) -> dict[str, ob
         "made_by": _commit(),
         "schema_version": _schema_version(library.settings.catalog_path),
         "photos": status["photos"],
-        "faces": len(library.faces()),
-        "people": sorted((p["id"], p["name"]) for p in library.people(include_hidden=True)),
+        "faces": len(library.people.faces()),
+        "people": sorted((p["id"], p["name"]) for p in library.people.listed(include_hidden=True)),
         "queries": {q: names(q) for q in queries},
         "semantic_top": Path(semantic[0]["path"]).name if semantic else None,
         "decisions": decisions,
@@ -160,13 +161,7 @@ def main() -> int:
         home = args.out / "home"
         library = Library(fixture_settings(home))
         library.add_folder(str(folder))
-        while run_next_job(
-            library.settings,
-            library.extractor,
-            models=library.models,
-            after_job=library.after_job,
-        ):
-            pass
+        library.index_pending()
         facts = record_facts(library, make_decisions(library))
         library.close()
     for leftover in ("catalog.db-wal", "catalog.db-shm"):

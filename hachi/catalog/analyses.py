@@ -59,12 +59,6 @@ def record_analysis(
     )
 
 
-def forget_analysis(conn: sqlite3.Connection, photo_id: int) -> None:
-    """A changed file must be analysed again by every model."""
-    conn.execute("DELETE FROM analyses WHERE photo_id = ?", (photo_id,))
-    conn.execute("DELETE FROM photo_vectors WHERE photo_id = ?", (photo_id,))
-
-
 # -- vectors ------------------------------------------------------------------------------
 
 

@@ -236,10 +236,21 @@ FACE_SQL = """
 
 
 def face_dicts(
-    conn: sqlite3.Connection, backend: str, where: str = "", params: Sequence[Any] = ()
+    conn: sqlite3.Connection,
+    backend: str,
+    *,
+    face_id: int | None = None,
+    person_id: int | None = None,
+    photo_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    clause = f"WHERE f.backend = ? {('AND ' + where) if where else ''}"
-    rows = conn.execute(f"{FACE_SQL} {clause} ORDER BY f.photo_id, f.x", (backend, *params))
+    """The backend's faces, narrowed to one face, person or photo when given."""
+    where: list[str] = ["f.backend = ?"]
+    params: list[Any] = [backend]
+    for column, value in (("f.id", face_id), ("f.person_id", person_id), ("f.photo_id", photo_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    rows = conn.execute(f"{FACE_SQL} WHERE {' AND '.join(where)} ORDER BY f.photo_id, f.x", params)
     return [_face_dict(r) for r in rows]
 
 

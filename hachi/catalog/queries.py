@@ -1,40 +1,31 @@
-"""Finding photos: criteria in, ids out. The only place where search becomes SQL.
-
-Filters on cameras, lenses, places and folders are resolved against their small
-dimension tables first, so the photos table is reached through an index on an id list
-rather than a LIKE over every row; that is what keeps a 100,000-photo library answering
-in a few milliseconds.
-"""
+"""Finding photos: criteria in, ids out. With ``conditions``, the only place where search
+becomes SQL."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hachi.catalog.conditions import Condition, any_word, clause, every_word
 from hachi.textnorm import fold
 
 
 @dataclass(frozen=True)
-class Condition:
-    """One filter: the values are OR-ed, ``negated`` negates the whole filter.
-
-    field: camera | lens | place | country_codes | folder | file | mimes | orientation |
-    date | text | photo_ids
-    """
-
-    field: str
-    values: tuple[Any, ...]
-    negated: bool = False
-
-
-@dataclass(frozen=True)
 class Criteria:
+    """A parsed query as the catalog runs it: every condition holds (AND), and with
+    ``words`` every word matches some indexed text as a prefix."""
+
     conditions: tuple[Condition, ...] = ()
-    fts: str | None = None  # an FTS5 expression built by search, or None
+    words: tuple[str, ...] = ()  # folded free-text words
     order: str = "date_desc"  # date_desc | date_asc | rank
     face_backend: str = "dlib"  # whose faces person: and faces: look at
+
+    @property
+    def fts(self) -> str | None:
+        return every_word(self.words) if self.words else None
 
 
 @dataclass
@@ -43,100 +34,15 @@ class _Sql:
     params: list[Any] = field(default_factory=list)
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _dimension_clause(
-    column: str, table: str, values: tuple[Any, ...], words: bool
-) -> tuple[str, list[Any]]:
-    tests, params = [], []
-    for value in values:
-        folded = _escape_like(fold(str(value)))
-        tests.append("terms LIKE ? ESCAPE '\\'")
-        params.append(f"% {folded} %" if words else f"%{folded}%")
-    return f"{column} IN (SELECT id FROM {table} WHERE {' OR '.join(tests)})", params
-
-
-def _clause(cond: Condition, backend: str) -> tuple[str, list[Any], str | None]:
-    """SQL for one condition, its parameters, and the nullable column negation must spare."""
-    v = cond.values
-    if cond.field == "person_ids":
-        marks = ",".join("?" for _ in v) or "NULL"
-        sql = f"p.id IN (SELECT photo_id FROM faces WHERE backend = ? AND person_id IN ({marks}))"
-        return sql, [backend, *v], None
-    if cond.field == "faces":
-        return _faces_clause(v, backend)
-    if cond.field == "camera":
-        return (*_dimension_clause("p.camera_id", "cameras", v, words=False), "p.camera_id")
-    if cond.field == "lens":
-        return (*_dimension_clause("p.lens_id", "lenses", v, words=False), "p.lens_id")
-    if cond.field == "place":
-        return (*_dimension_clause("p.place_id", "places", v, words=True), "p.place_id")
-    if cond.field == "folder":
-        return (*_dimension_clause("p.dir_id", "dirs", v, words=False), None)
-    if cond.field == "country_codes":
-        marks = ",".join("?" for _ in v)
-        sql = f"p.place_id IN (SELECT id FROM places WHERE country_code IN ({marks}))"
-        return sql, list(v), "p.place_id"
-    if cond.field == "file":
-        sql = " OR ".join("p.name LIKE ? ESCAPE '\\'" for _ in v)
-        return f"({sql})", [f"%{_escape_like(str(x))}%" for x in v], None
-    if cond.field == "mimes":
-        tests = ["p.mime LIKE ?" if str(x).endswith("%") else "p.mime = ?" for x in v]
-        return f"({' OR '.join(tests)})", list(v), None
-    if cond.field == "orientation":
-        shapes = {
-            "portrait": "p.height > p.width",
-            "landscape": "p.width > p.height",
-            "square": "p.width = p.height",
-        }
-        return f"({' OR '.join(shapes[str(x)] for x in v)})", [], "p.width"
-    if cond.field == "date":
-        tests, params = [], []
-        for start, end in v:
-            parts = []
-            if start:
-                parts.append("p.taken_at >= ?")
-                params.append(start)
-            if end:
-                parts.append("p.taken_at < ?")
-                params.append(end)
-            tests.append("(" + " AND ".join(parts or ["1"]) + ")")
-        return f"({' OR '.join(tests)})", params, "p.taken_at"
-    if cond.field == "text":
-        likes = " OR ".join("folded LIKE ? ESCAPE '\\'" for _ in v)
-        params = [f"%{_escape_like(fold(str(x)))}%" for x in v]
-        return f"p.id IN (SELECT photo_id FROM ocr_text WHERE {likes})", params, None
-    if cond.field == "photo_ids":
-        marks = ",".join("?" for _ in v)
-        return f"p.id IN ({marks})", list(v), None
-    raise ValueError(f"unknown condition field {cond.field!r}")
-
-
-def _faces_clause(values: tuple[Any, ...], backend: str) -> tuple[str, list[Any], str | None]:
-    """faces:N / faces:N+ over photos whose faces were looked for (by this backend)."""
-    count = "(SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id AND f.backend = ?)"
-    tests, params = [], []
-    for number, or_more in values:
-        tests.append(f"{count} {'>=' if or_more else '='} ?")
-        params += [backend, number]
-    analysed = (
-        "EXISTS (SELECT 1 FROM analyses a WHERE a.photo_id = p.id AND a.task = 'faces' "
-        "AND a.model = ? AND a.status = 'ok')"
-    )
-    return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
-
-
 def _build(criteria: Criteria) -> _Sql:
     sql = _Sql()
     for cond in criteria.conditions:
-        clause, params, nullable = _clause(cond, criteria.face_backend)
+        sql_clause, params, nullable = clause(cond, criteria.face_backend)
         if cond.negated:
-            clause = f"NOT ({clause})"
+            sql_clause = f"NOT ({sql_clause})"
             if nullable:
-                clause = f"({nullable} IS NULL OR {clause})"
-        sql.where.append(clause)
+                sql_clause = f"({nullable} IS NULL OR {sql_clause})"
+        sql.where.append(sql_clause)
         sql.params.extend(params)
     if criteria.fts:
         sql.where.append("p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)")
@@ -272,11 +178,13 @@ def failed_files(
 
 
 def fts_scores(
-    conn: sqlite3.Connection, expression: str, limit: int | None = None
+    conn: sqlite3.Connection, words: Sequence[str], every: bool, limit: int | None = None
 ) -> dict[int, float]:
-    """Photo id -> lexical relevance (higher is better) for an FTS5 expression, the best
-    ``limit`` only when given (a word found in most of the library is no signal)."""
+    """Photo id -> lexical relevance (higher is better) of photos matching ``every`` word
+    (or any word) as a prefix, the best ``limit`` only when given (a word found in most of
+    the library is no signal)."""
     page = "" if limit is None else f" ORDER BY rank LIMIT {int(limit)}"
+    expression = every_word(words) if every else any_word(words)
     rows = conn.execute(
         "SELECT rowid, -bm25(photos_fts) FROM photos_fts WHERE photos_fts MATCH ?" + page,
         (expression,),

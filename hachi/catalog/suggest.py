@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from hachi.catalog import queries
-from hachi.catalog.queries import Condition, Criteria
+from hachi.catalog.conditions import Condition, Match
+from hachi.catalog.queries import Criteria
 from hachi.textnorm import fold
 
 # kind -> (SELECT value, count ... WHERE <name matches>, the photo id column, GROUP BY)
@@ -117,7 +118,7 @@ def _place(
     candidates = sorted(rough, key=lambda v: (-rough[v], v.casefold()))[:PLACE_CANDIDATES]
     out: list[dict[str, Any]] = []
     for value in candidates:
-        place = Condition("place", (value,))
+        place = Condition(Match.PLACE, (value,))
         count = queries.count_matching(
             conn, replace(within, conditions=(*within.conditions, place))
         )

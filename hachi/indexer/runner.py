@@ -12,14 +12,16 @@ from collections.abc import Callable
 
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect, refresh_statistics
+from hachi.catalog.model_settings import active_clip_model
 from hachi.config import Settings
-from hachi.indexer.available import AvailableModels
 from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
-from hachi.indexer.stages import Stage
+from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
+from hachi.ml.available import AvailableModels, active_clip
 
 log = logging.getLogger(__name__)
 IDLE_POLL_S = 2.0
@@ -32,14 +34,14 @@ def run_next_job(
     extractor: Extractor,
     on_progress: Callable[[Progress, str | None], None] | None = None,
     models: AvailableModels | None = None,
-    after_job: Callable[[sqlite3.Connection], None] | None = None,
     stopping: threading.Event | None = None,
 ) -> tuple[jobs_db.Job, Progress] | None:
     """Claim and run one job to its end; None when there is nothing to do.
 
     The job scans and indexes (CLIP inline when installed), then runs the catch-up and
-    slow model passes (OCR, faces); cancelling stops it between batches, and so does
-    ``stopping`` (the process is ending), which leaves the job queued to resume.
+    slow model passes (OCR, faces) and puts new faces into people; cancelling stops it
+    between batches, and so does ``stopping`` (the process is ending), which leaves the job
+    queued to resume.
     """
     conn = connect(settings.catalog_path)
     try:
@@ -64,8 +66,8 @@ def run_next_job(
             compact_all(conn, settings.vectors_dir)
             if job.paths is None:  # a few changed files leave the statistics as they were
                 refresh_statistics(conn)
-            if after_job is not None:
-                after_job(conn)
+            if models is not None and models.faces is not None:
+                update_people(conn, settings.face_backend, settings.vectors_dir)
         except (Cancelled, PassCancelled):
             jobs_db.finish_job(conn, job.id, "cancelled")
         except Interrupted:
@@ -93,8 +95,26 @@ def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bo
     changed them since the last job)."""
     if models is None:
         return []
-    models.sync_clip(conn)
-    return models.inline_stages() if inline else models.pass_stages()
+    models.sync_clip(active_clip(models.settings, active_clip_model(conn)).name)
+    return inline_stages(models) if inline else pass_stages(models)
+
+
+def inline_stages(models: AvailableModels) -> list[Stage]:
+    """Stages cheap enough to run while the photo is decoded for indexing anyway."""
+    if models.clip is None:
+        return []
+    batch = models.clip_batch or ClipStage.batch_size
+    return [ClipStage(models.clip, models.settings.vectors_dir, batch_size=batch)]
+
+
+def pass_stages(models: AvailableModels) -> list[Stage]:
+    """Catch-up and slow stages, run after the scan, in this order."""
+    stages = inline_stages(models)
+    if models.faces is not None:
+        stages.append(FaceStage(models.faces, models.settings.vectors_dir))
+    if models.ocr is not None:
+        stages.append(OcrStage(models.ocr))
+    return stages
 
 
 class BackgroundIndexer:
@@ -105,12 +125,10 @@ class BackgroundIndexer:
         settings: Settings,
         extractor: Extractor,
         models: AvailableModels | None = None,
-        after_job: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         self.settings = settings
         self.extractor = extractor
         self.models = models
-        self.after_job = after_job
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,7 +155,6 @@ class BackgroundIndexer:
                     self.settings,
                     self.extractor,
                     models=self.models,
-                    after_job=self.after_job,
                     stopping=self._stop,
                 )
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving

@@ -58,6 +58,31 @@ RAW_EXTENSIONS: frozenset[str] = frozenset(RAW_MIME_BY_EXTENSION)
 PHOTO_EXTENSIONS: frozenset[str] = frozenset(IMAGE_MIME_BY_EXTENSION) | RAW_EXTENSIONS
 RAW_MIMES: frozenset[str] = frozenset(RAW_MIME_BY_EXTENSION.values())
 
+RAW_TYPE = "raw"
+"""The file type that names every camera raw format at once (``type:raw``)."""
+_TYPE_OF_EXTENSION = {
+    "jpg": "jpeg", "jpe": "jpeg", "jfif": "jpeg", "tif": "tiff", "heif": "heic", "hif": "heic",
+}  # fmt: skip
+
+
+def _file_types() -> dict[str, frozenset[str]]:
+    """Type name -> the mime types it matches, one entry per extension Hachi indexes."""
+    mimes: dict[str, set[str]] = {RAW_TYPE: set(RAW_MIMES)}
+    for ext, mime in {**IMAGE_MIME_BY_EXTENSION, **RAW_MIME_BY_EXTENSION}.items():
+        name = ext.removeprefix(".")
+        mimes.setdefault(_TYPE_OF_EXTENSION.get(name, name), set()).add(mime)
+    return {name: frozenset(found) for name, found in mimes.items()}
+
+
+MIMES_BY_TYPE: dict[str, frozenset[str]] = _file_types()
+"""What ``type:`` accepts, derived from the extension tables above, so that every format
+Hachi indexes can be searched for and nothing else is accepted."""
+FILE_TYPE_NAMES: dict[str, str] = {
+    **{name: name for name in MIMES_BY_TYPE},
+    **{ext: _TYPE_OF_EXTENSION.get(ext, ext) for ext in (e[1:] for e in PHOTO_EXTENSIONS)},
+}
+"""Each name ``type:`` accepts (a type or an extension) -> its type name."""
+
 # ISO base media (HEIF family) brands; anything else after "ftyp" is a video or audio file.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})

@@ -6,27 +6,8 @@ before the catalog row (and its id) exists. Files appear atomically, so the serv
 serves half a thumbnail while the indexer is writing it.
 
 Grid tiles are made on the indexer's reader threads, which share the CPU with the image
-encoder, so their resampling filter and WebP effort were chosen by measurement
-(``bench/bench_extract.py --quality``): 320 px tiles of the 17 real photos in
-shared/corpus/faces that need resizing, decoded as the indexer decodes them, scored against
-a Lanczos resize of the full-resolution decode; ms are resize + encode on one thread:
-
-    filter    WebP method   ms    bytes   PSNR dB   SSIM
-    Lanczos   1 (before)    7.7   10759   34.23     0.964
-    Lanczos   0             7.5   11388   34.23     0.964
-    Lanczos   4            13.5    9175   34.21     0.967
-    bicubic   0 (chosen)    5.9   10901   33.88     0.962
-    bicubic   2             7.6    9091   33.75     0.962
-    bilinear  0             5.1   10077   32.75     0.954
-
-WebP's own loss dwarfs the filter's: after encoding, bicubic is 0.35 dB and 0.002 SSIM from
-Lanczos, which no one sees in a grid (side by side the tiles look the same), while bilinear
-visibly softens (-1.5 dB). Method 0 encodes as faithfully as method 1 for about 6 % more
-bytes. On the 12 MP bench JPEGs (decoded at 1/8 to 500x375) the pair costs 5.0 ms against
-6.2 ms. Previews (1600 px, made one at a time on first view) use method 2: on the three
-corpus photos larger than that, bicubic + method 2 takes 118 ms for 99 KB where the former
-Lanczos + method 1 took 131 ms for 122 KB (-0.2 dB), and method 4 would take twice as long
-to save 4 % more.
+encoder, so their resampling filter (bicubic) and WebP effort (method 0; previews, made one
+at a time on first view, method 2) were chosen by measurement: ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations

@@ -171,11 +171,10 @@ def lexical_scores(
     words = [w for w, count in counts.items() if 0 < count <= LEXICAL_LIMIT]
     if not words:
         return np.zeros(len(ids), np.float32), np.zeros(len(ids), bool)
-    any_word = queries.fts_scores(conn, " OR ".join(f'"{w}"*' for w in words), LEXICAL_LIMIT)
+    any_word = queries.fts_scores(conn, words, every=False, limit=LEXICAL_LIMIT)
     every_word: dict[int, float] = {}
     if all(counts.values()):  # no typed word is missing from the library
-        expression = " AND ".join(f'"{w}"*' for w in words)
-        every_word = queries.fts_scores(conn, expression, LEXICAL_LIMIT)
+        every_word = queries.fts_scores(conn, words, every=True, limit=LEXICAL_LIMIT)
     sorted_ids = sort_ids(ids) if sorted_ids is None else sorted_ids
     lexical = scatter(ids, any_word, sorted_ids)
     if len(every_word) >= LEXICAL_LIMIT:

@@ -42,11 +42,12 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from hachi.search.filters import FILTERS, KEY_ALIASES, FilterKey
 from hachi.search.query_values import (
     FILE_TYPES,
     MAX_FACES,
@@ -54,7 +55,6 @@ from hachi.search.query_values import (
     MAX_YEAR,
     MIN_YEAR,
     ORIENTATIONS,
-    RAW_TYPES,
     DateRange,
     FacesCount,
     FilterToken,
@@ -62,14 +62,6 @@ from hachi.search.query_values import (
     Value,
     fail,
     lookup,
-    parse_after,
-    parse_before,
-    parse_faces,
-    parse_orientation,
-    parse_photo_id,
-    parse_text,
-    parse_type,
-    parse_within,
     value_to_json,
 )
 
@@ -85,7 +77,6 @@ __all__ = [
     "MIN_YEAR",
     "NOT_NEGATABLE",
     "ORIENTATIONS",
-    "RAW_TYPES",
     "SORT_KEY",
     "SORT_NAMES",
     "DateRange",
@@ -102,24 +93,6 @@ MAX_QUERY_CHARS = 1000
 MAX_VALUES = 64
 
 
-class FilterKey(StrEnum):
-    PERSON = "person"
-    PLACE = "place"
-    COUNTRY = "country"
-    CAMERA = "camera"
-    LENS = "lens"
-    AFTER = "after"
-    BEFORE = "before"
-    YEAR = "year"
-    FOLDER = "folder"
-    FILE = "file"
-    TYPE = "type"
-    ORIENTATION = "orientation"
-    TEXT = "text"
-    SIMILAR = "similar"
-    FACES = "faces"
-
-
 class SortOrder(StrEnum):
     RELEVANCE = "relevance"
     DATE_DESC = "date_desc"
@@ -127,20 +100,13 @@ class SortOrder(StrEnum):
 
 
 SORT_KEY = "sort"
-KEY_ALIASES: dict[str, FilterKey] = {
-    "people": FilterKey.PERSON,
-    "make": FilterKey.CAMERA,
-    "model": FilterKey.CAMERA,
-    "ext": FilterKey.TYPE,
-    "date": FilterKey.YEAR,
-}
 SORT_NAMES: dict[str, SortOrder] = {
     "relevance": SortOrder.RELEVANCE,
     **dict.fromkeys(["date", "newest", "date-desc", "date_desc"], SortOrder.DATE_DESC),
     **dict.fromkeys(["oldest", "date-asc", "date_asc"], SortOrder.DATE_ASC),
 }
 FILTER_NAMES = frozenset(key.value for key in FilterKey)
-NOT_NEGATABLE = frozenset({FilterKey.SIMILAR.value, SORT_KEY})
+NOT_NEGATABLE = frozenset({*(s.key.value for s in FILTERS.values() if not s.negatable), SORT_KEY})
 
 _KEY_RE = re.compile(r"(-?)([A-Za-z]+):")
 
@@ -172,10 +138,6 @@ class Query:
 
     def filters_for(self, key: FilterKey) -> tuple[Filter, ...]:
         return tuple(f for f in self.filters if f.key is key)
-
-    def is_empty(self) -> bool:
-        """True when nothing narrows or ranks the library (a sort alone just lists it)."""
-        return not self.text and not self.filters
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -330,17 +292,6 @@ def _fail_empty(q: str, key_span: Span, item: Span, first: bool) -> NoReturn:
 # -- values ----------------------------------------------------------------------------------
 
 
-_VALUE_PARSERS: dict[FilterKey, Callable[[Span, FilterToken], Value]] = {
-    FilterKey.AFTER: parse_after,
-    FilterKey.BEFORE: parse_before,
-    FilterKey.YEAR: parse_within,
-    FilterKey.FACES: parse_faces,
-    FilterKey.SIMILAR: parse_photo_id,
-    FilterKey.ORIENTATION: parse_orientation,
-    FilterKey.TYPE: parse_type,
-}
-
-
 # -- assembly --------------------------------------------------------------------------------
 
 
@@ -395,7 +346,7 @@ class _QueryBuilder:
 
     def _add_filter(self, token: FilterToken) -> None:
         key = FilterKey(token.key)
-        parse = _VALUE_PARSERS.get(key, parse_text)
+        parse = FILTERS[key].parse
         values = tuple(dict.fromkeys(parse(item, token) for item in token.values))
         self.filters.append(Filter(key, values, token.negated, token.start, token.end))
 

@@ -15,9 +15,9 @@ Rules and decisions:
   ``after:2019-06`` is ``['2019-06-01', None)`` and ``year:2020`` is
   ``['2020-01-01', '2021-01-01')``.
 * ``faces:N`` means exactly N faces, ``faces:N+`` at least N. ``similar:ID`` takes a photo id.
-  ``orientation:`` is portrait, landscape or square. ``type:`` names a file type or extension,
-  normalised (``jpg`` -> ``jpeg``, ``tif`` -> ``tiff``, ``heif`` -> ``heic``); ``raw`` means any
-  camera raw format.
+  ``orientation:`` is portrait, landscape or square. ``type:`` names a file type or extension of a
+  format Hachi indexes (``hachi.media.formats``), normalised (``jpg`` -> ``jpeg``, ``tif`` ->
+  ``tiff``, ``heif`` -> ``heic``); ``raw`` means any camera raw format.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from hachi.errors import QuerySyntaxError
+from hachi.media.formats import FILE_TYPE_NAMES
 
 MAX_FACES = 1000
 MAX_PHOTO_ID = 2**63 - 1
@@ -37,15 +38,7 @@ ORIENTATIONS = {
     "portrait": "portrait", "vertical": "portrait", "landscape": "landscape",
     "horizontal": "landscape", "square": "square",
 }  # fmt: skip
-RAW_TYPES = (
-    "dng cr2 cr3 crw nef nrw arw srf sr2 raf orf rw2 pef srw x3f 3fr erf kdc mrw iiq rwl"
-).split()
-FILE_TYPES: dict[str, str] = {
-    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "png": "png", "heic": "heic",
-    "heif": "heic", "hif": "heic", "webp": "webp", "tiff": "tiff", "tif": "tiff",
-    "gif": "gif", "bmp": "bmp", "avif": "avif", "jxl": "jxl", "raw": "raw",
-    **{name: name for name in RAW_TYPES},
-}  # fmt: skip
+FILE_TYPES = FILE_TYPE_NAMES  # what type: accepts, from the formats Hachi indexes
 
 _T = TypeVar("_T")
 _DATE_RE = re.compile(r"([0-9]{4})(?:([-/])([0-9]{1,2})(?:\2([0-9]{1,2}))?)?")

@@ -145,24 +145,15 @@ def cutoff_of_sample(picked: NDArray[np.floating], count: int, more: int = 0) ->
     return mean + LOOSER_Z[more] * std
 
 
-def rank(
-    clip: NDArray[np.float32],
-    lexical: NDArray[np.float32],
-    must_keep: NDArray[np.bool_],
-    more: int = 0,
-) -> Ranked:
-    """Blend, cut adaptively, order best first. Arrays are aligned per candidate photo."""
-    return rank_above(clip, lexical, must_keep, cutoff(clip, more))
-
-
 def rank_above(
     clip: NDArray[np.float32],
     lexical: NDArray[np.float32],
     must_keep: NDArray[np.bool_],
     threshold: float | None,
 ) -> Ranked:
-    """``rank`` with the cutoff already chosen (None keeps everything). Only the kept
-    photos are blended and sorted, so a million candidates cost two vector passes."""
+    """Blend, cut at ``threshold`` (None keeps everything), order best first; arrays are
+    aligned per candidate photo. Only the kept photos are blended and sorted, so a million
+    candidates cost two vector passes."""
     if len(clip) == 0:
         return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32), None, 0)
     if threshold is None:

@@ -8,24 +8,20 @@ from flask import Flask
 
 from hachi.config import Settings
 from hachi.library import Library
-from hachi.server import (
-    auth,
-    errors,
-    routes_auth,
-    routes_folders,
-    routes_jobs,
-    routes_models,
-    routes_people,
-    routes_photos,
-    routes_search,
-    routes_sessions,
-    routes_system,
-    routes_ui,
-    security,
-)
+from hachi.server import auth, errors, security
 from hachi.server.context import Services, attach, services
 from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
+from hachi.server.routes import auth as routes_auth
+from hachi.server.routes import folders as routes_folders
+from hachi.server.routes import jobs as routes_jobs
+from hachi.server.routes import models as routes_models
+from hachi.server.routes import people as routes_people
+from hachi.server.routes import photos as routes_photos
+from hachi.server.routes import search as routes_search
+from hachi.server.routes import sessions as routes_sessions
+from hachi.server.routes import system as routes_system
+from hachi.server.routes import ui as routes_ui
 from hachi.server.routing import HachiFlask
 from hachi.server.throttle import LoginThrottle
 

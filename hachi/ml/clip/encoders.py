@@ -42,9 +42,7 @@ TEXT_INT8_MIN_COSINE = 0.995
 int8 text tower; ViT-B-32 with random weights measured 0.9988. Below it, float32 is used."""
 MAX_QUERY_CHARS = 2_000
 MIN_TEXT_TOKENS = 2  # the shortest token axis trimmed graphs are exported for
-# Threads of the text session, measured on ViT-B-32 (ORT 1.32, 2 cores, 8 and 77 tokens):
-# int8 runs 3.3 / 20 ms on one thread and 4.1 / 30 ms on two, float32 18 / 59 ms on one
-# and 12 / 48 ms on two.
+# Threads of the text session, as measured in bench/RESULTS.md.
 INT8_QUERY_THREADS = 1
 FLOAT_QUERY_THREADS = 2
 

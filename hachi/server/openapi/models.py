@@ -1,0 +1,104 @@
+"""OpenAPI paths and shapes of models: the active CLIP model and switching it."""
+
+from __future__ import annotations
+
+from hachi.ml.manifest import NAME_PATTERN
+from hachi.server.openapi.parts import (
+    BOOL,
+    INT,
+    STR,
+    Schema,
+    json_content,
+    nullable,
+    obj,
+    operation,
+    ref,
+)
+from hachi.server.routes.models import MAX_MODEL_NAME_LENGTH
+
+DOWNLOAD: Schema = obj(
+    ("model", "task", "state", "done_bytes", "total_bytes", "error", "command"),
+    model=STR,
+    task=STR,
+    state={"enum": ["downloading", "installed", "failed", "stopped"]},
+    done_bytes=INT,
+    total_bytes=INT,
+    error={**nullable("string"), "description": "Why it failed (state failed)."},
+    command={**STR, "description": "The one command that retries by hand."},
+)
+ACTIVE_MODEL: Schema = obj(
+    ("name", "source", "overridden", "library_choice", "installed", "download"),
+    name=STR,
+    source={
+        "enum": ["library", "environment", "default"],
+        "description": "Who chose it: the library setting, HACHI_CLIP_MODEL, or Hachi.",
+    },
+    overridden={**BOOL, "description": "HACHI_CLIP_MODEL overrides the library's choice."},
+    library_choice=nullable("string"),
+    installed=BOOL,
+    download={"anyOf": [ref("Download"), {"type": "null"}]},
+)
+INSTALLED_MODEL: Schema = obj(
+    ("name", "task", "size_bytes", "source", "active"),
+    name=STR,
+    task=STR,
+    size_bytes=INT,
+    source=STR,
+    active=BOOL,
+)
+MODELS: Schema = obj(
+    ("active", "installed"),
+    active=ref("ActiveModel"),
+    installed={"type": "array", "items": ref("InstalledModel")},
+)
+
+
+def model_schemas() -> dict[str, Schema]:
+    return {
+        "Download": DOWNLOAD,
+        "ActiveModel": ACTIVE_MODEL,
+        "InstalledModel": INSTALLED_MODEL,
+        "Models": MODELS,
+    }
+
+
+def model_paths() -> dict[str, Schema]:
+    name = obj(
+        ("name",),
+        name={
+            "type": "string",
+            "maxLength": MAX_MODEL_NAME_LENGTH,
+            "pattern": NAME_PATTERN.pattern,
+        },
+    )
+    switched = {
+        **MODELS,
+        "required": [*MODELS["required"], "job"],
+        "properties": {
+            **MODELS["properties"],
+            "job": {
+                "anyOf": [ref("Job"), {"type": "null"}],
+                "description": "The job that re-embeds the library (null: nothing to do).",
+            },
+        },
+    }
+    return {
+        "/api/models": {
+            "get": operation(
+                "listModels",
+                "The active CLIP model and every installed CLIP model.",
+                "models",
+                {"200": json_content(ref("Models"), "Models.")},
+            )
+        },
+        "/api/models/active": {
+            "put": operation(
+                "useModel",
+                "Make an installed CLIP model the library's; re-embeds in the background.",
+                "models",
+                {"200": json_content(switched, "Switched; `job` re-embeds.")},
+                body=name,
+                errors=(400, 404, 413),
+            )
+        },
+    }

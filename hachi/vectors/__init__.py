@@ -1,0 +1,6 @@
+"""Embedding vectors: the float16 store (``store``), its int8 search copy (``q8``) and the
+ONNX Runtime kernels that score them (``kernel``)."""
+
+from hachi.vectors.store import VectorStore, remove_vector_files, vector_file
+
+__all__ = ["VectorStore", "remove_vector_files", "vector_file"]
