@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_ocr import font, scene, squash  # noqa: E402
 
 from hachi.config import Settings  # noqa: E402
-from hachi.indexer.available import OCR_INDEX_SIDE  # noqa: E402
 from hachi.indexer.extract import Extractor  # noqa: E402
 from hachi.indexer.scan import FoundFile  # noqa: E402
 from hachi.indexer.stages import FaceStage, OcrStage  # noqa: E402
 from hachi.media.decode import decode_image  # noqa: E402
+from hachi.ml.available import OCR_INDEX_SIDE  # noqa: E402
 from hachi.ml.faces.dlib_backend import DlibBackend  # noqa: E402
 from hachi.ml.ocr import TextReader  # noqa: E402
 from tests.photo_factory import Shot, exif_for, pixels  # noqa: E402

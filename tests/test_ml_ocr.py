@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from hachi.indexer.available import OCR_INDEX_SIDE
 from hachi.media.decode import decode_image
+from hachi.ml.available import OCR_INDEX_SIDE
 from hachi.ml.ocr import (
     BUNDLED_MODELS,
     OCR_MAX_SIDE,
