@@ -23,12 +23,13 @@ from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.errors import BadRequest, Forbidden
 from hachi.indexer.extract import Extractor
-from hachi.indexer.folder_rules import FolderRules, is_within
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import run_pass
 from hachi.indexer.scan import walk_photos
 from hachi.indexer.stages import Stage
 from hachi.library import Library
 from hachi.media.formats import is_photo_path
+from hachi.paths import is_within
 from hachi.server.browse import browse
 from tests.photo_factory import Shot, write_photo
 from tests.server_fixtures import create_token, running_app

@@ -15,7 +15,7 @@ from typing import Any
 from hachi.catalog.clock import utc_now
 from hachi.catalog.db import transaction
 from hachi.errors import Conflict, NotFound
-from hachi.indexer.folder_rules import is_within
+from hachi.paths import is_within
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from hachi.config import Settings
 from hachi.errors import BadRequest
 from hachi.media.formats import is_photo_path
+from hachi.paths import is_within, real_path
 
 SYSTEM_DIRS = tuple(
     Path(p)
@@ -46,16 +47,6 @@ SYSTEM_DIRS = tuple(
     )
 )
 ROOT = Path("/")
-
-
-def is_within(path: Path, root: Path) -> bool:
-    """Whether ``path`` is ``root`` or lies below it; both must already be real paths."""
-    return path == root or root in path.parents
-
-
-def real_path(path: str | Path) -> Path:
-    """``path`` with every symlink resolved, as far as it exists; never raises on loops."""
-    return Path(os.path.realpath(path))
 
 
 def is_system(real: Path) -> bool:

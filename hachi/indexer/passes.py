@@ -22,10 +22,11 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
-from hachi.indexer.folder_rules import FolderRules, real_path
+from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.pipeline import Interrupted
 from hachi.indexer.stages import Stage
 from hachi.media.decode import decode_image
+from hachi.paths import real_path
 
 CHUNK = 256
 MIN_TIMED_PHOTOS = 8  # fewer say little about the pass's speed

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hachi.indexer.folder_rules import FolderRules, real_path
+from hachi.indexer.folder_rules import FolderRules
 from hachi.media.formats import is_photo_path
+from hachi.paths import real_path
 
 # Names that downloads, sync clients and editors write under until a file is complete;
 # dot-names (Syncthing's .syncthing.x.tmp, rsync's .x.XXXXXX) are hidden anyway.

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hachi.errors import Forbidden, NotFound
-from hachi.indexer.folder_rules import FolderRules, is_within, real_path
+from hachi.indexer.folder_rules import FolderRules
+from hachi.paths import is_within, real_path
 
 MAX_ENTRIES = 1000
 OUT_OF_BOUNDS = "only your home folder and the indexed folders can be browsed"
