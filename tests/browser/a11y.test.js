@@ -102,6 +102,17 @@ checkPage('places', '/places', visible('.cards a'));
 checkPage('years', '/years', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));
+// States a visit alone does not reach: the open autocomplete, a query error, the 404s.
+const searchInput = () => page.getByRole('combobox', { name: 'Search photos' });
+checkPage('search-suggestions', '/', async () => {
+  await page.locator('.grid a.tile').first().waitFor();
+  await searchInput().pressSequentially('place:par');
+  await page.getByRole('option', { name: /Paris/ }).waitFor();
+});
+checkPage('search-error', '/?q=beach%20bogus%3A1', () =>
+  page.getByRole('alert').filter({ hasText: 'unknown filter' }).waitFor());
+checkPage('photo-missing', '/photo/99999', visible('.viewer [role=alert]'));
+checkPage('not-found', '/no-such-page', visible('main h1'));
 
 async function focused() {
   return page.evaluate(() => {
