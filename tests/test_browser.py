@@ -52,6 +52,7 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
+A11Y_PAGES = 14  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
 STACK_SETTINGS = {"HACHI_OCR": "0"}
@@ -217,6 +218,25 @@ def test_ui_counts_and_states_are_honest(small_stack: tuple[Stack, dict[str, str
     stack, facts = small_stack
     output = run_node("honest.test.js", stack, facts)
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
+
+
+def test_ui_accessibility_axe_and_keyboard(tmp_path: Path) -> None:
+    """axe-core finds no violation on any page at 375 and 1440 px, light and dark; the skip
+    link, the focus trap in the photo viewer and focus given back on Escape all work."""
+    if not FACES.is_dir():
+        pytest.skip(f"the shared test corpus is missing: no {FACES}")
+    library = tmp_path / "library"
+    for i, place in enumerate((PARIS, TOKYO)):
+        write_photo(
+            library / f"photo_{i}.jpg",
+            Shot(taken=f"202{i}:05:01 10:00:00", lat=place[0], lon=place[1], seed=i),
+        )
+    copy_face_photos(library / "people")
+    with running_stack(tmp_path / "home", PASSWORD, [library], STACK_SETTINGS) as stack:
+        output = run_node("a11y.test.js", stack, {})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+    pages = json.loads((ARTIFACTS / "a11y.json").read_text())
+    assert len(pages) == A11Y_PAGES * 2 * 2 and all(p["violations"] == 0 for p in pages)
 
 
 def load_shapes_tool() -> ModuleType:
