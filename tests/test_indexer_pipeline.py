@@ -18,9 +18,10 @@ from PIL import Image, ImageOps
 from hachi.catalog import analyses
 from hachi.catalog.db import connect
 from hachi.config import Settings
-from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.passes import run_pass
 from hachi.indexer.pipeline import PHOTOS_PER_COMMIT, Progress
 from hachi.indexer.runner import run_next_job
+from hachi.indexer.stage_runner import Stopped, StopReason
 from hachi.indexer.stages import Stage
 from hachi.library import Library
 from hachi.media.thumbnails import GRID, thumbnail_path
@@ -354,8 +355,9 @@ def test_removing_a_folder_during_a_model_pass_drops_its_results(
     try:
         (folder,) = library.list_folders()
         stage = RemovingStage(library, folder.id)
-        with pytest.raises(PassCancelled):  # the job had no other folder
+        with pytest.raises(Stopped) as stopped:  # the job had no other folder
             run_pass(conn, library.rescan().id, stage, workers=2)
+        assert stopped.value.reason is StopReason.CANCELLED
         assert stage.batches == 2, "the batch in flight was stored without its photos"
         assert rows(settings, "SELECT COUNT(*) FROM photos")[0][0] == 0
         assert rows(settings, "SELECT COUNT(*) FROM analyses")[0][0] == 0

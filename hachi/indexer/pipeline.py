@@ -1,9 +1,10 @@
 """One indexing job: scan the folders, extract changed files in parallel, write in order.
 
-Worker threads extract (decode, EXIF, thumbnails); this thread is the single writer and
-commits in batches, with the job's progress in the same transaction, so a SIGKILL at any
-instant leaves the catalog either before or after a whole batch. Rerunning the job then
-finds the finished files unchanged and carries on: resume is just a rescan.
+Worker threads extract (decode, EXIF, thumbnails, the inline stages' preparation) in the
+stage runner's ordered window; this thread runs the inline models and is the single
+writer: it commits in batches, with the job's progress in the same transaction, so a
+SIGKILL at any instant leaves the catalog either before or after a whole batch. Rerunning
+the job then finds the finished files unchanged and carries on: resume is just a rescan.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hachi.catalog import analyses
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
@@ -33,6 +32,16 @@ from hachi.indexer.scan import (
     narrow_scope,
     walk_photos,
     walk_scope,
+)
+from hachi.indexer.stage_runner import (
+    Stopped,
+    StopReason,
+    batched,
+    check_stop,
+    in_order,
+    run_stages,
+    store_results,
+    window_size,
 )
 from hachi.indexer.stages import Stage
 
@@ -71,14 +80,6 @@ class _Plan:
     final: bool = False  # the second reading of the fresh ones
 
 
-class Cancelled(Exception):
-    """Raised inside the writer loop when the user cancelled the job."""
-
-
-class Interrupted(Exception):
-    """Raised between batches when the process is stopping: the job stays resumable."""
-
-
 class IndexJob:
     def __init__(
         self,
@@ -103,7 +104,8 @@ class IndexJob:
         self._last_commit = time.monotonic()
 
     def run(self) -> Progress:
-        """Scan, extract and write; raises Cancelled when the user cancels in between."""
+        """Scan, extract and write; raises Stopped when the user cancels in between or
+        the process is stopping."""
         plan = self._scan()
         for stage in self.stages:
             stage.begin(self.conn)
@@ -177,35 +179,28 @@ class IndexJob:
     # -- extraction and writing ---------------------------------------------------------
 
     def _extract_all(self, plan: _Plan) -> None:
+        """Extracts the files in model batches, runs the inline stages on each, and
+        writes when a commit's worth (or a second's) is ready."""
         moved_from = _by_hash(plan.vanished)
         batch: list[Extracted] = []
-        waiting: list[Extracted] = []  # extracted, waiting for batched model inference
         infer_every = max([1, *(stage.batch_size for stage in self.stages)])
-        for result in self._results(plan.todo):
-            waiting.append(result)
-            if len(waiting) >= infer_every:
-                batch += run_stages(self.stages, waiting)
-                waiting = []
-            if len(batch) >= PHOTOS_PER_COMMIT or (batch and self._commit_due()):
+        for extracted in batched(self._results(plan.todo, infer_every), infer_every):
+            batch += run_stages(self.stages, extracted)
+            if len(batch) >= PHOTOS_PER_COMMIT or self._commit_due():
                 self._write(batch, moved_from, plan)
                 batch = []
-        self._write(batch + run_stages(self.stages, waiting), moved_from, plan)
+        self._write(batch, moved_from, plan)
 
-    def _results(self, todo: list[tuple[FoundFile, int, str]]) -> Iterator[Extracted]:
-        """Results in input order with a bounded number in flight (bounded memory).
+    def _results(
+        self, todo: list[tuple[FoundFile, int, str]], batch_size: int
+    ) -> Iterator[Extracted]:
+        """Extracted files in input order, a bounded number in flight."""
 
-        The window covers two model batches, so readers decode the next batch while the
-        writer thread runs the models on the previous one.
-        """
-        window = max(self.workers * 4, 2 * max([1, *(s.batch_size for s in self.stages)]))
+        def extract(item: tuple[FoundFile, int, str]) -> Extracted:
+            return self.extractor.extract(*item)
+
         with ThreadPoolExecutor(self.workers, thread_name_prefix="hachi-extract") as pool:
-            pending: deque[Future[Extracted]] = deque()
-            for item in todo:
-                pending.append(pool.submit(self.extractor.extract, *item))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            yield from in_order(pool, extract, todo, window_size(self.workers, batch_size))
 
     def _commit_due(self) -> bool:
         return time.monotonic() - self._last_commit >= SECONDS_PER_COMMIT
@@ -223,7 +218,7 @@ class IndexJob:
                 photo_id = self._write_one(item, moved_from, plan)
                 if photo_id is not None:
                     stored.append((photo_id, item))
-            store_stage_results(self.conn, self.stages, stored)
+            store_results(self.conn, self.stages, stored)
             current = batch[-1].found.path if batch else None
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         self._last_commit = time.monotonic()
@@ -233,12 +228,13 @@ class IndexJob:
         """The batch less the files of folders removed meanwhile.
 
         Runs inside the write transaction, so a removal cannot slip in between this check
-        and the write. Cancelled when the user cancelled or removed every folder of the job.
+        and the write. Stopped as cancelled when the user cancelled or removed every folder
+        of the job.
         """
         self._check_cancel()
         live = folders_db.present_ids(self.conn, self.job.folder_ids)
         if not live:
-            raise Cancelled
+            raise Stopped(StopReason.CANCELLED)
         return [item for item in batch if item.folder_id in live]
 
     def _write_one(
@@ -303,48 +299,13 @@ class IndexJob:
             jobs_db.update_progress(self.conn, self.job.id, None, **self.progress.counts())
 
     def _check_cancel(self) -> None:
-        if self.stopping is not None and self.stopping.is_set():
-            raise Interrupted
-        if jobs_db.job_state(self.conn, self.job.id) in ("cancelling", "cancelled"):
-            raise Cancelled
+        check_stop(self.conn, self.job.id, self.stopping)
 
     def _report(self, current: str | None, force: bool = False) -> None:
         if force:
             jobs_db.update_progress(self.conn, self.job.id, current, **self.progress.counts())
         if self.on_progress is not None:
             self.on_progress(self.progress, current)
-
-
-def run_stages(stages: Sequence[Stage], items: list[Extracted]) -> list[Extracted]:
-    """Batched inference for every stage; a failing batch marks its photos, never the job."""
-    for stage in stages:
-        ready = [i for i in items if stage.task in i.prepared]
-        if not ready:
-            continue
-        try:
-            outputs = stage.run([i.prepared.pop(stage.task) for i in ready])
-        except Exception as exc:  # noqa: BLE001 - recorded per photo, the job goes on
-            log.exception("%s inference failed", stage.task)
-            for item in ready:
-                item.stage_errors[stage.task] = f"{type(exc).__name__}: {exc}"
-            continue
-        for item, output in zip(ready, outputs, strict=True):
-            item.results[stage.task] = output
-    return items
-
-
-def store_stage_results(
-    conn: sqlite3.Connection, stages: Sequence[Stage], stored: list[tuple[int, Extracted]]
-) -> None:
-    for stage in stages:
-        ids = [pid for pid, item in stored if stage.task in item.results]
-        outputs = [item.results[stage.task] for _pid, item in stored if stage.task in item.results]
-        stage.store(conn, ids, outputs)
-        for pid, item in stored:
-            if stage.task in item.stage_errors:
-                analyses.record_analysis(
-                    conn, pid, stage.task, stage.model, item.stage_errors[stage.task]
-                )
 
 
 def _maybe_half_written(found: FoundFile) -> bool:

@@ -17,9 +17,10 @@ from hachi.config import Settings
 from hachi.indexer.compaction import compact_all
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
-from hachi.indexer.passes import PassCancelled, run_pass
+from hachi.indexer.passes import run_pass
 from hachi.indexer.people_sync import update_people
-from hachi.indexer.pipeline import Cancelled, IndexJob, Interrupted, Progress
+from hachi.indexer.pipeline import IndexJob, Progress
+from hachi.indexer.stage_runner import Stopped, StopReason
 from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
 from hachi.ml.available import AvailableModels, active_clip
 
@@ -68,10 +69,11 @@ def run_next_job(
                 refresh_statistics(conn)
             if models is not None and models.faces is not None:
                 update_people(conn, settings.face_backend, settings.vectors_dir)
-        except (Cancelled, PassCancelled):
-            jobs_db.finish_job(conn, job.id, "cancelled")
-        except Interrupted:
-            jobs_db.release_job(conn, job.id)
+        except Stopped as stop:
+            if stop.reason is StopReason.INTERRUPTED:
+                jobs_db.release_job(conn, job.id)  # queued again: the next start resumes it
+            else:
+                jobs_db.finish_job(conn, job.id, "cancelled")
         except Exception as exc:
             log.exception("index job %s failed", job.id)
             jobs_db.finish_job(conn, job.id, "failed", f"{type(exc).__name__}: {exc}")
