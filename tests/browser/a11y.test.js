@@ -187,6 +187,8 @@ test('Escape gives focus back to the tile after stepping to another photo', asyn
   await tile.focus();
   await page.keyboard.press('Enter');
   await page.locator('.viewer img.preview.ready').waitFor();
+  // the open viewer holds focus (else the grid behind it would take the arrow key)
+  await page.waitForFunction(() => document.activeElement?.closest('.viewer') != null);
   await page.keyboard.press('ArrowRight');
   await page.locator('.viewer .position', { hasText: /^2 \// }).waitFor();
   await page.keyboard.press('Escape');
