@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from hachi.catalog import conditions
 from hachi.catalog.conditions import Match
 from hachi.catalog.suggest import suggestions
 from hachi.config import Settings
@@ -99,8 +100,14 @@ def test_every_key_and_alias_parses_to_its_filter(name: str, key: FilterKey) -> 
 
 
 def test_every_match_has_sql() -> None:
-    used = {spec.match for spec in FILTERS.values() if spec.match is not None}
+    used = {
+        match
+        for spec in FILTERS.values()
+        for match in (spec.match, spec.match_all, spec.match_only)
+        if match is not None
+    }
     assert used == set(Match)
+    assert all(match in conditions._BUILDERS for match in Match)
 
 
 # -- type: and the formats Hachi indexes ------------------------------------------------------

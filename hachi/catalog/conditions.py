@@ -37,6 +37,8 @@ class Match(StrEnum):
     DATE = "date"  # (start, end) half-open ranges of ISO dates, None unbounded
     TEXT = "text"  # part of the text read in the photo
     PERSON_IDS = "person_ids"  # people ids, resolved from names by search
+    PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
+    PERSON_ONLY = "person_only"  # groups: all of them there, and no other named person
     FACES = "faces"  # (count, or_more) pairs
 
 
@@ -143,6 +145,29 @@ def _person_ids(values: tuple[Any, ...], backend: str) -> Clause:
     return sql, [backend, *values], None
 
 
+def _person_all(groups: tuple[Any, ...], backend: str) -> Clause:
+    """Each group is the ids one typed name resolved to; the photo has one of every group."""
+    tests, params = [], []
+    for ids in groups:
+        sql, group_params, _ = _person_ids(tuple(ids), backend)
+        tests.append(sql)
+        params += group_params
+    return f"({' AND '.join(tests)})", params, None
+
+
+def _person_only(groups: tuple[Any, ...], backend: str) -> Clause:
+    """All of the groups, and no face of another *named* person: faces nobody is assigned
+    to and unnamed clusters are strangers, who do not make the photo "not only them"."""
+    every, params = _person_all(groups, backend)[:2]
+    wanted = sorted({i for ids in groups for i in ids})
+    other = (
+        "NOT EXISTS (SELECT 1 FROM faces f JOIN people pe ON pe.id = f.person_id "
+        "WHERE f.photo_id = p.id AND f.backend = ? AND COALESCE(pe.name, '') != '' "
+        f"AND f.person_id NOT IN ({_marks(wanted)}))"
+    )
+    return f"({every} AND {other})", [*params, backend, *wanted], None
+
+
 def _faces(values: tuple[Any, ...], backend: str) -> Clause:
     """faces:N / faces:N+ over photos whose faces were looked for (by this backend)."""
     count = "(SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id AND f.backend = ?)"
@@ -169,6 +194,8 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.DATE: _date,
     Match.TEXT: _text,
     Match.PERSON_IDS: _person_ids,
+    Match.PERSON_ALL: _person_all,
+    Match.PERSON_ONLY: _person_only,
     Match.FACES: _faces,
 }
 

@@ -90,7 +90,7 @@ def plan_query(
     """Each filter through its spec in the registry, once."""
     resolver = Resolver(conn)
     conditions = tuple(
-        FILTERS[f.key].condition(resolver, f.values, f.negated)
+        FILTERS[f.key].condition(resolver, f.values, f.negated, f.logic)
         for f in query.filters
         if FILTERS[f.key].match is not None
     )

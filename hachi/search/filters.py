@@ -27,6 +27,7 @@ from hachi.search.query_values import (
     DateRange,
     FacesCount,
     FilterToken,
+    Logic,
     Span,
     Value,
     parse_after,
@@ -107,10 +108,23 @@ class FilterSpec:
     aliases: tuple[str, ...] = ()
     suggest: str | None = None  # the /api/suggest kind that completes a value
     negatable: bool = True
+    # person:a+b and person:=a,b: the matches whose values are one resolved group per value
+    match_all: Match | None = None
+    match_only: Match | None = None
 
-    def condition(self, resolver: Resolver, values: tuple[Value, ...], negated: bool) -> Condition:
+    def condition(
+        self,
+        resolver: Resolver,
+        values: tuple[Value, ...],
+        negated: bool,
+        logic: Logic = Logic.ANY,
+    ) -> Condition:
         assert self.match is not None
-        return Condition(self.match, self.resolve(resolver, values), negated)
+        match = {Logic.ALL: self.match_all, Logic.ONLY: self.match_only}.get(logic)
+        if match is None:
+            return Condition(self.match, self.resolve(resolver, values), negated)
+        groups = tuple(self.resolve(resolver, (value,)) for value in values)
+        return Condition(match, groups, negated)
 
 
 FILTERS: dict[FilterKey, FilterSpec] = {
@@ -118,7 +132,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
     for spec in (
         FilterSpec(
             FilterKey.PERSON, Match.PERSON_IDS, resolve=_people, aliases=("people",),
-            suggest="person",
+            suggest="person", match_all=Match.PERSON_ALL, match_only=Match.PERSON_ONLY,
         ),
         FilterSpec(FilterKey.PLACE, Match.PLACE, suggest="place"),
         FilterSpec(FilterKey.COUNTRY, Match.COUNTRY_CODES, resolve=_countries),
@@ -143,6 +157,8 @@ FILTERS: dict[FilterKey, FilterSpec] = {
 KEY_ALIASES: dict[str, FilterKey] = {
     alias: spec.key for spec in FILTERS.values() for alias in spec.aliases
 }
+LOGIC_KEYS = frozenset(spec.key.value for spec in FILTERS.values() if spec.match_all)
+"""Keys whose values may be joined with ``+`` (all of) or led by ``=`` (only them)."""
 SUGGEST_KINDS: tuple[str, ...] = tuple(
     dict.fromkeys(spec.suggest for spec in FILTERS.values() if spec.suggest)
 )

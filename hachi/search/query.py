@@ -9,6 +9,8 @@ Grammar, informally::
     token   := phrase | filter | word
     phrase  := '"' chars '"'                 free text that keeps its spaces
     filter  := ['-'] key ':' value (',' value)*
+             | ['-'] 'person:' value ('+' value)+      all of them (also people:)
+             | ['-'] 'person:=' value (',' value)*     only them
     value   := '"' chars '"' | chars-without-space-or-comma
     key     := ASCII letters, case-insensitive
 
@@ -17,6 +19,10 @@ Rules and decisions:
 * Filters combine with AND; the comma-separated values of one filter with OR; a leading
   ``-`` negates the whole filter (none of its values). ``similar:`` and ``sort:`` cannot be
   negated. Values keep their case; matching them is the search engine's job.
+* ``person:`` values combine three ways: ``a,b`` any of them, ``a+b`` all of them, ``=a,b``
+  only them (all of them and no other named person). ``+`` and ``,`` may not be mixed in one
+  filter, ``=`` only leads the value and takes ``,``; names holding ``+``, ``,`` or a leading
+  ``=`` are quoted. Other keys keep ``+`` literal (``faces:3+``).
 * Inside quotes, ``\\"`` is a quote and ``\\\\`` a backslash; commas and spaces are literal.
   Runs of whitespace in phrases and quoted values collapse to one space.
 * A quote opens a phrase or a quoted value only at the start of a token or value; elsewhere
@@ -43,11 +49,11 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NoReturn
 
-from hachi.search.filters import FILTERS, KEY_ALIASES, FilterKey
+from hachi.search.filters import FILTERS, KEY_ALIASES, LOGIC_KEYS, FilterKey
 from hachi.search.query_values import (
     FILE_TYPES,
     MAX_FACES,
@@ -58,6 +64,7 @@ from hachi.search.query_values import (
     DateRange,
     FacesCount,
     FilterToken,
+    Logic,
     Span,
     Value,
     fail,
@@ -83,6 +90,7 @@ __all__ = [
     "FacesCount",
     "Filter",
     "FilterKey",
+    "Logic",
     "Query",
     "SortOrder",
     "Value",
@@ -118,15 +126,19 @@ class Filter:
     negated: bool
     start: int
     end: int
+    logic: Logic = Logic.ANY
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key.value,
             "values": [value_to_json(v) for v in self.values],
             "negated": self.negated,
             "start": self.start,
             "end": self.end,
         }
+        if self.logic is not Logic.ANY:
+            out["logic"] = self.logic.value
+        return out
 
 
 @dataclass(frozen=True)
@@ -232,32 +244,66 @@ def _unknown_key_message(typed: str) -> str:
 
 def _read_filter(q: str, match: re.Match[str], key: str) -> FilterToken:
     key_span = Span(q[match.start(2) : match.end()], match.start(2), match.end())
-    values, end = _read_values(q, match.end(), key_span)
+    pos, logic = match.end(), Logic.ANY
+    logical = key in LOGIC_KEYS
+    if logical and q.startswith("=", pos):
+        pos, logic = pos + 1, Logic.ONLY
+    values, end, joiners = _read_values(q, pos, key_span, "+," if logical else ",")
     raw = q[match.start() : end]
-    return FilterToken(key, raw, bool(match.group(1)), key_span, values, match.start(), end)
+    whole = Span(raw, match.start(), end)
+    if logical:
+        logic = _people_logic(values, joiners, logic, key_span, whole)
+    token = FilterToken(key, raw, bool(match.group(1)), key_span, values, match.start(), end)
+    return replace(token, logic=logic)
 
 
-def _read_values(q: str, pos: int, key_span: Span) -> tuple[tuple[Span, ...], int]:
+def _people_logic(
+    values: tuple[Span, ...], joiners: set[str], logic: Logic, key_span: Span, whole: Span
+) -> Logic:
+    """``a,b`` any of, ``a+b`` all of, ``=a,b`` only them; ``+`` and ``,`` never mix, and
+    ``=`` may only lead the value (quote a name that starts with it)."""
+    key = key_span.text
+    for item in values:
+        if item.raw is None and item.text.startswith("="):
+            fail(f'"=" (only them) may only come first, right after "{key}"', item)
+    if joiners == {"+", ","}:
+        fail(f'"{key}" cannot mix "+" (all of) and "," (any of) in one value', whole)
+    if "+" in joiners:
+        if logic is Logic.ONLY:
+            fail(f'"{key}=" (only them) takes names separated by ","', whole)
+        return Logic.ALL
+    return logic
+
+
+def _read_values(
+    q: str, pos: int, key_span: Span, joins: str = ","
+) -> tuple[tuple[Span, ...], int, set[str]]:
     values: list[Span] = []
+    joiners: set[str] = set()
     while True:
-        item, pos = _read_value(q, pos)
+        item, pos = _read_value(q, pos, joins)
         if not item.text:
             _fail_empty(q, key_span, item, first=not values)
         values.append(item)
-        if pos < len(q) and q[pos] == ",":
+        if pos < len(q) and q[pos] in joins:
+            joiners.add(q[pos])
             pos += 1
             continue
         if pos < len(q) and not q[pos].isspace():
-            fail('expected a space or "," after the closing quote', Span(q[pos], pos, pos + 1))
-        return tuple(values), pos
+            expected = " or ".join(f'"{j}"' for j in joins)
+            fail(
+                f"expected a space or {expected} after the closing quote",
+                Span(q[pos], pos, pos + 1),
+            )
+        return tuple(values), pos, joiners
 
 
-def _read_value(q: str, pos: int) -> tuple[Span, int]:
+def _read_value(q: str, pos: int, joins: str = ",") -> tuple[Span, int]:
     if pos < len(q) and q[pos] == '"':
         text, end = _read_quoted(q, pos)
         return Span(text, pos, end, raw=q[pos:end]), end
     end = pos
-    while end < len(q) and q[end] != "," and not q[end].isspace():
+    while end < len(q) and q[end] not in joins and not q[end].isspace():
         end += 1
     return Span(q[pos:end], pos, end), end
 
@@ -284,7 +330,7 @@ def _fail_empty(q: str, key_span: Span, item: Span, first: bool) -> NoReturn:
         fail(f'empty value for "{key_span.text}"', key_span)
     raw = q[key_span.start : item.end]
     fail(
-        f'empty value after "," in "{raw}"',
+        f'empty value after "{q[item.start - 1]}" in "{raw}"',
         Span(q[item.start - 1 : item.end], item.start - 1, item.end),
     )
 
@@ -348,7 +394,7 @@ class _QueryBuilder:
         key = FilterKey(token.key)
         parse = FILTERS[key].parse
         values = tuple(dict.fromkeys(parse(item, token) for item in token.values))
-        self.filters.append(Filter(key, values, token.negated, token.start, token.end))
+        self.filters.append(Filter(key, values, token.negated, token.start, token.end, token.logic))
 
     def build(self) -> Query:
         return Query(" ".join(self.words), tuple(self.phrases), tuple(self.filters), self.sort)

@@ -26,6 +26,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
 from hachi.errors import QuerySyntaxError
@@ -44,6 +45,14 @@ _T = TypeVar("_T")
 _DATE_RE = re.compile(r"([0-9]{4})(?:([-/])([0-9]{1,2})(?:\2([0-9]{1,2}))?)?")
 _FACES_RE = re.compile(r"([0-9]{1,9})(\+?)")
 _ID_RE = re.compile(r"[0-9]{1,19}")
+
+
+class Logic(StrEnum):
+    """How the values of one ``person:`` filter combine (``hachi.search.query``)."""
+
+    ANY = "any"  # person:a,b     any of them is in the photo
+    ALL = "all"  # person:a+b     every one of them is in the photo
+    ONLY = "only"  # person:=a,b  they are all there, and no other named person is
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class FilterToken:
     values: tuple[Span, ...]
     start: int
     end: int
+    logic: Logic = Logic.ANY
 
 
 def fail(message: str, span: Span) -> NoReturn:
