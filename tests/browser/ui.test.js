@@ -84,6 +84,25 @@ test('a typed filter becomes a removable chip and narrows the results', async ()
   assert.equal(await chip.count(), 0);
 });
 
+test('a person chip switches between any of, all of and only them', async () => {
+  await searchInput().click();
+  await searchInput().pressSequentially('person:ada,grace ');
+  const chip = page.locator('.chip', { hasText: 'person:ada,grace' });
+  await chip.waitFor();
+  await searchInput().press('Enter');
+  await page.waitForURL(/q=person%3Aada%2Cgrace/);
+  const logic = page.getByRole('combobox', { name: 'How person:ada,grace combines its people' });
+  assert.equal(await logic.inputValue(), 'any');
+  await logic.selectOption('all');
+  await page.waitForURL(/q=person%3Aada%2Bgrace/);
+  await page.getByRole('combobox', { name: 'How person:ada+grace combines its people' })
+    .selectOption('only');
+  await page.waitForURL(/q=person%3A%3Dada%2Cgrace/);
+  await page.locator('.chip', { hasText: 'person:=ada,grace' }).waitFor();
+  await page.getByRole('button', { name: 'Remove filter person:=ada,grace' }).click();
+  assert.equal(await page.locator('.chip').count(), 0);
+});
+
 test('autocomplete turns a place prefix into a chip with the keyboard', async () => {
   await searchInput().fill('');
   await searchInput().pressSequentially('place:par');

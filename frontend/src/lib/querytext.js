@@ -40,7 +40,33 @@ export function unquote(value) {
 
 export function quoteValue(value) {
   const clean = String(value).replaceAll('"', '');
-  return /[\s,:]/.test(clean) ? `"${clean}"` : clean;
+  return /[\s,:+]|^=/.test(clean) ? `"${clean}"` : clean;
+}
+
+// person: chips combine their names three ways: a,b any of, a+b all of, =a,b only them.
+export const PEOPLE_LOGIC = ['any', 'all', 'only'];
+const PEOPLE_NAME = /"[^"]*"?|[^,+"]+/g;
+
+// The logic and the names (as typed, quotes kept) of a person: chip; null for other chips.
+export function peopleLogic(raw) {
+  const found = FILTER.exec(raw);
+  if (!found || !['person', 'people'].includes(found[2].toLowerCase())) return null;
+  let value = found[3];
+  const only = value.startsWith('=');
+  if (only) value = value.slice(1);
+  const names = value.match(PEOPLE_NAME) ?? [];
+  if (!names.length) return null;
+  const unquoted = value.replace(/"[^"]*"?/g, '');
+  const logic = only ? 'only' : unquoted.includes('+') ? 'all' : 'any';
+  return { negated: found[1] === '-', key: found[2], logic, names };
+}
+
+// The same chip with its names combined another way.
+export function withPeopleLogic(raw, logic) {
+  const chip = peopleLogic(raw);
+  if (!chip) return raw;
+  const names = chip.names.join(logic === 'all' ? '+' : ',');
+  return `${chip.negated ? '-' : ''}${chip.key}:${logic === 'only' ? '=' : ''}${names}`;
 }
 
 export function filterToken(key, value, negated = false) {
