@@ -23,28 +23,13 @@ from pathlib import Path
 import pytest
 
 from tests.photo_factory import Shot, write_photo
+from tests.ports import free_port, port_is_free
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "Log in with this one-time link"
 START_TIMEOUT_S = 60.0
 NOBODY = 65534
 needs_caddy = pytest.mark.skipif(shutil.which("caddy") is None, reason="Caddy is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("", port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass

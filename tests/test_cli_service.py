@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from hachi.cli.service import hachi_command, render_unit
-from tests.test_cli_serve import REPO, Served, free_port, port_is_free, stop, wait_ready
+from tests.ports import free_port, port_is_free
+from tests.test_cli_serve import REPO, Served, stop, wait_ready
 
 
 def hachi(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_serve import free_port
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME_FILES = ("hachi/static/index.html", "hachi/server/Caddyfile", "hachi/ml/manifest.toml")

@@ -23,6 +23,7 @@ from hachi.errors import HachiError
 from hachi.server.auth import mint_login_link
 from hachi.server.security import MAX_CONTENT_LENGTH
 from hachi.server.serve import check_loopback, make_server, serve
+from tests.ports import port_is_free
 from tests.server_fixtures import PASSWORD, make_settings, running_app, set_password
 
 
@@ -158,18 +159,6 @@ def test_an_oversized_body_is_json_413_over_http(live: tuple[Flask, str]) -> Non
     assert response.json()["error"]["code"] == "request_entity_too_large"
 
 
-def _port_is_free(port: int) -> bool:
-    """Free for a new server (which, like ours, sets SO_REUSEADDR: a closed connection's
-    TIME_WAIT does not count)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_a_server_stopped_before_it_runs_never_serves(settings: Settings) -> None:
     with running_app(settings) as (app, _library):
         server = make_server(app, "127.0.0.1", 0)
@@ -179,7 +168,7 @@ def test_a_server_stopped_before_it_runs_never_serves(settings: Settings) -> Non
         thread.start()
         thread.join(5)
         assert not thread.is_alive(), "run() after stop() returns at once"
-        assert _port_is_free(server.effective_port)
+        assert port_is_free(server.effective_port)
 
 
 def test_stop_is_idempotent_and_safe_from_many_threads(settings: Settings) -> None:
@@ -199,7 +188,7 @@ def test_stop_is_idempotent_and_safe_from_many_threads(settings: Settings) -> No
         thread.join(10)
         assert not thread.is_alive()
         server.stop()  # after run() returned, too
-        assert _port_is_free(server.effective_port)
+        assert port_is_free(server.effective_port)
 
 
 def test_stop_right_after_start_and_after_requests(settings: Settings) -> None:
@@ -227,7 +216,7 @@ def test_serve_stops_on_sigterm_and_fails_when_its_loop_ends_by_itself(
             threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
             serve(server, stop_signals)  # returns: asked to stop
             assert stop_signals.received == signal.SIGTERM
-        assert _port_is_free(server.effective_port)
+        assert port_is_free(server.effective_port)
 
         with StopSignals() as stop_signals:
             server = make_server(app, "127.0.0.1", 0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CADDYFILE = REPO / "hachi" / "server" / "Caddyfile"
@@ -35,12 +36,6 @@ class Stack:
     api_url: str
     token: str
     home: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def hachi(home: Path, *args: str, stdin: str | None = None) -> str:
