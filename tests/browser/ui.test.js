@@ -357,6 +357,18 @@ test('person: autocomplete offers the new name', async () => {
   await resultCount().filter({ hasText: photos(named.photos - 2) }).waitFor();
 });
 
+test('person: autocomplete completes the name after a comma and keeps the first', async () => {
+  await page.goto('/');
+  await resultCount().waitFor();
+  await searchInput().pressSequentially('person:nobody,ada');
+  const option = page.getByRole('option', { name: new RegExp(FIRST_NAME) });
+  await option.waitFor();
+  await searchInput().press('ArrowDown');
+  await searchInput().press('Enter');
+  await page.locator('.chip', { hasText: `person:nobody,"${FIRST_NAME}"` }).waitFor();
+  await page.getByRole('button', { name: `Remove filter person:nobody,"${FIRST_NAME}"` }).click();
+});
+
 test('hiding, showing hidden people and merging on the People page', async () => {
   await page.goto('/people');
   const cards = page.locator('.people .person');

@@ -117,6 +117,19 @@ export function composeQuery(chips, text, sort) {
   return { q: parts.map((p) => p.raw).join(' '), spans };
 }
 
+// In person:ann,bo (or ann+bo, =ann,bo) only the name after the last separator is being
+// typed: the head (kept as typed) and that name (what autocomplete completes).
+function peopleHead(key, value) {
+  if (!['person', 'people'].includes(key)) return { head: '', prefix: null };
+  let cut = value.startsWith('=') ? 1 : 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i += 1) {
+    if (value[i] === '"') quoted = !quoted;
+    else if (!quoted && (value[i] === ',' || value[i] === '+')) cut = i + 1;
+  }
+  return { head: value.slice(0, cut), prefix: unquote(value.slice(cut)) };
+}
+
 // The token being typed at the caret, with what it asks the autocomplete for.
 export function wordAt(text, caret) {
   const token = tokenize(text).find((t) => t.start <= caret && caret <= t.end);
@@ -124,7 +137,9 @@ export function wordAt(text, caret) {
   const filter = parseFilter(token.raw);
   if (filter) {
     const kind = SUGGEST_KIND[filter.key];
-    return kind ? { ...token, kind, key: filter.key, negated: filter.negated, prefix: filter.value } : null;
+    if (!kind) return null;
+    const { head, prefix } = peopleHead(filter.key, token.raw.slice(token.raw.indexOf(':') + 1));
+    return { ...token, kind, key: filter.key, negated: filter.negated, prefix: prefix ?? filter.value, head };
   }
   if (token.raw.includes(':') || token.raw.length < 2) return null;
   return { ...token, kind: null, key: null, negated: false, prefix: unquote(token.raw) };
