@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from hachi.catalog import queries
 from hachi.catalog.queries import Criteria
 from hachi.errors import BadRequest, ModelUnavailable
+from hachi.media.placenames import NamedPlace
 from hachi.search import hybrid
 from hachi.search.filters import FILTERS, FilterKey, Resolver
 from hachi.search.query import Query, SortOrder, parse_query
@@ -82,6 +83,16 @@ class Plan:
     criteria: Criteria
     similar: tuple[int, ...]
     notices: list[str]
+    places: dict[str, NamedPlace] = field(default_factory=dict)  # near: names as chosen
+
+    def parsed(self) -> dict[str, Any]:
+        """The query as understood, each ``near:`` place name with the place it became."""
+        out = self.query.to_dict()
+        for item in out["filters"]:
+            for value in item["values"]:
+                if isinstance(value, dict) and value.get("place") in self.places:
+                    value["resolved"] = self.places[value["place"]].to_dict()
+        return out
 
 
 def plan_query(
@@ -98,7 +109,7 @@ def plan_query(
         v for f in query.filters_for(FilterKey.SIMILAR) for v in f.values if isinstance(v, int)
     )
     criteria = Criteria(conditions, tuple(fold(query.text).split()), order, face_backend)
-    return Plan(query, criteria, similar, resolver.notices)
+    return Plan(query, criteria, similar, resolver.notices, resolver.places)
 
 
 def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib") -> Criteria:
@@ -160,7 +171,7 @@ def search(
     more_left = offset + len(hits) < total
     return SearchResult(
         query=q,
-        parsed=query.to_dict(),
+        parsed=plan.parsed(),
         total=total,
         took_ms=(time.perf_counter() - started) * 1000,
         results=results,

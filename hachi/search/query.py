@@ -36,8 +36,9 @@ Rules and decisions:
 * Aliases: ``people:`` = ``person:``, ``make:`` and ``model:`` = ``camera:`` (the EXIF field
   names), ``ext:`` = ``type:``, ``date:`` = ``year:``.
 * Values: dates, face counts, photo ids, orientations and file types are parsed as
-  ``hachi.search.query_values`` describes. ``sort:`` is relevance, date/newest (newest first)
-  or date-asc/oldest, at most once.
+  ``hachi.search.query_values`` describes; so are ``near:`` (a point or a place name and a
+  radius) and ``within:`` (a box), whose commas separate the parts of one value. ``sort:``
+  is relevance, date/newest (newest first) or date-asc/oldest, at most once.
 * Limits: 1,000 characters and 64 filter values per query; control characters are refused.
 
 Every error is a QuerySyntaxError whose ``start``/``end`` are offsets into the original string.
@@ -392,8 +393,11 @@ class _QueryBuilder:
 
     def _add_filter(self, token: FilterToken) -> None:
         key = FilterKey(token.key)
-        parse = FILTERS[key].parse
-        values = tuple(dict.fromkeys(parse(item, token) for item in token.values))
+        spec = FILTERS[key]
+        if spec.parse_token is not None:
+            values = spec.parse_token(token)
+        else:
+            values = tuple(dict.fromkeys(spec.parse(item, token) for item in token.values))
         self.filters.append(Filter(key, values, token.negated, token.start, token.end, token.logic))
 
     def build(self) -> Query:
