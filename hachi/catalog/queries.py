@@ -141,6 +141,22 @@ SUMMARY_SQL = """
 """
 
 
+def positions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """(latitude, longitude) of those of ``ids`` that have a position."""
+    out: dict[int, tuple[float, float]] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(
+        "SELECT p.id, p.latitude, p.longitude FROM (SELECT value AS id FROM json_each(?)) AS c "
+        "CROSS JOIN photos p ON p.id = c.id "
+        "WHERE p.latitude IS NOT NULL AND p.longitude IS NOT NULL",
+        [json.dumps(ids)],
+    )
+    for pid, lat, lon in cursor:
+        out[int(pid)] = (float(lat), float(lon))
+    return out
+
+
 def photo_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Summary rows by id. Plain tuples zipped with the column names: converting
     ``sqlite3.Row`` objects cost more than the query itself for a page of results."""
