@@ -268,7 +268,7 @@ class Library:
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
-    def points(self, q: str) -> dict[str, Any]:
+    def points(self, q: str, more: int = 0) -> dict[str, Any]:
         """The geotagged photos a query finds, all of them, for a map."""
         return engine.points(
             self.conn,
@@ -276,6 +276,7 @@ class Library:
             self.semantic,
             face_backend=self.settings.face_backend,
             off_notice=self.models.semantic_off_notice(),
+            more=more,
         )
 
     def search_image(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import random
 import sqlite3
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from hachi.errors import QuerySyntaxError
 from hachi.library import Library
 from hachi.media import distance
 from hachi.media.spherical import chord_to_km, unit_vectors
+from hachi.ml.store import install_model
 from hachi.search.query import parse_query
-from tests.photo_factory import Shot, write_photo
+from tests.photo_factory import Shot, exif_for, write_photo
 
 CENTRES = [  # (lat, lon): where photos are scattered
     (-17.8, 179.95),  # Fiji, on the antimeridian
@@ -363,3 +365,81 @@ def test_the_migration_fills_the_index(tmp_path: Path) -> None:
     with Library(settings) as lib:
         _in_step(lib)
         assert _ids(lib, "near:35,139,1km") == _ids(lib, "file:a.jpg")
+
+
+def test_sort_distance_is_nearest_first(geo_library: tuple[Library, list[Spot], Path]) -> None:
+    lib, spots, _ = geo_library
+    by_id = {s.id: s for s in spots}
+    for q, centre in [
+        ("near:48.8566,2.3522,80km sort:distance", (48.8566, 2.3522)),
+        ("near:90,0,200km sort:nearest camera:canon", (90.0, 0.0)),
+        ("beach near:-17.8,180,100km sort:distance", (-17.8, 180.0)),
+    ]:
+        hits = lib.search(q, limit=1000)["results"]
+        assert len(hits) > 1, q
+        km = [oracle_km(*centre, by_id[h["id"]].lat, by_id[h["id"]].lon) for h in hits]
+        assert km == sorted(km), q
+    paged = [h["id"] for page in (0, 1) for h in _page(lib, "near:0,0,80km sort:distance", page)]
+    assert paged == [h["id"] for h in lib.search("near:0,0,80km sort:distance", limit=4)["results"]]
+
+
+def _page(lib: Library, q: str, number: int) -> list[dict[str, object]]:
+    first = lib.search(q, limit=2)
+    return (
+        first["results"]
+        if number == 0
+        else lib.search(q, limit=2, cursor=first["next_cursor"])["results"]
+    )
+
+
+@pytest.mark.parametrize(
+    "q", ["sort:distance", "dog -near:1,2,3km sort:nearest", "within:1,2,3,4 sort:distance"]
+)
+def test_sort_distance_needs_a_near_filter(q: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse_query(q)
+    assert q[caught.value.start : caught.value.end].startswith("sort:")
+
+
+# -- with semantic search ------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_near_composes_with_semantic_text(tmp_path: Path) -> None:
+    """CLIP ranks "a red circle" over the whole library; near: keeps the ranked photos in the
+    circle, in the same order, and sort:distance re-orders them nearest first."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from train_shapes_clip import draw_dataset
+
+    settings = Settings.from_env({}, home=tmp_path / "home", clip_model="shapes-clip",
+                                 ocr=False, workers=2)  # fmt: skip
+    settings.ensure_dirs()
+    install_model(settings, ROOT / "models" / "test" / "shapes-clip")
+    images, _ = draw_dataset(48, seed=77)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, image in enumerate(images):  # two in three in Paris (spread ~7 km), one in Tokyo
+        lat, lon = (48.85 + (i % 7) * 0.01, 2.35) if i % 3 else (35.68, 139.7 + (i % 5) * 0.01)
+        image.convert("RGB").save(folder / f"img_{i:03d}.jpg", quality=92,
+                                  exif=exif_for(Shot(lat=lat, lon=lon)))  # fmt: skip
+    with Library(settings) as lib:
+        lib.add_folder(str(folder))
+        lib.index_pending()
+        plain = lib.search("a red circle", limit=1000, more=2)  # every photo, ranked
+        assert plain["semantic"] is True
+        where = {
+            h["id"]: (h["latitude"], h["longitude"]) for h in lib.search("", limit=1000)["results"]
+        }
+        in_paris = [
+            h["id"] for h in plain["results"] if oracle_km(48.88, 2.35, *where[h["id"]]) <= 30
+        ]
+        near = lib.search("a red circle near:48.88,2.35,30km", limit=1000, more=2)
+        assert near["semantic"] is True
+        assert [h["id"] for h in near["results"]] == in_paris
+        assert 0 < len(in_paris) < len(plain["results"])
+        nearest = lib.search("a red circle near:48.88,2.35,30km sort:distance", limit=1000, more=2)
+        km = [oracle_km(48.88, 2.35, *where[h["id"]]) for h in nearest["results"]]
+        assert km == sorted(km) and sorted(h["id"] for h in nearest["results"]) == sorted(in_paris)
+        points = lib.points("a red circle near:48.88,2.35,30km", more=2)
+        assert [p[0] for p in points["points"]] == in_paris

@@ -108,7 +108,9 @@ def plan_query(
     similar = tuple(
         v for f in query.filters_for(FilterKey.SIMILAR) for v in f.values if isinstance(v, int)
     )
-    criteria = Criteria(conditions, tuple(fold(query.text).split()), order, face_backend)
+    origin = queries.origin_of(conditions)
+    words = tuple(fold(query.text).split())
+    criteria = Criteria(conditions, words, order, face_backend, origin)
     return Plan(query, criteria, similar, resolver.notices, resolver.places)
 
 
@@ -119,6 +121,8 @@ def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib"
 
 
 def _order(query: Query) -> str:
+    if query.sort == SortOrder.DISTANCE:
+        return "distance"
     if query.sort == SortOrder.DATE_ASC:
         return "date_asc"
     if query.sort == SortOrder.DATE_DESC or not query.text:
@@ -158,6 +162,10 @@ def search(
         ranked_ids, ranked_scores, extra = hybrid.rank_semantic(
             conn, semantic, query, criteria, vector, set(plan.similar), more
         )
+        if query.sort == SortOrder.DISTANCE and plan.criteria.origin is not None:
+            ranked_ids, ranked_scores = queries.by_distance(
+                conn, plan.criteria.origin, ranked_ids, ranked_scores
+            )
         total = len(ranked_ids)
         hits = list(
             zip(
@@ -190,10 +198,13 @@ def points(
     semantic: SemanticIndex | None = None,
     face_backend: str = "dlib",
     off_notice: str | None = None,
+    more: int = 0,
 ) -> dict[str, Any]:
     """Every geotagged photo a query finds, in its result order, as ``[id, lat, lon]``:
     what a map of the results needs, without the page limit of ``search``."""
     started = time.perf_counter()
+    if not isinstance(more, int) or not 0 <= more <= MAX_MORE:
+        raise BadRequest(f"more must be between 0 and {MAX_MORE}")
     query = parse_query(q)
     plan = plan_query(conn, query, _order(query), face_backend)
     vector = _query_vector(conn, plan, semantic, None)
@@ -204,7 +215,9 @@ def points(
     else:
         assert semantic is not None
         criteria = replace(plan.criteria, words=(), order="date_desc")
-        ids = hybrid.rank_semantic(conn, semantic, query, criteria, vector, set(plan.similar), 0)[0]
+        ids = hybrid.rank_semantic(
+            conn, semantic, query, criteria, vector, set(plan.similar), more
+        )[0]
     where = queries.positions(conn, ids)
     found = [
         [pid, round(where[pid][0], POINT_DECIMALS), round(where[pid][1], POINT_DECIMALS)]

@@ -341,7 +341,7 @@ def search_paths() -> dict[str, Schema]:
                 "Every geotagged result of a query, for a map: no page limit.",
                 "search",
                 {"200": json_content(ref("SearchPoints"), "Positions in result order.")},
-                params=(q,),
+                params=(q, MORE),
                 errors=(400, 503),
             )
         },

@@ -37,7 +37,8 @@ def search() -> ResponseReturnValue:
 def search_points() -> ResponseReturnValue:
     """Every geotagged result of a query as [id, latitude, longitude], for the map."""
     q = query_text("q", required=True, max_length=MAX_QUERY_LENGTH) or ""
-    return jsonify(library().points(q))
+    more = query_int("more", 0, 0, MAX_MORE)
+    return jsonify(library().points(q, more=more))
 
 
 @bp.post("/search/image")
