@@ -268,6 +268,17 @@ class Library:
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
+    def points(self, q: str, more: int = 0) -> dict[str, Any]:
+        """The geotagged photos a query finds, all of them, for a map."""
+        return engine.points(
+            self.conn,
+            q,
+            self.semantic,
+            face_backend=self.settings.face_backend,
+            off_notice=self.models.semantic_off_notice(),
+            more=more,
+        )
+
     def search_image(
         self,
         data: bytes,

@@ -52,7 +52,7 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
-A11Y_PAGES = 14  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
+A11Y_PAGES = 15  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
 STACK_SETTINGS = {"HACHI_OCR": "0"}
@@ -237,6 +237,48 @@ def test_ui_accessibility_axe_and_keyboard(tmp_path: Path) -> None:
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
     pages = json.loads((ARTIFACTS / "a11y.json").read_text())
     assert len(pages) == A11Y_PAGES * 2 * 2 and all(p["violations"] == 0 for p in pages)
+
+
+MAP_CITIES = {  # (lat, lon, photos): far enough apart never to share a cluster
+    "paris": (48.8566, 2.3522, 5),
+    "tokyo": (35.6762, 139.6503, 3),
+    "cape_town": (-33.9249, 18.4241, 2),
+    "new_york": (40.7128, -74.006, 2),
+}
+PARIS_SPREAD = ((0, 0), (0.03, 0.03), (0.03, -0.03), (-0.03, 0.03), (-0.03, -0.03))
+
+
+def write_map_library(root: Path) -> int:
+    """Photos in a few cities (Paris's spread over a few km, so that they split when the map
+    zooms in) and one without a position; returns how many are geotagged."""
+    geotagged = 0
+    for city, (lat, lon, count) in MAP_CITIES.items():
+        for i in range(count):
+            dlat, dlon = PARIS_SPREAD[i % len(PARIS_SPREAD)] if city == "paris" else (0, 0)
+            shot = Shot(lat=lat + dlat, lon=lon + dlon, seed=geotagged)
+            write_photo(root / f"{city}_{i}.jpg", shot)
+            geotagged += 1
+    write_photo(root / "nowhere.jpg", Shot(seed=99))
+    return geotagged
+
+
+def test_ui_map_is_offline_and_follows_the_query(tmp_path: Path) -> None:
+    """The map page and the photo page's small map: clusters, a drawn box, and not one
+    request to another host; prints the map's bundle size and first-render time."""
+    geotagged = write_map_library(tmp_path / "library")
+    settings = {**STACK_SETTINGS, "HACHI_FACE_BACKEND": "none"}
+    with running_stack(tmp_path / "home", PASSWORD, [tmp_path / "library"], settings) as stack:
+        facts = {
+            "HACHI_EXPECT_GEOTAGGED": str(geotagged),
+            "HACHI_EXPECT_PARIS": str(MAP_CITIES["paris"][2]),
+        }
+        output = run_node("map.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
+    figures = json.loads((ARTIFACTS / "map_perf.json").read_text())
+    print(f"map bundle {figures['bundle_bytes_decoded']} bytes, first render "
+          f"{figures['first_render_ms_click_to_clusters']} ms")  # fmt: skip
+    for width in (375, 1920):
+        assert (ARTIFACTS / "screenshots" / f"map-{width}.png").stat().st_size > 0
 
 
 def load_shapes_tool() -> ModuleType:

@@ -95,6 +95,23 @@ def test_user_errors_exit_2_with_a_message(tmp_path: Path, photos: Path) -> None
         assert "Traceback" not in run.stderr
 
 
+def test_near_and_within_errors_exit_2_naming_the_token(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for q, token in [
+        ("near:91,0,5km", "91"),
+        ("near:1,2,5", "5"),
+        ('near:"Qwxzv Town",5km', "Qwxzv Town"),
+        ("within:5,0,1,1", "within:5,0,1,1"),
+    ]:
+        run = hachi(home, "search", q)
+        assert run.returncode == 2, q
+        assert token in run.stderr and "Traceback" not in run.stderr, run.stderr
+    found = hachi(home, "search", 'near:"Cape Town",20km', "--json")
+    assert found.returncode == 0, found.stderr
+    value = json.loads(found.stdout)["parsed"]["filters"][0]["values"][0]
+    assert value["resolved"]["country_code"] == "ZA"
+
+
 def test_passwd_and_token(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert hachi(home, "passwd", "--stdin", stdin="short\n").returncode == 2

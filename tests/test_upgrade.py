@@ -111,3 +111,17 @@ def test_thumbnails_are_kept(opened: Any) -> None:
     library, _ = opened
     for hit in library.search("", limit=1000)["results"]:
         assert library.thumbnail_path(hit["id"]).stat().st_size > 0
+
+
+def test_geotagged_photos_are_found_by_distance(opened: Any) -> None:
+    """The position index is filled by the migration: near: and within: need no re-index."""
+    library, _ = opened
+    geotagged = [h for h in library.search("", limit=1000)["results"] if h["latitude"] is not None]
+    assert geotagged, "the fixture has geotagged photos"
+    indexed = library.conn.execute("SELECT COUNT(*) FROM photos_geo").fetchone()[0]
+    assert indexed == len(geotagged)
+    for hit in geotagged:
+        lat, lon = hit["latitude"], hit["longitude"]
+        assert _names(library, f"near:{lat:.5f},{lon:.5f},1km") == [Path(hit["path"]).name]
+        box = f"within:{lat - 0.01},{lon - 0.01},{lat + 0.01},{lon + 0.01}"
+        assert _names(library, box) == [Path(hit["path"]).name]

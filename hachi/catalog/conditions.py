@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hachi.media.distance import Box, box_parts, circle_boxes
 from hachi.textnorm import fold
 
 Clause = tuple[str, list[Any], str | None]
@@ -40,6 +41,8 @@ class Match(StrEnum):
     PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
     PERSON_ONLY = "person_only"  # groups: all of them there, and no other named person
     FACES = "faces"  # (count, or_more) pairs
+    NEAR = "near"  # (latitude, longitude, radius_km) circles, all of which must hold
+    BOX = "box"  # (south, west, north, east) boxes, all of which must hold
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,46 @@ def _faces(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
 
 
+DISTANCE_FUNCTION = "hachi_distance_km"
+"""Great-circle km between two points, registered on every connection by ``catalog.db``."""
+
+
+def _geo_candidates(boxes: list[Box]) -> tuple[str, list[Any]]:
+    """Photos whose R*Tree entry lies in any of the boxes: the index lookup that keeps a
+    100,000-photo library from computing a distance per photo."""
+    tests, params = [], []
+    for south, west, north, east in boxes:
+        tests.append("(min_lat <= ? AND max_lat >= ? AND min_lon <= ? AND max_lon >= ?)")
+        params += [north, south, east, west]
+    return f"p.id IN (SELECT id FROM photos_geo WHERE {' OR '.join(tests)})", params
+
+
+def _near(values: tuple[Any, ...], backend: str) -> Clause:
+    """Every circle holds: the box lookup first, then the exact distance."""
+    tests, params = [], []
+    for lat, lon, km in values:
+        candidates, box_params = _geo_candidates(circle_boxes(lat, lon, km))
+        tests.append(f"({candidates} AND {DISTANCE_FUNCTION}(p.latitude, p.longitude, ?, ?) <= ?)")
+        params += [*box_params, lat, lon, km]
+    return f"({' AND '.join(tests) or '1'})", params, "p.latitude"
+
+
+def _box(values: tuple[Any, ...], backend: str) -> Clause:
+    """Every box holds; the exact test on the stored doubles follows the R*Tree lookup,
+    whose single-precision boxes are only ever a little larger than the truth."""
+    tests, params = [], []
+    for south, west, north, east in values:
+        candidates, box_params = _geo_candidates(box_parts(south, west, north, east))
+        lon_test = (
+            "p.longitude BETWEEN ? AND ?"
+            if west <= east
+            else ("(p.longitude >= ? OR p.longitude <= ?)")
+        )
+        tests.append(f"({candidates} AND p.latitude BETWEEN ? AND ? AND {lon_test})")
+        params += [*box_params, south, north, west, east]
+    return f"({' AND '.join(tests) or '1'})", params, "p.latitude"
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -197,6 +240,8 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.PERSON_ALL: _person_all,
     Match.PERSON_ONLY: _person_only,
     Match.FACES: _faces,
+    Match.NEAR: _near,
+    Match.BOX: _box,
 }
 
 

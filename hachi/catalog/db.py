@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hachi.catalog.conditions import DISTANCE_FUNCTION
 from hachi.catalog.schema import migrate
+from hachi.media.distance import sql_distance_km
 
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 8192
@@ -29,6 +31,7 @@ def connect(
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
+    conn.create_function(DISTANCE_FUNCTION, 4, sql_distance_km, deterministic=True)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hachi.catalog.conditions import Condition, any_word, clause, every_word
+from hachi.catalog.conditions import (
+    DISTANCE_FUNCTION,
+    Condition,
+    Match,
+    any_word,
+    clause,
+    every_word,
+)
+from hachi.media.distance import haversine_km
 from hachi.textnorm import fold
 
 
@@ -20,8 +28,9 @@ class Criteria:
 
     conditions: tuple[Condition, ...] = ()
     words: tuple[str, ...] = ()  # folded free-text words
-    order: str = "date_desc"  # date_desc | date_asc | rank
+    order: str = "date_desc"  # date_desc | date_asc | rank | distance
     face_backend: str = "dlib"  # whose faces person: and faces: look at
+    origin: tuple[float, float] | None = None  # order "distance": nearest to this point first
 
     @property
     def fts(self) -> str | None:
@@ -84,6 +93,12 @@ def ids_matching(
             f"WHERE photos_fts MATCH ? AND {where} ORDER BY score DESC, p.taken_at DESC{page}"
         )
         rows = conn.execute(query, [criteria.fts, *sql.params])
+    elif criteria.order == "distance" and criteria.origin is not None:
+        rows = conn.execute(
+            f"SELECT p.id, 0.0 FROM photos p WHERE {where} "
+            f"ORDER BY {DISTANCE_FUNCTION}(p.latitude, p.longitude, ?, ?), p.id{page}",
+            [*sql.params, *criteria.origin],
+        )
     else:
         order = _ORDER.get(criteria.order, _ORDER["date_desc"])
         rows = conn.execute(
@@ -139,6 +154,22 @@ SUMMARY_SQL = """
     LEFT JOIN lenses l ON l.id = p.lens_id
     LEFT JOIN places pl ON pl.id = p.place_id
 """
+
+
+def positions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[float, float]]:
+    """(latitude, longitude) of those of ``ids`` that have a position."""
+    out: dict[int, tuple[float, float]] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(
+        "SELECT p.id, p.latitude, p.longitude FROM (SELECT value AS id FROM json_each(?)) AS c "
+        "CROSS JOIN photos p ON p.id = c.id "
+        "WHERE p.latitude IS NOT NULL AND p.longitude IS NOT NULL",
+        [json.dumps(ids)],
+    )
+    for pid, lat, lon in cursor:
+        out[int(pid)] = (float(lat), float(lon))
+    return out
 
 
 def photo_rows(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -210,3 +241,26 @@ def taken_at_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str | Non
         for row in conn.execute(f"SELECT id, taken_at FROM photos WHERE id IN ({marks})", chunk):
             out[int(row[0])] = row[1]
     return out
+
+
+def origin_of(conditions: Sequence[Condition]) -> tuple[float, float] | None:
+    """Where sort:distance measures from: the centre of the first near: that must hold."""
+    for cond in conditions:
+        if cond.match is Match.NEAR and not cond.negated and cond.values:
+            lat, lon, _ = cond.values[0]
+            return float(lat), float(lon)
+    return None
+
+
+def by_distance(
+    conn: sqlite3.Connection, origin: tuple[float, float], ids: list[int], scores: list[float]
+) -> tuple[list[int], list[float]]:
+    """Ranked photos re-ordered nearest first (their scores kept); no position goes last."""
+    where = positions(conn, ids)
+    lat, lon = origin
+    far = float("inf")
+    order = sorted(
+        range(len(ids)),
+        key=lambda i: (haversine_km(lat, lon, *where[ids[i]]) if ids[i] in where else far, i),
+    )
+    return [ids[i] for i in order], [scores[i] for i in order]

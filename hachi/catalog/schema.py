@@ -237,6 +237,32 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN phase_started_at REAL;
     """,
+    # near: and within: look photos up by position in an R*Tree (a point is a box of no
+    # size). Triggers keep it in step with every write to photos, in the same transaction,
+    # so no writer can forget it and a kill cannot leave it behind; existing photos fill it.
+    """
+    CREATE VIRTUAL TABLE photos_geo USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+    INSERT INTO photos_geo (id, min_lat, max_lat, min_lon, max_lon)
+        SELECT id, latitude, latitude, longitude, longitude FROM photos
+        WHERE latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180;
+    CREATE TRIGGER photos_geo_insert AFTER INSERT ON photos
+        WHEN NEW.latitude BETWEEN -90 AND 90 AND NEW.longitude BETWEEN -180 AND 180
+    BEGIN
+        INSERT OR REPLACE INTO photos_geo (id, min_lat, max_lat, min_lon, max_lon)
+            VALUES (NEW.id, NEW.latitude, NEW.latitude, NEW.longitude, NEW.longitude);
+    END;
+    CREATE TRIGGER photos_geo_update AFTER UPDATE OF id, latitude, longitude ON photos
+    BEGIN
+        DELETE FROM photos_geo WHERE id = OLD.id;
+        INSERT OR REPLACE INTO photos_geo (id, min_lat, max_lat, min_lon, max_lon)
+            SELECT NEW.id, NEW.latitude, NEW.latitude, NEW.longitude, NEW.longitude
+            WHERE NEW.latitude BETWEEN -90 AND 90 AND NEW.longitude BETWEEN -180 AND 180;
+    END;
+    CREATE TRIGGER photos_geo_delete AFTER DELETE ON photos
+    BEGIN
+        DELETE FROM photos_geo WHERE id = OLD.id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

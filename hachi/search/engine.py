@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from hachi.catalog import queries
 from hachi.catalog.queries import Criteria
 from hachi.errors import BadRequest, ModelUnavailable
+from hachi.media.placenames import NamedPlace
 from hachi.search import hybrid
 from hachi.search.filters import FILTERS, FilterKey, Resolver
 from hachi.search.query import Query, SortOrder, parse_query
@@ -82,6 +83,16 @@ class Plan:
     criteria: Criteria
     similar: tuple[int, ...]
     notices: list[str]
+    places: dict[str, NamedPlace] = field(default_factory=dict)  # near: names as chosen
+
+    def parsed(self) -> dict[str, Any]:
+        """The query as understood, each ``near:`` place name with the place it became."""
+        out = self.query.to_dict()
+        for item in out["filters"]:
+            for value in item["values"]:
+                if isinstance(value, dict) and value.get("place") in self.places:
+                    value["resolved"] = self.places[value["place"]].to_dict()
+        return out
 
 
 def plan_query(
@@ -97,8 +108,10 @@ def plan_query(
     similar = tuple(
         v for f in query.filters_for(FilterKey.SIMILAR) for v in f.values if isinstance(v, int)
     )
-    criteria = Criteria(conditions, tuple(fold(query.text).split()), order, face_backend)
-    return Plan(query, criteria, similar, resolver.notices)
+    origin = queries.origin_of(conditions)
+    words = tuple(fold(query.text).split())
+    criteria = Criteria(conditions, words, order, face_backend, origin)
+    return Plan(query, criteria, similar, resolver.notices, resolver.places)
 
 
 def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib") -> Criteria:
@@ -108,6 +121,8 @@ def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib"
 
 
 def _order(query: Query) -> str:
+    if query.sort == SortOrder.DISTANCE:
+        return "distance"
     if query.sort == SortOrder.DATE_ASC:
         return "date_asc"
     if query.sort == SortOrder.DATE_DESC or not query.text:
@@ -147,6 +162,10 @@ def search(
         ranked_ids, ranked_scores, extra = hybrid.rank_semantic(
             conn, semantic, query, criteria, vector, set(plan.similar), more
         )
+        if query.sort == SortOrder.DISTANCE and plan.criteria.origin is not None:
+            ranked_ids, ranked_scores = queries.by_distance(
+                conn, plan.criteria.origin, ranked_ids, ranked_scores
+            )
         total = len(ranked_ids)
         hits = list(
             zip(
@@ -160,7 +179,7 @@ def search(
     more_left = offset + len(hits) < total
     return SearchResult(
         query=q,
-        parsed=query.to_dict(),
+        parsed=plan.parsed(),
         total=total,
         took_ms=(time.perf_counter() - started) * 1000,
         results=results,
@@ -168,6 +187,52 @@ def search(
         notices=plan.notices,
         extra=extra,
     )
+
+
+POINT_DECIMALS = 5  # about a metre: finer than any map shows, and a third shorter to send
+
+
+def points(
+    conn: sqlite3.Connection,
+    q: str,
+    semantic: SemanticIndex | None = None,
+    face_backend: str = "dlib",
+    off_notice: str | None = None,
+    more: int = 0,
+) -> dict[str, Any]:
+    """Every geotagged photo a query finds, in its result order, as ``[id, lat, lon]``:
+    what a map of the results needs, without the page limit of ``search``."""
+    started = time.perf_counter()
+    if not isinstance(more, int) or not 0 <= more <= MAX_MORE:
+        raise BadRequest(f"more must be between 0 and {MAX_MORE}")
+    query = parse_query(q)
+    plan = plan_query(conn, query, _order(query), face_backend)
+    vector = _query_vector(conn, plan, semantic, None)
+    if vector is None:
+        if query.text and semantic is None:
+            plan.notices.append(off_notice or SEMANTIC_OFF)
+        ids = [pid for pid, _ in queries.ids_matching(conn, plan.criteria, None)]
+    else:
+        assert semantic is not None
+        criteria = replace(plan.criteria, words=(), order="date_desc")
+        ids = hybrid.rank_semantic(
+            conn, semantic, query, criteria, vector, set(plan.similar), more
+        )[0]
+    where = queries.positions(conn, ids)
+    found = [
+        [pid, round(where[pid][0], POINT_DECIMALS), round(where[pid][1], POINT_DECIMALS)]
+        for pid in ids
+        if pid in where
+    ]
+    return {
+        "query": q,
+        "parsed": plan.parsed(),
+        "total": len(ids),
+        "geotagged": len(found),
+        "took_ms": round((time.perf_counter() - started) * 1000, 3),
+        "points": found,
+        "notices": plan.notices,
+    }
 
 
 SEMANTIC_OFF = (

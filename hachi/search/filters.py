@@ -22,22 +22,29 @@ from typing import Any
 from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.conditions import Condition, Match
+from hachi.errors import QuerySyntaxError
 from hachi.media.formats import MIMES_BY_TYPE
+from hachi.media.placenames import NamedPlace, PlaceNames, default_place_names
 from hachi.search.query_values import (
     DateRange,
     FacesCount,
     FilterToken,
+    GeoBox,
     Logic,
+    NearPlace,
+    NearPoint,
     Span,
     Value,
     parse_after,
     parse_before,
+    parse_box,
     parse_faces,
+    parse_near,
     parse_orientation,
+    parse_period,
     parse_photo_id,
     parse_text,
     parse_type,
-    parse_within,
 )
 from hachi.textnorm import fold
 
@@ -58,6 +65,8 @@ class FilterKey(StrEnum):
     TEXT = "text"
     SIMILAR = "similar"
     FACES = "faces"
+    NEAR = "near"
+    WITHIN = "within"
 
 
 @dataclass
@@ -66,6 +75,11 @@ class Resolver:
 
     conn: sqlite3.Connection
     notices: list[str] = field(default_factory=list)
+    place_names: PlaceNames | None = None  # None: the process-wide offline geocoder
+    places: dict[str, NamedPlace] = field(default_factory=dict)  # near: names as chosen
+
+    def find_place(self, typed: str) -> list[NamedPlace]:
+        return (self.place_names or default_place_names()).find(typed)
 
 
 ValueParser = Callable[[Span, FilterToken], Value]
@@ -99,6 +113,47 @@ def _people(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     return tuple(ids)
 
 
+def _circles(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    """(latitude, longitude, radius_km) per circle; a place name becomes its most populous
+    namesake, and the user is told which one when the name was ambiguous."""
+    out: list[tuple[float, float, float]] = []
+    for value in values:
+        if isinstance(value, NearPoint):
+            out.append((value.latitude, value.longitude, value.radius_km))
+        elif isinstance(value, NearPlace):
+            place = _place(resolver, value)
+            out.append((place.latitude, place.longitude, value.radius_km))
+    return tuple(out)
+
+
+def _place(resolver: Resolver, value: NearPlace) -> NamedPlace:
+    found = resolver.find_place(value.place)
+    if not found:
+        span = value.span
+        raise QuerySyntaxError(
+            f'no place named "{value.place}" is known (try "Name, country")',
+            span.raw or span.text,
+            span.start,
+            span.end,
+        )
+    chosen = found[0]
+    resolver.places[value.place] = chosen
+    if len(found) > 1:
+        resolver.notices.append(
+            f'near:"{value.place}" means {chosen.label()} (the most populous of '
+            f'{len(found)} places with that name; add a country, e.g. "{chosen.name}, '
+            f'{found[1].country_code}", for another)'
+        )
+    return chosen
+
+
+def _boxes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    return tuple((v.south, v.west, v.north, v.east) for v in values if isinstance(v, GeoBox))
+
+
+TokenParser = Callable[[FilterToken], tuple[Value, ...]]
+
+
 @dataclass(frozen=True)
 class FilterSpec:
     key: FilterKey
@@ -111,6 +166,8 @@ class FilterSpec:
     # person:a+b and person:=a,b: the matches whose values are one resolved group per value
     match_all: Match | None = None
     match_only: Match | None = None
+    # near: and within: read the whole token as one value (their commas are not "any of")
+    parse_token: TokenParser | None = None
 
     def condition(
         self,
@@ -141,7 +198,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.AFTER, Match.DATE, parse=parse_after, resolve=_ranges),
         FilterSpec(FilterKey.BEFORE, Match.DATE, parse=parse_before, resolve=_ranges),
         FilterSpec(
-            FilterKey.YEAR, Match.DATE, parse=parse_within, resolve=_ranges, aliases=("date",),
+            FilterKey.YEAR, Match.DATE, parse=parse_period, resolve=_ranges, aliases=("date",),
             suggest="year",
         ),
         FilterSpec(FilterKey.FOLDER, Match.FOLDER, suggest="folder"),
@@ -151,6 +208,8 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.TEXT, Match.TEXT),
         FilterSpec(FilterKey.SIMILAR, None, parse=parse_photo_id, negatable=False),
         FilterSpec(FilterKey.FACES, Match.FACES, parse=parse_faces, resolve=_counts),
+        FilterSpec(FilterKey.NEAR, Match.NEAR, resolve=_circles, parse_token=parse_near),
+        FilterSpec(FilterKey.WITHIN, Match.BOX, resolve=_boxes, parse_token=parse_box),
     )
 }  # fmt: skip
 

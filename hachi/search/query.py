@@ -36,8 +36,10 @@ Rules and decisions:
 * Aliases: ``people:`` = ``person:``, ``make:`` and ``model:`` = ``camera:`` (the EXIF field
   names), ``ext:`` = ``type:``, ``date:`` = ``year:``.
 * Values: dates, face counts, photo ids, orientations and file types are parsed as
-  ``hachi.search.query_values`` describes. ``sort:`` is relevance, date/newest (newest first)
-  or date-asc/oldest, at most once.
+  ``hachi.search.query_values`` describes; so are ``near:`` (a point or a place name and a
+  radius) and ``within:`` (a box), whose commas separate the parts of one value. ``sort:``
+  is relevance, date/newest (newest first), date-asc/oldest, or distance/nearest (nearest
+  first; only with a ``near:`` that is not negated), at most once.
 * Limits: 1,000 characters and 64 filter values per query; control characters are refused.
 
 Every error is a QuerySyntaxError whose ``start``/``end`` are offsets into the original string.
@@ -105,6 +107,7 @@ class SortOrder(StrEnum):
     RELEVANCE = "relevance"
     DATE_DESC = "date_desc"
     DATE_ASC = "date_asc"
+    DISTANCE = "distance"  # nearest first, from the (first) near: filter's centre
 
 
 SORT_KEY = "sort"
@@ -112,6 +115,7 @@ SORT_NAMES: dict[str, SortOrder] = {
     "relevance": SortOrder.RELEVANCE,
     **dict.fromkeys(["date", "newest", "date-desc", "date_desc"], SortOrder.DATE_DESC),
     **dict.fromkeys(["oldest", "date-asc", "date_asc"], SortOrder.DATE_ASC),
+    **dict.fromkeys(["distance", "nearest"], SortOrder.DISTANCE),
 }
 FILTER_NAMES = frozenset(key.value for key in FilterKey)
 NOT_NEGATABLE = frozenset({*(s.key.value for s in FILTERS.values() if not s.negatable), SORT_KEY})
@@ -349,6 +353,7 @@ class _QueryBuilder:
         self.phrases: list[str] = []
         self.filters: list[Filter] = []
         self.sort: SortOrder | None = None
+        self.sort_span: Span | None = None
         self.value_count = 0
 
     def add(self, token: _Word | FilterToken) -> None:
@@ -387,14 +392,23 @@ class _QueryBuilder:
         if len(token.values) > 1:
             fail(f'"{token.key_span.text}" takes a single value', token.values[1])
         item = token.values[0]
-        expected = "relevance, date (newest first), date-asc, oldest or newest"
+        expected = "relevance, date (newest first), date-asc, oldest, newest or distance"
         self.sort = lookup(SORT_NAMES, item, token, expected)
+        self.sort_span = Span(token.raw, token.start, token.end)
 
     def _add_filter(self, token: FilterToken) -> None:
         key = FilterKey(token.key)
-        parse = FILTERS[key].parse
-        values = tuple(dict.fromkeys(parse(item, token) for item in token.values))
+        spec = FILTERS[key]
+        if spec.parse_token is not None:
+            values = spec.parse_token(token)
+        else:
+            values = tuple(dict.fromkeys(spec.parse(item, token) for item in token.values))
         self.filters.append(Filter(key, values, token.negated, token.start, token.end, token.logic))
 
     def build(self) -> Query:
+        if self.sort is SortOrder.DISTANCE and self.sort_span is not None:
+            if not any(f.key is FilterKey.NEAR and not f.negated for f in self.filters):
+                fail(
+                    f'"{self.sort_span.text}" needs a near: filter to measure from', self.sort_span
+                )
         return Query(" ".join(self.words), tuple(self.phrases), tuple(self.filters), self.sort)

@@ -18,14 +18,21 @@ Rules and decisions:
   ``orientation:`` is portrait, landscape or square. ``type:`` names a file type or extension of a
   format Hachi indexes (``hachi.media.formats``), normalised (``jpg`` -> ``jpeg``, ``tif`` ->
   ``tiff``, ``heif`` -> ``heic``); ``raw`` means any camera raw format.
+* ``near:LAT,LON,RADIUS`` and ``near:PLACE,RADIUS`` are one circle each (their commas are not
+  "any of"): decimal degrees, latitude -90..90, longitude -180..180, and a radius with its unit
+  (``m``, ``km`` or ``mi``) from 1 m to half the Earth's circumference (20,015 km).
+  ``within:S,W,N,E`` is one box in degrees (south <= north; west > east crosses the
+  antimeridian). Several ``near:``/``within:`` filters must all hold. (``within:`` was never a
+  filter before: the date filter that means "within this period" is ``year:``/``date:``.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
@@ -69,7 +76,36 @@ class FacesCount:
     or_more: bool
 
 
-Value = str | int | DateRange | FacesCount
+@dataclass(frozen=True)
+class NearPoint:
+    """A circle: every photo within ``radius_km`` of (latitude, longitude)."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class NearPlace:
+    """A circle around a named place, resolved by the offline geocoder at search time;
+    ``span`` lets an unknown name be pointed at."""
+
+    place: str
+    radius_km: float
+    span: Span = field(compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class GeoBox:
+    """A latitude/longitude box; ``west > east`` means it crosses the antimeridian."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+
+Value = str | int | DateRange | FacesCount | NearPoint | NearPlace | GeoBox
 
 
 def value_to_json(value: Value) -> Any:
@@ -77,6 +113,14 @@ def value_to_json(value: Value) -> Any:
         return {"start": value.start, "end": value.end}
     if isinstance(value, FacesCount):
         return {"count": value.count, "or_more": value.or_more}
+    if isinstance(value, NearPoint):
+        return {"latitude": value.latitude, "longitude": value.longitude,
+                "radius_km": value.radius_km}  # fmt: skip
+    if isinstance(value, NearPlace):
+        return {"place": value.place, "radius_km": value.radius_km}
+    if isinstance(value, GeoBox):
+        return {"south": value.south, "west": value.west, "north": value.north,
+                "east": value.east}  # fmt: skip
     return value
 
 
@@ -154,7 +198,7 @@ def parse_before(item: Span, token: FilterToken) -> Value:
     return DateRange(None, _parse_period(item, token)[0])
 
 
-def parse_within(item: Span, token: FilterToken) -> Value:
+def parse_period(item: Span, token: FilterToken) -> Value:
     return DateRange(*_parse_period(item, token))
 
 
@@ -189,3 +233,72 @@ def lookup(table: dict[str, _T], item: Span, token: FilterToken, expected: str) 
     if name not in table:
         fail(f'"{token.key_span.text}" expects {expected}', item)
     return table[name]
+
+
+# -- places ----------------------------------------------------------------------------------
+
+MIN_RADIUS_KM = 0.001
+MAX_RADIUS_KM = 20_015.0  # half the Earth's circumference: every point on the globe
+RADIUS_UNITS = {"m": 0.001, "km": 1.0, "mi": 1.609344}
+_RADIUS_RE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(m|km|mi)", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+NEAR_FORMS = "near:LAT,LON,RADIUS or near:PLACE,RADIUS, e.g. near:48.8566,2.3522,5km"
+
+
+def _whole(token: FilterToken) -> Span:
+    return Span(token.raw, token.start, token.end)
+
+
+def _degrees(item: Span, token: FilterToken, what: str, limit: float) -> float:
+    if not _NUMBER_RE.fullmatch(item.text):
+        fail(f'{what} "{item.text}" in "{token.raw}" is not a number of degrees', item)
+    value = float(item.text)
+    if not -limit <= value <= limit:
+        fail(f'{what} "{item.text}" in "{token.raw}" is out of range (-{limit:g} to {limit:g})',
+             item)  # fmt: skip
+    return value
+
+
+def _radius(item: Span, token: FilterToken) -> float:
+    match = _RADIUS_RE.fullmatch(item.text.strip())
+    if not match:
+        hint = (
+            "add a unit: 500m, 5km or 3mi"
+            if _NUMBER_RE.fullmatch(item.text)
+            else ("a number with m, km or mi, e.g. 5km")
+        )
+        fail(f'radius "{item.text}" in "{token.raw}" ({hint})', item)
+    km = float(match[1]) * RADIUS_UNITS[match[2].lower()]
+    if not math.isfinite(km) or not MIN_RADIUS_KM <= km <= MAX_RADIUS_KM:
+        fail(f'radius "{item.text}" in "{token.raw}" must be from 1m to {MAX_RADIUS_KM:,.0f}km',
+             item)  # fmt: skip
+    return km
+
+
+def parse_near(token: FilterToken) -> tuple[Value, ...]:
+    """The whole ``near:`` token is one circle: a point or a place, then a radius."""
+    values = token.values
+    if len(values) == 3:
+        lat = _degrees(values[0], token, "latitude", 90.0)
+        lon = _degrees(values[1], token, "longitude", 180.0)
+        return (NearPoint(lat, lon, _radius(values[2], token)),)
+    if len(values) == 2:
+        if _NUMBER_RE.fullmatch(values[0].text):
+            fail(f'"{token.raw}" needs a radius after the longitude, e.g. '
+                 f'near:{values[0].text},{values[1].text},5km', _whole(token))  # fmt: skip
+        return (NearPlace(values[0].text, _radius(values[1], token), values[0]),)
+    fail(f'"{token.raw}" needs a radius; use {NEAR_FORMS}', _whole(token))
+
+
+def parse_box(token: FilterToken) -> tuple[Value, ...]:
+    """``within:S,W,N,E``: one box; west > east crosses the antimeridian."""
+    if len(token.values) != 4:
+        fail(f'"{token.raw}" expects four numbers: within:SOUTH,WEST,NORTH,EAST', _whole(token))
+    south_s, west_s, north_s, east_s = token.values
+    south = _degrees(south_s, token, "south", 90.0)
+    west = _degrees(west_s, token, "west", 180.0)
+    north = _degrees(north_s, token, "north", 90.0)
+    east = _degrees(east_s, token, "east", 180.0)
+    if south > north:
+        fail(f'"{token.raw}": south ({south:g}) is north of north ({north:g})', _whole(token))
+    return (GeoBox(south, west, north, east),)

@@ -103,6 +103,7 @@ checkPage('folders', '/folders', visible('ul.folders li'));
 checkPage('places', '/places', visible('.cards a'));
 checkPage('years', '/years', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
+checkPage('map', '/map', visible('[data-testid=map][data-ready=true] .cluster'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));
 // States a visit alone does not reach: the open autocomplete, a query error, the 404s.
 const searchInput = () => page.getByRole('combobox', { name: 'Search photos' });

@@ -335,6 +335,16 @@ def search_paths() -> dict[str, Schema]:
                 errors=(400, 503),
             )
         },
+        "/api/search/points": {
+            "get": operation(
+                "searchPoints",
+                "Every geotagged result of a query, for a map: no page limit.",
+                "search",
+                {"200": json_content(ref("SearchPoints"), "Positions in result order.")},
+                params=(q, MORE),
+                errors=(400, 503),
+            )
+        },
         "/api/suggest": {
             "get": operation(
                 "suggest",

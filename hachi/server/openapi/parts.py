@@ -175,6 +175,21 @@ def schemas() -> dict[str, Schema]:
             hidden={**INT, "description": "Matches the cutoff left out (ask with more=1|2)."},
             more=INT,
         ),
+        "SearchPoints": obj(
+            ("query", "total", "geotagged", "points"),
+            query=STR,
+            parsed={"description": "The query as the parser understood it."},
+            total=INT,
+            geotagged={**INT, "description": "How many of the results have a position."},
+            took_ms=NUM,
+            points={
+                "type": "array",
+                "description": "[photo id, latitude, longitude] of every geotagged result, "
+                "in result order, degrees rounded to 5 decimals.",
+                "items": {"type": "array", "items": NUM, "minItems": 3, "maxItems": 3},
+            },
+            notices={"type": "array", "items": STR},
+        ),
         "Photo": {**search_result_schema(), "additionalProperties": True},
         "Suggestion": obj(
             ("kind", "value", "label"),

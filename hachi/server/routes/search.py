@@ -33,6 +33,14 @@ def search() -> ResponseReturnValue:
     return jsonify(search_page(library().search(q, limit=limit, cursor=cursor, more=more)))
 
 
+@bp.get("/search/points")
+def search_points() -> ResponseReturnValue:
+    """Every geotagged result of a query as [id, latitude, longitude], for the map."""
+    q = query_text("q", required=True, max_length=MAX_QUERY_LENGTH) or ""
+    more = query_int("more", 0, 0, MAX_MORE)
+    return jsonify(library().points(q, more=more))
+
+
 @bp.post("/search/image")
 def search_image() -> ResponseReturnValue:
     """Photos like the uploaded one: the body is the image itself (any supported format)."""
