@@ -237,6 +237,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN phase_started_at REAL;
     """,
+    # 8: what a merge of two people changed, so it can be undone (the source person's row,
+    # the faces it brought and how they were locked, the rejections it copied).
+    """
+    CREATE TABLE people_merges (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL,
+        target_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        merged_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,6 +51,11 @@ FACE: Schema = obj(
     assigned_by=STR,
     thumbnail_url=STR,
 )
+MERGED: Schema = {
+    **PERSON,
+    "required": [*PERSON["required"], "merge_id"],
+    "properties": {**PERSON["properties"], "merge_id": INT},
+}
 CURSOR = query("cursor", text(MAX_CURSOR_LENGTH), "`next_cursor` of the previous page.")
 # A name as library_people checks it: at most MAX_NAME characters, none of them a control.
 NAME = {"type": "string", "maxLength": MAX_NAME, "pattern": "^[^\\u0000-\\u001f]*$"}
@@ -195,12 +200,33 @@ def people_paths() -> dict[str, Schema]:
         "/api/people/{person_id}/merge": {
             "post": operation(
                 "mergePerson",
-                "Merge this person into `into`; decisions are kept.",
+                "Merge this person into `into`; decisions are kept. `merge_id` undoes it.",
                 "people",
-                {"200": person},
+                {
+                    "200": linked(
+                        json_content(MERGED, "The person merged into."),
+                        UndoMerge=link("undoMerge", merge_id="$response.body#/merge_id"),
+                    )
+                },
                 params=(person_id,),
                 body=obj(("into",), into=ID),
                 errors=(400, 404, 409),
+            )
+        },
+        "/api/people/merges/{merge_id}/undo": {
+            "post": operation(
+                "undoMerge",
+                "Undo a merge: the merged person comes back with the faces and decisions it "
+                "brought (once; a later merge of the target forgets it).",
+                "people",
+                {
+                    "200": json_content(
+                        obj(("restored", "target"), restored=PERSON, target=PERSON),
+                        "The person restored, and the one it had been merged into.",
+                    )
+                },
+                params=(path_id("merge_id"),),
+                errors=(400, 404),
             )
         },
         "/api/people/{person_id}/faces": {
@@ -255,12 +281,38 @@ def people_paths() -> dict[str, Schema]:
                 "Not this person: never put back there automatically.",
                 "people",
                 {
-                    "200": json_content(
-                        obj(("face_id", "rejected_person_id"), face_id=INT, rejected_person_id=INT),
-                        "Done.",
+                    "200": linked(
+                        json_content(
+                            obj(
+                                ("face_id", "rejected_person_id", "was_locked"),
+                                face_id=INT,
+                                rejected_person_id=INT,
+                                was_locked=BOOL,
+                            ),
+                            "Done; `was_locked` tells `unrejectFace` how to put it back.",
+                        ),
+                        UnrejectFace=link(
+                            "unrejectFace",
+                            {
+                                "person_id": "$response.body#/rejected_person_id",
+                                "was_locked": "$response.body#/was_locked",
+                            },
+                            face_id="$response.body#/face_id",
+                        ),
                     )
                 },
                 params=(face_id,),
+                errors=(400, 404, 409),
+            )
+        },
+        "/api/faces/{face_id}/unreject": {
+            "post": operation(
+                "unrejectFace",
+                'Undo "not this person": the face goes back to the person, locked as it was.',
+                "people",
+                {"200": person},
+                params=(face_id,),
+                body=obj(("person_id",), person_id=ID, was_locked=BOOL),
                 errors=(400, 404, 409),
             )
         },
