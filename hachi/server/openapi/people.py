@@ -21,6 +21,7 @@ from hachi.server.openapi.parts import (
     text,
 )
 from hachi.server.routes.folders import MAX_PATH_LENGTH
+from hachi.server.routes.overview import MAX_PLACE_LENGTH
 from hachi.server.routes.search import (
     DEFAULT_SEARCH_LIMIT,
     MAX_CURSOR_LENGTH,
@@ -346,4 +347,57 @@ def browse_paths() -> dict[str, Schema]:
                 errors=(400, 403, 404),
             )
         }
+    }
+
+
+def overview_paths() -> dict[str, Schema]:
+    """The Years and Places pages' cards."""
+    card = obj(
+        ("value", "count", "cover_id", "cover_url"),
+        value=STR,
+        count=INT,
+        cover_id=nullable("integer"),
+        cover_url=nullable("string"),
+    )
+    level = {"enum": ["country", "region", "city"]}
+    place = text(MAX_PLACE_LENGTH)
+    return {
+        "/api/years": {
+            "get": operation(
+                "listYears",
+                "Every year with photos, newest first; `count` is what `year:<value>` finds; "
+                "the cover is the year's newest photo.",
+                "search",
+                {
+                    "200": json_content(
+                        obj(("years",), years={"type": "array", "items": card}), "The years."
+                    )
+                },
+            )
+        },
+        "/api/places": {
+            "get": operation(
+                "listPlaces",
+                "Countries; with `country`, its regions (its cities if it has none); with "
+                "`region` too, that region's cities. `count` is what `place:<value>` finds.",
+                "search",
+                {
+                    "200": json_content(
+                        obj(
+                            ("level", "country", "region", "places"),
+                            level=level,
+                            country=nullable("string"),
+                            region=nullable("string"),
+                            places={"type": "array", "items": card},
+                        ),
+                        "Most photos first.",
+                    )
+                },
+                params=(
+                    query("country", place, "A country, as a card of the first level names it."),
+                    query("region", place, "A region of `country`."),
+                ),
+                errors=(400,),
+            )
+        },
     }
