@@ -102,6 +102,7 @@ checkPage('person', () => `/people/${personId}`, visible('.faces .face'));
 checkPage('folders', '/folders', visible('ul.folders li'));
 checkPage('places', '/places', visible('.cards a'));
 checkPage('years', '/years', visible('.cards a'));
+checkPage('places-country', '/places?country=France', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));
 // States a visit alone does not reach: the open autocomplete, a query error, the 404s.

@@ -129,6 +129,7 @@ test('pinch zooms in, double tap zooms out and back in', async () => {
   assert.equal(await title().textContent(), before);
   await doubleTap({ x: 187, y: 400 });
   await page.waitForFunction(() => document.querySelector('[data-testid=media-stage]').dataset.scale === '1.000');
+  await page.waitForTimeout(100);
   await doubleTap({ x: 187, y: 400 });
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=media-stage]').dataset.scale) > 2);
   await page.keyboard.press('0');
@@ -217,6 +218,25 @@ test('Undo in the toast after a merge brings the merged person back', async () =
   const after = (await (await page.request.get('/api/people')).json()).people;
   const faces = (list) => Object.fromEntries(list.map((p) => [p.id, p.faces]));
   assert.deepEqual(faces(after), faces(before));
+});
+
+test('Undo after "Not this person" and after Hide puts the face and the person back', async () => {
+  const person = await firstPerson();
+  await page.goto(`/people/${person.id}`);
+  const faces = page.locator('.faces .face');
+  await faces.first().waitFor();
+  const before = await faces.count();
+  await faces.first().getByRole('button', { name: 'Not this person' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('.faces .face').length === n - 1, before);
+  const toast = page.getByTestId('toast').filter({ hasText: /removed from/ });
+  await toast.getByRole('button', { name: 'Undo' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('.faces .face').length === n, before);
+  assert.equal((await (await page.request.get(`/api/people/${person.id}`)).json()).faces, person.faces);
+  await page.getByRole('button', { name: 'Hide', exact: true }).click();
+  const hidden = page.getByTestId('toast').filter({ hasText: /is hidden\.$/ });
+  await hidden.getByRole('button', { name: 'Undo' }).click();
+  await page.getByRole('button', { name: 'Hide', exact: true }).waitFor();
+  assert.equal((await (await page.request.get(`/api/people/${person.id}`)).json()).hidden, false);
 });
 
 test('an unknown face is named right from its box on the photo', async () => {
