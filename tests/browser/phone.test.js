@@ -233,7 +233,7 @@ test('Undo after "Not this person" and after Hide puts the face and the person b
   await page.waitForFunction((n) => document.querySelectorAll('.faces .face').length === n, before);
   assert.equal((await (await page.request.get(`/api/people/${person.id}`)).json()).faces, person.faces);
   await page.getByRole('button', { name: 'Hide', exact: true }).click();
-  const hidden = page.getByTestId('toast').filter({ hasText: /is hidden\.$/ });
+  const hidden = page.getByTestId('toast').filter({ hasText: /is hidden\./ });
   await hidden.getByRole('button', { name: 'Undo' }).click();
   await page.getByRole('button', { name: 'Hide', exact: true }).waitFor();
   assert.equal((await (await page.request.get(`/api/people/${person.id}`)).json()).hidden, false);
