@@ -395,3 +395,17 @@ def test_ui_phone_lightbox_tabs_toasts_and_indexing_sign(
     for name in ("lightbox", "tabbar", "toast"):
         for width in (375, 1920):
             assert (ARTIFACTS / "screenshots" / f"{name}-{width}.png").stat().st_size > 0
+
+
+def test_ui_gesture_arithmetic() -> None:
+    """Swipe thresholds and zoom maths of the photo viewer, in node alone (no stack)."""
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", "gestures.test.js"],
+        cwd=BROWSER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_S,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and re.search(r"^\S+ fail 0$", output, re.MULTILINE), output
