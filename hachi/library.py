@@ -372,10 +372,9 @@ class Library:
         return overview.years(self.conn)
 
     def places(self, country: str | None = None, region: str | None = None) -> dict[str, Any]:
-        """The Places page's cards: countries, a country's regions, or a region's cities."""
-        if region is not None and country is None:
-            raise BadRequest("a region needs its country", {"field": "region"})
-        return overview.places(self.conn, country, region)
+        """The Places page's cards: countries, a country's regions, or a region's cities
+        (a region without its country names nothing, so it is not looked at)."""
+        return overview.places(self.conn, country, region if country is not None else None)
 
     def suggest(
         self, prefix: str, kind: str | None, limit: int = 10, q: str = ""

@@ -395,7 +395,7 @@ def overview_paths() -> dict[str, Schema]:
                 },
                 params=(
                     query("country", place, "A country, as a card of the first level names it."),
-                    query("region", place, "A region of `country`."),
+                    query("region", place, "A region of `country` (ignored without `country`)."),
                 ),
                 errors=(400,),
             )
