@@ -69,6 +69,7 @@ async function doubleTap(at) {
 
 async function openFirstPhoto() {
   await page.goto('/?q=sort%3Aoldest');
+  await page.locator('.grid a.tile').nth(1).waitFor();
   const names = await page.locator('.grid a.tile').evaluateAll((tiles) => tiles.map((t) => t.title));
   await page.locator('.grid a.tile').first().click();
   await title().filter({ hasText: names[0] }).waitFor();
