@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hachi.catalog import analyses, queries, suggest
+from hachi.catalog import analyses, overview, queries, suggest
 from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
@@ -377,6 +377,15 @@ class Library:
         original = self.original_path(photo_id)
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
+
+    def years(self) -> list[dict[str, Any]]:
+        """The Years page's cards (see ``catalog.overview``)."""
+        return overview.years(self.conn)
+
+    def places(self, country: str | None = None, region: str | None = None) -> dict[str, Any]:
+        """The Places page's cards: countries, a country's regions, or a region's cities
+        (a region without its country names nothing, so it is not looked at)."""
+        return overview.places(self.conn, country, region if country is not None else None)
 
     def suggest(
         self, prefix: str, kind: str | None, limit: int = 10, q: str = ""

@@ -74,9 +74,17 @@ class People:
         self.get(target)
         with self.catalog.write_lock, transaction(self.conn):
             photos = faces_db.photos_of_person(self.conn, source)
-            faces_db.merge_people(self.conn, source, target)
+            merge_id = faces_db.merge_people(self.conn, source, target)
             faces_db.refresh_people_text(self.conn, photos)
-        return self.get(target)
+        return {**self.get(target), "merge_id": merge_id}
+
+    def unmerge(self, merge_id: int) -> dict[str, Any]:
+        """Undo a merge (the Undo of the web UI's toast); see ``faces_db.unmerge_people``."""
+        with self.catalog.write_lock, transaction(self.conn):
+            source, target = faces_db.unmerge_people(self.conn, merge_id)
+            faces_db.refresh_covers(self.conn)
+            faces_db.refresh_people_text(self.conn, faces_db.photos_of_person(self.conn, source))
+        return {"restored": self.get(source), "target": self.get(target)}
 
     def faces(
         self, person_id: int | None = None, photo_id: int | None = None
@@ -121,11 +129,22 @@ class People:
         photo_id, person_id = faces_db.face_owner(self.conn, face_id)
         if person_id is None:
             raise Conflict(f"face {face_id} belongs to nobody", {"face_id": face_id})
+        locked = self.face(face_id)["assigned_by"] == faces_db.USER
         with self.catalog.write_lock, transaction(self.conn):
             faces_db.reject_face(self.conn, face_id)
             faces_db.refresh_covers(self.conn)
             faces_db.refresh_people_text(self.conn, [photo_id])
-        return {"face_id": face_id, "rejected_person_id": person_id}
+        return {"face_id": face_id, "rejected_person_id": person_id, "was_locked": locked}
+
+    def unreject_face(self, face_id: int, person_id: int, locked: bool) -> dict[str, Any]:
+        """Undo "not this person": the face goes back to ``person_id`` as it was."""
+        photo_id, _ = faces_db.face_owner(self.conn, face_id)
+        self.get(person_id)
+        with self.catalog.write_lock, transaction(self.conn):
+            faces_db.unreject_face(self.conn, face_id, person_id, locked)
+            faces_db.refresh_covers(self.conn)
+            faces_db.refresh_people_text(self.conn, [photo_id])
+        return self.get(person_id)
 
     def face_thumbnail(self, face_id: int) -> Path:
         found = faces_db.face_dicts(self.conn, self.face_backend, face_id=face_id)

@@ -418,3 +418,36 @@ def _release_when(flag: Path, gate: threading.Event) -> None:
     while not flag.exists() and not gate.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
     gate.set()
+
+
+SLOW_PHOTOS = 60  # large enough that their indexing is seen in the nav
+
+
+def test_ui_phone_lightbox_tabs_toasts_and_indexing_sign(
+    small_stack: tuple[Stack, dict[str, str]], tmp_path: Path
+) -> None:
+    """Swipes, pinch and the details sheet at 375 px; the tab bar; Undo toasts; naming a
+    face from its box; the indexing sign while a folder of large photos is indexed."""
+    stack, facts = small_stack
+    slow = tmp_path / "slow"
+    for i in range(SLOW_PHOTOS):
+        write_photo(slow / f"big_{i:03d}.jpg", Shot(size=(1600, 1200), seed=300 + i))
+    output = run_node("phone.test.js", stack, {**facts, "HACHI_SLOW_FOLDER": str(slow)})
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
+    for name in ("lightbox", "tabbar", "toast"):
+        for width in (375, 1920):
+            assert (ARTIFACTS / "screenshots" / f"{name}-{width}.png").stat().st_size > 0
+
+
+def test_ui_gesture_arithmetic() -> None:
+    """Swipe thresholds and zoom maths of the photo viewer, in node alone (no stack)."""
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", "gestures.test.js"],
+        cwd=BROWSER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT_S,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and re.search(r"^\S+ fail 0$", output, re.MULTILINE), output

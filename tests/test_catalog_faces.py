@@ -10,6 +10,7 @@ from hachi.catalog import faces as faces_db
 from hachi.catalog import folders, photos
 from hachi.catalog.db import connect, transaction
 from hachi.catalog.photos import PhotoRecord
+from hachi.errors import Conflict, NotFound
 
 
 def _photo(conn, folder_id: int, name: str) -> int:  # noqa: ANN001
@@ -122,3 +123,75 @@ def test_person_terms_prefer_a_whole_name(conn) -> None:  # noqa: ANN001
     assert faces_db.people_matching(conn, ["lovelace"]) == [lovelace]
     assert faces_db.people_matching(conn, ["hopper", str(ada)]) == sorted([grace, ada])
     assert faces_db.people_matching(conn, ["ad"]) == []
+
+
+def _state(conn) -> tuple:  # noqa: ANN001
+    """Everything a merge or a rejection touches, to compare before and after an undo."""
+    queries = (
+        "SELECT id, name, hidden, created_at, named_at FROM people ORDER BY id",
+        "SELECT id, person_id, assigned_by FROM faces ORDER BY id",
+        "SELECT face_id, person_id FROM face_rejections ORDER BY face_id, person_id",
+    )
+    return tuple([tuple(row) for row in conn.execute(sql)] for sql in queries)
+
+
+def test_unmerge_puts_everything_back(conn) -> None:  # noqa: ANN001
+    folder = folders.add_folder(conn, "/u")
+    with transaction(conn):
+        one, two = _photo(conn, folder.id, "u"), _photo(conn, folder.id, "v")
+        f1, f2 = faces_db.replace_faces(conn, one, "dlib", [_face(0.1, 0.1), _face(0.5, 0.5)], 0)
+        (f3,) = faces_db.replace_faces(conn, two, "dlib", [_face(0.2, 0.2)], 0)
+        source = faces_db.create_person(conn, "Sam")
+        target = faces_db.create_person(conn)
+        other = faces_db.create_person(conn, "Other")
+        faces_db.set_assignments(conn, {f1: source, f3: target})
+        faces_db.assign_face(conn, f2, other)
+        faces_db.assign_face(conn, f2, source)  # locked to source; "Other" rejected it
+        faces_db.reject_face(conn, f3)  # target said "not me" to f3
+        faces_db.assign_face(conn, f3, other)
+        conn.execute("INSERT INTO face_rejections VALUES (?, ?)", (f3, source))
+        before = _state(conn)
+        merge_id = faces_db.merge_people(conn, source, target)
+        after_merge = _state(conn)
+        assert after_merge != before
+        name = conn.execute("SELECT name FROM people WHERE id = ?", (target,)).fetchone()[0]
+        assert name == "Sam", "the unnamed target took the source's name"
+        assert faces_db.unmerge_people(conn, merge_id) == (source, target)
+    assert _state(conn) == before
+    with pytest.raises(NotFound):
+        faces_db.unmerge_people(conn, merge_id)  # once only
+
+
+def test_unmerge_leaves_faces_moved_since_and_finds_a_free_id(conn) -> None:  # noqa: ANN001
+    folder = folders.add_folder(conn, "/w")
+    with transaction(conn):
+        pid = _photo(conn, folder.id, "w")
+        f1, f2 = faces_db.replace_faces(conn, pid, "dlib", [_face(0.1, 0.1), _face(0.5, 0.5)], 0)
+        target = faces_db.create_person(conn, "T")
+        source = faces_db.create_person(conn, "S")
+        faces_db.set_assignments(conn, {f1: source, f2: source})
+        merge_id = faces_db.merge_people(conn, source, target)
+        faces_db.reject_face(conn, f2)  # moved away after the merge: stays where the user put it
+        newcomer = faces_db.create_person(conn, "New")  # takes the freed id
+        assert newcomer == source
+        restored, _ = faces_db.unmerge_people(conn, merge_id)
+    assert restored not in (source, target)
+    owners = dict(conn.execute("SELECT id, person_id FROM faces").fetchall())
+    assert owners == {f1: restored, f2: None}
+    names = dict(conn.execute("SELECT id, name FROM people").fetchall())
+    assert names == {target: "T", newcomer: "New", restored: "S"}
+
+
+def test_unreject_restores_the_face_and_its_lock(conn) -> None:  # noqa: ANN001
+    folder = folders.add_folder(conn, "/r")
+    with transaction(conn):
+        pid = _photo(conn, folder.id, "r")
+        (face,) = faces_db.replace_faces(conn, pid, "dlib", [_face(0.1, 0.1)], 0)
+        person = faces_db.create_person(conn)
+        faces_db.set_assignments(conn, {face: person})
+        before = _state(conn)
+        faces_db.reject_face(conn, face)
+        faces_db.unreject_face(conn, face, person, locked=False)
+        assert _state(conn) == before
+        with pytest.raises(Conflict):
+            faces_db.unreject_face(conn, face, person, locked=False)

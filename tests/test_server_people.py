@@ -82,6 +82,34 @@ def test_reject_assign_merge_hide(client: FlaskClient) -> None:
     assert a["id"] in {p["id"] for p in client.get("/api/people?all=1").get_json()["people"]}
 
 
+def test_undo_a_merge_and_a_rejection(client: FlaskClient) -> None:
+    people = _people(client)
+    a, b = people[-2], people[-1]
+    b_faces = {f["id"] for f in client.get(f"/api/people/{b['id']}/faces").get_json()["faces"]}
+    merged = client.post(f"/api/people/{b['id']}/merge", json={"into": a["id"]}, headers=H)
+    merge_id = merged.get_json()["merge_id"]
+    undone = client.post(f"/api/people/merges/{merge_id}/undo", headers=H)
+    assert undone.status_code == 200, undone.get_data(as_text=True)
+    body = undone.get_json()
+    assert body["restored"]["id"] == b["id"] and body["restored"]["faces"] == b["faces"]
+    assert body["target"]["faces"] == a["faces"]
+    back = {f["id"] for f in client.get(f"/api/people/{b['id']}/faces").get_json()["faces"]}
+    assert back == b_faces
+    again = client.post(f"/api/people/merges/{merge_id}/undo", headers=H)
+    assert again.status_code == 404
+    face = min(b_faces)
+    rejected = client.post(f"/api/faces/{face}/reject", headers=H).get_json()
+    assert client.get(f"/api/people/{b['id']}").get_json()["faces"] == b["faces"] - 1
+    restored = client.post(
+        f"/api/faces/{face}/unreject",
+        json={"person_id": b["id"], "was_locked": rejected["was_locked"]},
+        headers=H,
+    )
+    assert restored.status_code == 200 and restored.get_json()["faces"] == b["faces"]
+    twice = client.post(f"/api/faces/{face}/unreject", json={"person_id": b["id"]}, headers=H)
+    assert twice.status_code == 409
+
+
 @pytest.mark.parametrize(
     ("method", "url", "body", "status"),
     [
@@ -99,14 +127,17 @@ def test_reject_assign_merge_hide(client: FlaskClient) -> None:
         ("post", "/api/faces/1/assign", {"person_id": True}, 400),
         ("post", "/api/faces/1/assign", {"person_id": 1, "name": "\x01"}, 400),
         ("post", "/api/faces/1/assign", {}, 400),
+        ("post", "/api/faces/1/unreject", {}, 400),
+        ("post", "/api/faces/1/unreject", {"person_id": "{p}", "was_locked": "no"}, 400),
+        ("post", "/api/people/merges/0/undo", {}, 400),
+        ("post", "/api/people/merges/99999/undo", {}, 404),
     ],
 )
 def test_bad_people_payloads(
     client: FlaskClient, method: str, url: str, body: Any, status: int
 ) -> None:
     pid = _people(client)[0]["id"]
-    if body.get("into") == "{p}":
-        body = {"into": pid}
+    body = {k: pid if v == "{p}" else v for k, v in body.items()}
     response = getattr(client, method)(url.format(p=pid), json=body, headers=H)
     assert response.status_code == status, response.get_data(as_text=True)
     assert set(response.get_json()["error"]) == {"code", "message", "detail"}

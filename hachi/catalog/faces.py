@@ -167,10 +167,51 @@ def hide_person(conn: sqlite3.Connection, person_id: int, hidden: bool) -> None:
     conn.execute("UPDATE people SET hidden = ? WHERE id = ?", (int(hidden), person_id))
 
 
-def merge_people(conn: sqlite3.Connection, source: int, target: int) -> None:
-    """All of ``source`` becomes ``target``; the target keeps its name, else takes source's."""
+PERSON_COLUMNS = ("name", "hidden", "cover_face_id", "created_at", "named_at")
+
+
+def merge_people(conn: sqlite3.Connection, source: int, target: int) -> int:
+    """All of ``source`` becomes ``target``; the target keeps its name, else takes source's.
+
+    What changed is written to ``people_merges`` first; returns that record's id, which
+    ``unmerge_people`` takes to put the source person back as it was.
+    """
     if source == target:
         raise Conflict("cannot merge a person into itself", {"person_id": source})
+    person = conn.execute(
+        f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?", (source,)
+    ).fetchone()
+    target_name = conn.execute("SELECT name FROM people WHERE id = ?", (target,)).fetchone()
+    if person is None or target_name is None:
+        raise NotFound(f"no person with id {source if person is None else target}")
+    record = {
+        "person": dict(zip(PERSON_COLUMNS, person, strict=True)),
+        "target_name": target_name[0],
+        "faces": [
+            [r[0], r[1]]
+            for r in conn.execute(
+                "SELECT id, assigned_by FROM faces WHERE person_id = ?", (source,)
+            )
+        ],
+        "rejections": [
+            r[0]
+            for r in conn.execute(
+                "SELECT face_id FROM face_rejections WHERE person_id = ? AND face_id NOT IN "
+                "(SELECT face_id FROM face_rejections WHERE person_id = ?)",
+                (source, target),
+            )
+        ],
+        "own_rejections": [
+            r[0]
+            for r in conn.execute(
+                "SELECT face_id FROM face_rejections WHERE person_id = ?", (source,)
+            )
+        ],
+    }
+    cur = conn.execute(
+        "INSERT INTO people_merges (source_id, target_id, merged_at, record) VALUES (?, ?, ?, ?)",
+        (source, target, utc_now(), json.dumps(record)),
+    )
     conn.execute(
         "UPDATE people SET name = COALESCE(name, (SELECT name FROM people WHERE id = ?)) "
         "WHERE id = ?",
@@ -186,6 +227,69 @@ def merge_people(conn: sqlite3.Connection, source: int, target: int) -> None:
         (target, source),
     )
     conn.execute("DELETE FROM people WHERE id = ?", (source,))
+    return int(cur.lastrowid or 0)
+
+
+def unmerge_people(conn: sqlite3.Connection, merge_id: int) -> tuple[int, int]:
+    """Undo a merge: the source person comes back (same id when still free) with the faces
+    it brought that are still with the target, locked as they were, and its rejections;
+    the target's name is restored if the merge gave it one. Returns (source, target)."""
+    row = conn.execute(
+        "SELECT source_id, target_id, record FROM people_merges WHERE id = ?", (merge_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no merge with id {merge_id} (it was undone, or the person is gone)")
+    wanted, target, record = int(row[0]), int(row[1]), json.loads(row[2])
+    person = record["person"]
+    taken = conn.execute("SELECT 1 FROM people WHERE id = ?", (wanted,)).fetchone()
+    cur = conn.execute(
+        "INSERT INTO people (id, name, hidden, cover_face_id, created_at, named_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            None if taken else wanted,
+            person["name"],
+            person["hidden"],
+            person["cover_face_id"],
+            person["created_at"],
+            person["named_at"],
+        ),
+    )
+    source = int(cur.lastrowid or 0)
+    conn.executemany(
+        "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ? AND person_id = ?",
+        [(source, locked, face_id, target) for face_id, locked in record["faces"]],
+    )
+    conn.executemany(
+        "DELETE FROM face_rejections WHERE face_id = ? AND person_id = ?",
+        [(face_id, target) for face_id in record["rejections"]],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO face_rejections (face_id, person_id) "
+        "SELECT id, ? FROM faces WHERE id = ?",
+        [(source, face_id) for face_id in record["own_rejections"]],
+    )
+    if record["target_name"] is None:
+        conn.execute(
+            "UPDATE people SET name = NULL WHERE id = ? AND name IS ?", (target, person["name"])
+        )
+    conn.execute("DELETE FROM people_merges WHERE id = ?", (merge_id,))
+    return source, target
+
+
+def unreject_face(conn: sqlite3.Connection, face_id: int, person_id: int, locked: bool) -> None:
+    """Undo "not this person": the rejection goes and the face, if still nobody's, returns."""
+    removed = conn.execute(
+        "DELETE FROM face_rejections WHERE face_id = ? AND person_id = ?", (face_id, person_id)
+    ).rowcount
+    if not removed:
+        raise Conflict(
+            f"face {face_id} was not rejected from person {person_id}",
+            {"face_id": face_id, "person_id": person_id},
+        )
+    conn.execute(
+        "UPDATE faces SET person_id = ?, assigned_by = ? WHERE id = ? AND person_id IS NULL",
+        (person_id, USER if locked else AUTO, face_id),
+    )
 
 
 def face_owner(conn: sqlite3.Connection, face_id: int) -> tuple[int, int | None]:

@@ -237,7 +237,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN phase_started_at REAL;
     """,
-    # near: and within: look photos up by position in an R*Tree (a point is a box of no
+    # 8: near: and within: look photos up by position in an R*Tree (a point is a box of no
     # size). Triggers keep it in step with every write to photos, in the same transaction,
     # so no writer can forget it and a kill cannot leave it behind; existing photos fill it.
     """
@@ -262,6 +262,17 @@ MIGRATIONS: tuple[str, ...] = (
     BEGIN
         DELETE FROM photos_geo WHERE id = OLD.id;
     END;
+    """,
+    # 9: what a merge of two people changed, so it can be undone (the source person's row,
+    # the faces it brought and how they were locked, the rejections it copied).
+    """
+    CREATE TABLE people_merges (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL,
+        target_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        merged_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
     """,
 )
 

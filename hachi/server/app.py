@@ -16,6 +16,7 @@ from hachi.server.routes import auth as routes_auth
 from hachi.server.routes import folders as routes_folders
 from hachi.server.routes import jobs as routes_jobs
 from hachi.server.routes import models as routes_models
+from hachi.server.routes import overview as routes_overview
 from hachi.server.routes import people as routes_people
 from hachi.server.routes import photos as routes_photos
 from hachi.server.routes import search as routes_search
@@ -37,6 +38,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_jobs,
         routes_models,
         routes_search,
+        routes_overview,
         routes_photos,
         routes_people,
     ):

@@ -102,6 +102,7 @@ checkPage('person', () => `/people/${personId}`, visible('.faces .face'));
 checkPage('folders', '/folders', visible('ul.folders li'));
 checkPage('places', '/places', visible('.cards a'));
 checkPage('years', '/years', visible('.cards a'));
+checkPage('places-country', '/places?country=France', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
 checkPage('map', '/map', visible('[data-testid=map][data-ready=true] .cluster'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));

@@ -24,10 +24,18 @@ after(async () => {
 });
 
 test('each place on the Places page finds as many photos as it says', async () => {
-  await page.goto('/places');
-  await page.locator('.cards a').first().waitFor();
-  const cards = await page.locator('.cards a').evaluateAll((links) =>
-    links.map((a) => ({ href: a.getAttribute('href'), text: a.querySelector('.muted').textContent })));
+  // Every level: the countries, and each country's regions or cities.
+  const cards = [];
+  const levels = ['/places'];
+  while (levels.length) {
+    await page.goto(levels.shift());
+    await page.locator('.cards li').first().waitFor();
+    cards.push(...await page.locator('.cards li').evaluateAll((items) => items.map((li) => ({
+      href: li.querySelector('a.search').getAttribute('href'),
+      text: li.querySelector('.count').textContent,
+    }))));
+    levels.push(...await page.locator('.cards a.drill').evaluateAll((links) => links.map((a) => a.getAttribute('href'))));
+  }
   assert.ok(cards.some((c) => c.href.includes('Tokyo')), JSON.stringify(cards));
   for (const card of cards) {
     await page.goto(card.href);

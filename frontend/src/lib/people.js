@@ -18,6 +18,18 @@ export function mergePerson(id, into) {
   return api(`/api/people/${id}/merge`, { method: 'POST', body: { into } });
 }
 
+export function undoMerge(mergeId) {
+  return api(`/api/people/merges/${mergeId}/undo`, { method: 'POST' });
+}
+
+// `rejected` is what rejectFace answered.
+export function unrejectFace(rejected) {
+  return api(`/api/faces/${rejected.face_id}/unreject`, {
+    method: 'POST',
+    body: { person_id: rejected.rejected_person_id, was_locked: rejected.was_locked },
+  });
+}
+
 export async function personFaces(id) {
   return (await api(`/api/people/${id}/faces`)).faces;
 }

@@ -30,6 +30,7 @@ from hachi.server.openapi.people import (
     MORE,
     browse_paths,
     face_links,
+    overview_paths,
     people_paths,
     search_image_paths,
 )
@@ -456,6 +457,7 @@ def paths() -> dict[str, Schema]:
         photo_paths,
         search_image_paths,
         people_paths,
+        overview_paths,
         browse_paths,
         model_paths,
     )

@@ -21,6 +21,7 @@ from hachi.server.openapi.parts import (
     text,
 )
 from hachi.server.routes.folders import MAX_PATH_LENGTH
+from hachi.server.routes.overview import MAX_PLACE_LENGTH
 from hachi.server.routes.search import (
     DEFAULT_SEARCH_LIMIT,
     MAX_CURSOR_LENGTH,
@@ -51,6 +52,11 @@ FACE: Schema = obj(
     assigned_by=STR,
     thumbnail_url=STR,
 )
+MERGED: Schema = {
+    **PERSON,
+    "required": [*PERSON["required"], "merge_id"],
+    "properties": {**PERSON["properties"], "merge_id": INT},
+}
 CURSOR = query("cursor", text(MAX_CURSOR_LENGTH), "`next_cursor` of the previous page.")
 # A name as library_people checks it: at most MAX_NAME characters, none of them a control.
 NAME = {"type": "string", "maxLength": MAX_NAME, "pattern": "^[^\\u0000-\\u001f]*$"}
@@ -195,12 +201,33 @@ def people_paths() -> dict[str, Schema]:
         "/api/people/{person_id}/merge": {
             "post": operation(
                 "mergePerson",
-                "Merge this person into `into`; decisions are kept.",
+                "Merge this person into `into`; decisions are kept. `merge_id` undoes it.",
                 "people",
-                {"200": person},
+                {
+                    "200": linked(
+                        json_content(MERGED, "The person merged into."),
+                        UndoMerge=link("undoMerge", merge_id="$response.body#/merge_id"),
+                    )
+                },
                 params=(person_id,),
                 body=obj(("into",), into=ID),
                 errors=(400, 404, 409),
+            )
+        },
+        "/api/people/merges/{merge_id}/undo": {
+            "post": operation(
+                "undoMerge",
+                "Undo a merge: the merged person comes back with the faces and decisions it "
+                "brought (once; a later merge of the target forgets it).",
+                "people",
+                {
+                    "200": json_content(
+                        obj(("restored", "target"), restored=PERSON, target=PERSON),
+                        "The person restored, and the one it had been merged into.",
+                    )
+                },
+                params=(path_id("merge_id"),),
+                errors=(400, 404),
             )
         },
         "/api/people/{person_id}/faces": {
@@ -255,12 +282,38 @@ def people_paths() -> dict[str, Schema]:
                 "Not this person: never put back there automatically.",
                 "people",
                 {
-                    "200": json_content(
-                        obj(("face_id", "rejected_person_id"), face_id=INT, rejected_person_id=INT),
-                        "Done.",
+                    "200": linked(
+                        json_content(
+                            obj(
+                                ("face_id", "rejected_person_id", "was_locked"),
+                                face_id=INT,
+                                rejected_person_id=INT,
+                                was_locked=BOOL,
+                            ),
+                            "Done; `was_locked` tells `unrejectFace` how to put it back.",
+                        ),
+                        UnrejectFace=link(
+                            "unrejectFace",
+                            {
+                                "person_id": "$response.body#/rejected_person_id",
+                                "was_locked": "$response.body#/was_locked",
+                            },
+                            face_id="$response.body#/face_id",
+                        ),
                     )
                 },
                 params=(face_id,),
+                errors=(400, 404, 409),
+            )
+        },
+        "/api/faces/{face_id}/unreject": {
+            "post": operation(
+                "unrejectFace",
+                'Undo "not this person": the face goes back to the person, locked as it was.',
+                "people",
+                {"200": person},
+                params=(face_id,),
+                body=obj(("person_id",), person_id=ID, was_locked=BOOL),
                 errors=(400, 404, 409),
             )
         },
@@ -294,4 +347,57 @@ def browse_paths() -> dict[str, Schema]:
                 errors=(400, 403, 404),
             )
         }
+    }
+
+
+def overview_paths() -> dict[str, Schema]:
+    """The Years and Places pages' cards."""
+    card = obj(
+        ("value", "count", "cover_id", "cover_url"),
+        value=STR,
+        count=INT,
+        cover_id=nullable("integer"),
+        cover_url=nullable("string"),
+    )
+    level = {"enum": ["country", "region", "city"]}
+    place = text(MAX_PLACE_LENGTH)
+    return {
+        "/api/years": {
+            "get": operation(
+                "listYears",
+                "Every year with photos, newest first; `count` is what `year:<value>` finds; "
+                "the cover is the year's newest photo.",
+                "search",
+                {
+                    "200": json_content(
+                        obj(("years",), years={"type": "array", "items": card}), "The years."
+                    )
+                },
+            )
+        },
+        "/api/places": {
+            "get": operation(
+                "listPlaces",
+                "Countries; with `country`, its regions (its cities if it has none); with "
+                "`region` too, that region's cities. `count` is what `place:<value>` finds.",
+                "search",
+                {
+                    "200": json_content(
+                        obj(
+                            ("level", "country", "region", "places"),
+                            level=level,
+                            country=nullable("string"),
+                            region=nullable("string"),
+                            places={"type": "array", "items": card},
+                        ),
+                        "Most photos first.",
+                    )
+                },
+                params=(
+                    query("country", place, "A country, as a card of the first level names it."),
+                    query("region", place, "A region of `country` (ignored without `country`)."),
+                ),
+                errors=(400,),
+            )
+        },
     }

@@ -73,6 +73,11 @@ def merge_person(person_id: str) -> ResponseReturnValue:
     return jsonify(library().people.merge(pid, into))
 
 
+@bp.post("/people/merges/<merge_id>/undo")
+def undo_merge(merge_id: str) -> ResponseReturnValue:
+    return jsonify(library().people.unmerge(parse_id(merge_id, "merge")))
+
+
 @bp.get("/people/<person_id>/faces")
 def person_faces(person_id: str) -> ResponseReturnValue:
     pid = parse_id(person_id, "person")
@@ -106,3 +111,16 @@ def assign_face(face_id: str) -> ResponseReturnValue:
 @bp.post("/faces/<face_id>/reject")
 def reject_face(face_id: str) -> ResponseReturnValue:
     return jsonify(library().people.reject_face(parse_id(face_id, "face")))
+
+
+@bp.post("/faces/<face_id>/unreject")
+def unreject_face(face_id: str) -> ResponseReturnValue:
+    fid = parse_id(face_id, "face")
+    library().people.face(fid)
+    body = json_object()
+    person = _body_id(body, "person_id", required=True)
+    assert person is not None
+    locked = body.get("was_locked", False)
+    if not isinstance(locked, bool):
+        raise BadRequest("field 'was_locked' must be true or false", {"field": "was_locked"})
+    return jsonify(library().people.unreject_face(fid, person, locked))
