@@ -63,11 +63,12 @@ def rank_semantic(
     if filter_after or len(ids) >= OVERLAP_MIN_PHOTOS:
         with ThreadPoolExecutor(1, thread_name_prefix="hachi-sql") as pool:
             sql_job = pool.submit(sql_side)
-            clip = semantic.scores(snap, vector)
+            clip, best_rows, starts = semantic.moment_scores(snap, vector)
             lexical, must_keep, matching = sql_job.result()
     else:
         lexical, must_keep, matching = sql_side()
-        clip = semantic.scores(snap, vector)
+        clip, best_rows, starts = semantic.moment_scores(snap, vector)
+    rows = best_rows if mask is None else best_rows[mask]
     if mask is not None:
         clip = clip[mask]
     threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
@@ -87,6 +88,7 @@ def rank_semantic(
         "cutoff": ranked.cutoff,
         "hidden": hidden,
         "more": more,
+        "moments": {pid: starts[pid] for pid in order_ids if pid in starts},
     }
     return order_ids, scores, extra
 

@@ -1,0 +1,67 @@
+"""Videos: what their container says (``probe``) and the moments search embeds (``moments``).
+
+``read_video`` is the one door the indexer uses: it opens the file with PyAV, refuses what
+cannot be indexed with a reason a person can read, and samples the moments within a
+wall-clock budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from hachi.errors import UnreadableFile
+from hachi.media.video.moments import Moment, Sampled, sample_moments
+from hachi.media.video.probe import VideoInfo, describe_container
+
+__all__ = ["Moment", "SampledVideo", "VideoInfo", "probe_video", "read_video"]
+
+
+@dataclass(frozen=True)
+class SampledVideo:
+    info: VideoInfo  # width and height as displayed (turned upright)
+    sampled: Sampled
+
+    @property
+    def poster(self) -> Moment:
+        return self.sampled.moments[self.sampled.poster]
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """The container facts alone (no frame decoded)."""
+    with _open(path) as container:
+        return describe_container(container, path.suffix.lower())
+
+
+def read_video(path: Path, min_side: int, budget_s: float) -> SampledVideo:
+    """Facts and moments of one video; raises UnreadableFile with the reason it is refused."""
+    with _open(path) as container:
+        info = describe_container(container, path.suffix.lower())
+        try:
+            sampled = sample_moments(container, info.duration_s, min_side, budget_s)
+        except (av.error.FFmpegError, MemoryError) as exc:
+            raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
+    if sampled.rotation % 180 == 90:
+        info = dataclasses.replace(
+            info, width=info.height, height=info.width, rotation=sampled.rotation
+        )
+    return SampledVideo(info, sampled)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if os.path.getsize(path) == 0:
+        raise UnreadableFile("zero-byte file")
+    try:
+        return av.open(str(path), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError as exc:
+        raise UnreadableFile(f"not a readable video container: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's short description, without the path it repeats."""
+    message = getattr(exc, "strerror", None) or type(exc).__name__
+    return str(message).rstrip(".").lower()
