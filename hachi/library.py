@@ -334,6 +334,11 @@ class Library:
             return []
         return analyses.moments_of(self.conn, self.semantic.model, photo_id)
 
+    def video_mime(self, photo_id: int) -> str | None:
+        """The container type of a video (None for a photo); NotFound for no such id."""
+        row = self._row(photo_id)
+        return str(row["mime"]) if row["kind"] == "video" else None
+
     def original_path(self, photo_id: int) -> Path:
         """The original's real file, to be opened instead of the stored path.
 

@@ -42,6 +42,7 @@ def write_video(
     codec: str = "libx264",
     metadata: dict[str, str] | None = None,
     options: dict[str, str] | None = None,
+    pix_fmt: str = "yuv420p",
 ) -> Path:
     """Each (picture, seconds) shot held still for its length; returns ``path``."""
     width, height = shots[0][0].size
@@ -50,7 +51,7 @@ def write_video(
             container.metadata[key] = value
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         for picture, seconds in shots:
             frame = av.VideoFrame.from_image(picture.convert("RGB"))
             for _ in range(round(seconds * fps)):

@@ -16,7 +16,7 @@ import av
 
 from hachi.errors import UnreadableFile
 from hachi.media.video.moments import Moment, Sampled, sample_moments
-from hachi.media.video.probe import VideoInfo, describe_container
+from hachi.media.video.probe import VideoInfo, describe_container, iso_claimed_length
 
 __all__ = ["Moment", "SampledVideo", "VideoInfo", "probe_video", "read_video"]
 
@@ -53,11 +53,17 @@ def read_video(path: Path, min_side: int, budget_s: float) -> SampledVideo:
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    if os.path.getsize(path) == 0:
+    size = os.path.getsize(path)
+    if size == 0:
         raise UnreadableFile("zero-byte file")
     try:
         return av.open(str(path), mode="r", metadata_errors="replace")
     except av.error.FFmpegError as exc:
+        claimed = iso_claimed_length(path)
+        if claimed > size:
+            raise UnreadableFile(
+                f"truncated video: the file ends at {size} bytes, its boxes claim {claimed}"
+            ) from None
         raise UnreadableFile(f"not a readable video container: {_reason(exc)}") from None
 
 

@@ -14,12 +14,15 @@ no zone.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from hachi.errors import UnreadableFile
+from hachi.media.formats import VIDEO_MIME_BY_EXTENSION
 
 MAX_VIDEO_PIXELS = 40_000_000
 """Above 8K UHD (33 MP): a frame this big is a hostile or broken file, not a camera's."""
@@ -29,14 +32,9 @@ MIME_BY_FORMAT: dict[str, str] = {
     "avi": "video/x-msvideo",
     "mpegts": "video/mp2t",
 }
-MIME_BY_EXTENSION_HINT: dict[str, str] = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/x-m4v",
-    ".mov": "video/quicktime",
-    ".3gp": "video/3gpp",
-    ".webm": "video/webm",
-    ".mkv": "video/x-matroska",
-}
+"""Container (FFmpeg's demuxer name) -> type, where the container alone decides it."""
+ISO_MEDIA_MIMES = frozenset({"video/mp4", "video/x-m4v", "video/quicktime", "video/3gpp"})
+"""QuickTime and its ISO relatives share one demuxer: the extension tells them apart."""
 
 _ISO6709 = re.compile(r"([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
 _ZONED = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)$")
@@ -104,23 +102,26 @@ def describe_container(container: Any, suffix: str) -> VideoInfo:
 
 
 def _video_stream(container: Any) -> Any:
-    streams = [s for s in container.streams.video if s.codec_context is not None]
-    if not streams:
+    """The first video track FFmpeg can decode (an attached cover picture is no video)."""
+    tracks = list(container.streams.video)
+    if not tracks:
         kinds = sorted({s.type for s in container.streams})
         found = ", ".join(kinds) if kinds else "nothing"
         raise UnreadableFile(f"no video track in the file (it holds {found})")
-    video = streams[0]
-    if video.codec_context.codec is None or not video.codec_context.name:
-        raise UnreadableFile("the video codec is not one Hachi can decode")
-    return video
+    for track in tracks:
+        codec = track.codec_context
+        if codec is not None and codec.codec is not None and codec.name:
+            return track
+    raise UnreadableFile("the video track uses a codec Hachi cannot decode")
 
 
 def _mime(format_name: str, suffix: str) -> str:
+    named = VIDEO_MIME_BY_EXTENSION.get(suffix, "")
+    if format_name == "matroska,webm" and named == "video/webm":
+        return named
     if format_name in MIME_BY_FORMAT:
-        if format_name == "matroska,webm" and suffix == ".webm":
-            return "video/webm"
         return MIME_BY_FORMAT[format_name]
-    return MIME_BY_EXTENSION_HINT.get(suffix, "video/mp4")
+    return named if named in ISO_MEDIA_MIMES else "video/mp4"
 
 
 def _duration(container: Any, video: Any) -> float | None:
@@ -201,3 +202,35 @@ def _location(tags: dict[str, str]) -> tuple[float | None, float | None, float |
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
         return None, None, None
     return lat, lon, float(match[3]) if match[3] else None
+
+
+MAX_TOP_BOXES = 1024
+
+
+def iso_claimed_length(path: Path) -> int:
+    """How long a QuickTime/MP4 file says it is: the end of its last top-level box, read
+    from the box headers alone (0 for other containers). A file cut short claims more
+    than it holds, which names a truncated download whatever FFmpeg's words for it."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if head[4:8] != b"ftyp":
+            return 0
+        position = claimed = 0
+        for _ in range(MAX_TOP_BOXES):
+            handle.seek(position)
+            header = handle.read(16)
+            if len(header) < 8:
+                break
+            length, width = struct.unpack(">I", header[:4])[0], 8
+            if length == 1 and len(header) == 16:
+                length, width = struct.unpack(">Q", header[8:16])[0], 16
+            elif length == 0:
+                length = size - position
+            if length < width:
+                break
+            claimed = position + length
+            position = claimed
+            if position >= size:
+                break
+    return claimed
