@@ -199,3 +199,20 @@ def test_corrupt_frames_alone_yield_no_moment(tmp_path: Path, two_shots: Path) -
         assert exc.message.startswith(("no video frame", "the video cannot be decoded"))
     else:  # FFmpeg concealed the damage: what it made of it must still be a sampled video
         assert video.sampled.moments
+
+
+def test_a_change_of_subject_on_the_same_background_is_a_new_shot(tmp_path: Path) -> None:
+    """A whole-frame average would hide it: a quarter of the frame changes, the rest not."""
+    from PIL import ImageDraw
+
+    def scene(colour: tuple[int, int, int], left: int) -> Image.Image:
+        picture = Image.new("RGB", (320, 180), (120, 130, 125))
+        ImageDraw.Draw(picture).ellipse((left, 40, left + 90, 130), fill=colour)
+        return picture
+
+    path = write_video(
+        tmp_path / "subject.mp4",
+        [(scene((220, 30, 30), 30), 2.5), (scene((30, 60, 220), 200), 2.5)],
+    )
+    starts = [m.at_s for m in read_video(path, 64, 30).sampled.moments]
+    assert any(abs(t - 2.5) <= 0.3 for t in starts), starts

@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from hachi.catalog import analyses
 from hachi.config import Settings
+from hachi.errors import BadRequest
 from hachi.indexer.compaction import compact
 from hachi.library import Library
 from hachi.ml.store import install_model
@@ -292,3 +293,19 @@ def test_photo_page_links_the_video(indexed: Indexed, client: FlaskClient) -> No
     assert page["kind"] == "video" and page["moments"][0] == 0.0
     photo = client.get(f"/api/photos/{indexed.ids['photo.jpg']}").get_json()
     assert "video_url" not in photo
+
+
+def test_duration_filter(indexed: Indexed) -> None:
+    videos = {"shots.mp4", "garden.mov"}
+    assert {h["name"] for h in hits(indexed, "duration:>5s")} == videos
+    assert {h["name"] for h in hits(indexed, "duration:<1m")} == videos
+    assert {h["name"] for h in hits(indexed, "duration:<5s")} == set()
+    assert {h["name"] for h in hits(indexed, "duration:>=0.1min duration:<=7")} == videos
+    assert {h["name"] for h in hits(indexed, "-duration:>5s")} == set()  # photos have no length
+    assert {h["name"] for h in hits(indexed, "-duration:<5s")} == videos
+
+
+@pytest.mark.parametrize("value", ["30s", ">", ">x", ">5y", "=5s"])
+def test_duration_filter_refuses_what_is_not_a_comparison(indexed: Indexed, value: str) -> None:
+    with pytest.raises(BadRequest):
+        indexed.library.search(f"duration:{value}")

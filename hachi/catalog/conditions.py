@@ -40,6 +40,7 @@ class Match(StrEnum):
     PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
     PERSON_ONLY = "person_only"  # groups: all of them there, and no other named person
     FACES = "faces"  # (count, or_more) pairs
+    DURATION = "duration"  # (comparison, seconds) pairs: videos by length
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,15 @@ def _faces(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
 
 
+_COMPARISONS = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _duration(values: tuple[Any, ...], backend: str) -> Clause:
+    """Videos whose length compares so; photos (no length) match neither way round."""
+    tests = [f"p.duration_s {_COMPARISONS[op]} ?" for op, _ in values]
+    return f"({' OR '.join(tests)})", [seconds for _, seconds in values], None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -197,6 +207,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.PERSON_ALL: _person_all,
     Match.PERSON_ONLY: _person_only,
     Match.FACES: _faces,
+    Match.DURATION: _duration,
 }
 
 

@@ -25,6 +25,7 @@ from hachi.catalog.conditions import Condition, Match
 from hachi.media.formats import MIMES_BY_TYPE
 from hachi.search.query_values import (
     DateRange,
+    DurationBound,
     FacesCount,
     FilterToken,
     Logic,
@@ -32,6 +33,7 @@ from hachi.search.query_values import (
     Value,
     parse_after,
     parse_before,
+    parse_duration,
     parse_faces,
     parse_orientation,
     parse_photo_id,
@@ -58,6 +60,7 @@ class FilterKey(StrEnum):
     TEXT = "text"
     SIMILAR = "similar"
     FACES = "faces"
+    DURATION = "duration"
 
 
 @dataclass
@@ -86,6 +89,10 @@ def _counts(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
 
 def _mimes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     return tuple(sorted({m for v in values for m in MIMES_BY_TYPE[str(v)]}))
+
+
+def _durations(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    return tuple((v.op, v.seconds) for v in values if isinstance(v, DurationBound))
 
 
 def _countries(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
@@ -151,6 +158,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.TEXT, Match.TEXT),
         FilterSpec(FilterKey.SIMILAR, None, parse=parse_photo_id, negatable=False),
         FilterSpec(FilterKey.FACES, Match.FACES, parse=parse_faces, resolve=_counts),
+        FilterSpec(FilterKey.DURATION, Match.DURATION, parse=parse_duration, resolve=_durations),
     )
 }  # fmt: skip
 

@@ -3,7 +3,8 @@
 People remember a moment, not a file, so one frame per video is not enough; every frame
 is far too many. The decoder runs through the file once (FFmpeg's own threads, frames
 converted to pictures only when looked at), and every ``PROBE_S`` a 16x9 grey signature
-of the frame is compared with that of the last moment kept:
+of the frame is compared with that of the last moment kept (the share of its cells that
+changed):
 
 - a new moment starts at a scene change, but never within ``MIN_SPACING_S`` of the last;
 - a moment is taken anyway once ``max_spacing`` has passed (``MAX_SPACING_S``, widened
@@ -37,8 +38,12 @@ MAX_MOMENTS = 120
 """At most this many moments per video: bounds memory on the reader threads and the index
 size of long videos (whose spacing widens instead)."""
 KEYFRAMES_ONLY_AFTER_S = 600.0
-SCENE_CHANGE = 18.0
-"""Mean absolute difference (0-255) of the 16x9 grey signatures that counts as a new shot."""
+CELL_CHANGE = 24.0
+"""A signature cell (a 1/144 of the frame, grey 0-255) differing by more than this changed."""
+SCENE_SHARE = 0.1
+"""A new shot: at least this share of cells changed since the last moment. A subject that
+moves or changes within a still background is found (a whole-frame mean would average it
+away); a small moving thing (a passer-by, a ball) is not."""
 BLACK_LUMA = 24.0
 """A frame whose signature stays below this everywhere is black (a fade-in): no poster."""
 MAX_FRAMES = 500_000  # about 4.6 hours at 30 fps: more is not a camera's video
@@ -91,7 +96,7 @@ class _Picker:
         signature = _signature(frame)
         if self.moments:
             since = at_s - self.moments[-1].at_s
-            changed = float(np.abs(signature - self.signatures[-1]).mean()) > SCENE_CHANGE
+            changed = _changed_share(signature, self.signatures[-1]) >= SCENE_SHARE
             if since < MIN_SPACING_S or (not changed and since < self.sampling.max_spacing_s):
                 return
         self.moments.append(Moment(round(at_s, 3), _picture(frame, self.min_side, self.rotation)))
@@ -160,6 +165,10 @@ def _time_of(frame: Any, count: int, stream: Any) -> float:
 def _signature(frame: Any) -> NDArray[np.float32]:
     small = frame.reformat(width=SIGNATURE_SIZE[0], height=SIGNATURE_SIZE[1], format="gray")
     return np.asarray(small.to_ndarray(), dtype=np.float32)
+
+
+def _changed_share(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    return float(np.mean(np.abs(a - b) > CELL_CHANGE))
 
 
 def _rotation(frame: Any) -> int:
