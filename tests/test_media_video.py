@@ -216,3 +216,14 @@ def test_a_change_of_subject_on_the_same_background_is_a_new_shot(tmp_path: Path
     )
     starts = [m.at_s for m in read_video(path, 64, 30).sampled.moments]
     assert any(abs(t - 2.5) <= 0.3 for t in starts), starts
+
+
+def test_with_dense_keyframes_a_cut_is_placed_no_later_than_it_happens(tmp_path: Path) -> None:
+    """Keyframes every 0.9 s (no keyframe at the cut): only keyframes are decoded, and the
+    moment starts at the keyframe before the one that shows the new shot."""
+    path = shapes_video(
+        tmp_path / "phone.mp4", [("red", "circle", 3.0), ("blue", "square", 3.0)], gop=9
+    )
+    starts = [m.at_s for m in read_video(path, 64, 30).sampled.moments]
+    assert all(round(t * 10) % 9 == 0 for t in starts), starts  # keyframe times only
+    assert any(2.0 <= t <= 3.0 for t in starts), starts

@@ -43,6 +43,7 @@ def write_video(
     metadata: dict[str, str] | None = None,
     options: dict[str, str] | None = None,
     pix_fmt: str = "yuv420p",
+    gop: int | None = None,
 ) -> Path:
     """Each (picture, seconds) shot held still for its length; returns ``path``."""
     width, height = shots[0][0].size
@@ -52,6 +53,9 @@ def write_video(
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = pix_fmt
+        if gop is not None:  # a keyframe every `gop` frames, as phones write them
+            stream.codec_context.gop_size = gop
+            stream.codec_context.options = {"sc_threshold": "0"}
         for picture, seconds in shots:
             frame = av.VideoFrame.from_image(picture.convert("RGB"))
             for _ in range(round(seconds * fps)):

@@ -11,7 +11,9 @@ changed):
   for long videos so no video yields over ``MAX_MOMENTS``), so no shot of that length
   is missed and a static scene still gets a moment now and then;
 - videos over ``KEYFRAMES_ONLY_AFTER_S`` are decoded keyframes only (a 2-hour static
-  recording is not decoded frame by frame).
+  recording is not decoded frame by frame), and so is any video once its keyframes prove
+  to come at least every ``DENSE_KEYFRAMES_S`` (phones', cameras'): the frames between
+  them are not even handed to the decoder.
 
 Decoding is bounded: a wall-clock budget checked between packets, a frame count and a
 count of undecodable packets, so a hostile file costs at most that and then a reason.
@@ -38,6 +40,10 @@ MAX_MOMENTS = 120
 """At most this many moments per video: bounds memory on the reader threads and the index
 size of long videos (whose spacing widens instead)."""
 KEYFRAMES_ONLY_AFTER_S = 600.0
+DENSE_KEYFRAMES_S = 2.0
+"""Keyframes at most this far apart (seen ``DENSE_KEYFRAMES_SEEN`` times in a row) are
+sampled alone: at least two fall in any 4-second shot."""
+DENSE_KEYFRAMES_SEEN = 3
 CELL_CHANGE = 24.0
 """A signature cell (a 1/144 of the frame, grey 0-255) differing by more than this changed."""
 SCENE_SHARE = 0.1
@@ -88,18 +94,25 @@ class _Picker:
         self.moments: list[Moment] = []
         self.signatures: list[NDArray[np.float32]] = []
         self.next_probe = -1.0
+        self.last_probe = 0.0
 
     def offer(self, frame: Any, at_s: float) -> None:
         if at_s < self.next_probe or len(self.moments) >= MAX_MOMENTS:
             return
         self.next_probe = at_s + PROBE_S
+        looked_before, self.last_probe = self.last_probe, at_s
         signature = _signature(frame)
+        start = at_s
         if self.moments:
             since = at_s - self.moments[-1].at_s
             changed = _changed_share(signature, self.signatures[-1]) >= SCENE_SHARE
             if since < MIN_SPACING_S or (not changed and since < self.sampling.max_spacing_s):
                 return
-        self.moments.append(Moment(round(at_s, 3), _picture(frame, self.min_side, self.rotation)))
+            if changed and at_s - looked_before > PROBE_S:
+                # keyframes only: the cut lies since the frame looked at before, so the
+                # moment starts there (play from a little early rather than late)
+                start = max(looked_before, self.moments[-1].at_s + MIN_SPACING_S)
+        self.moments.append(Moment(round(start, 3), _picture(frame, self.min_side, self.rotation)))
         self.signatures.append(signature)
 
     def poster_index(self) -> int:
@@ -122,11 +135,10 @@ def sample_moments(
     Raises UnreadableFile when no frame decodes, or when the budget runs out before the
     first moment; a budget that runs out later keeps the moments found so far.
     """
-    stream = container.streams.video[0]
+    stream = next(s for s in container.streams.video if s.codec_context is not None)
     stream.thread_type = "AUTO"
     sampling = Sampling.for_duration(duration_s)
-    if sampling.keyframes_only:
-        stream.codec_context.skip_frame = "NONKEY"
+    keyframes = _Keyframes(sampling.keyframes_only)
     picker = _Picker(sampling, min_side, 0)
     deadline = clock() + budget_s
     frames = bad = 0
@@ -135,6 +147,8 @@ def sample_moments(
             if not picker.moments:
                 raise UnreadableFile(f"decoding took longer than the {budget_s:g} s allowed")
             break
+        if keyframes.skips(packet):
+            continue
         try:
             decoded = packet.decode()
         except (av.error.InvalidDataError, av.error.UndefinedError, ValueError):
@@ -152,6 +166,27 @@ def sample_moments(
     if not picker.moments:
         raise UnreadableFile("no video frame could be decoded (truncated or corrupt video)")
     return Sampled(picker.moments, picker.poster_index(), picker.rotation)
+
+
+class _Keyframes:
+    """Whether to decode only keyframes: always for long videos, and once the keyframes
+    prove dense (phones write one every 1-2 s), since a moment's time is then within
+    ``DENSE_KEYFRAMES_S`` anyway and the frames between them are most of the decoding."""
+
+    def __init__(self, only: bool) -> None:
+        self.only = only
+        self.times: list[float] = []
+
+    def skips(self, packet: Any) -> bool:
+        if packet.is_keyframe:
+            if packet.pts is not None and packet.time_base is not None:
+                self.times.append(float(packet.pts * packet.time_base))
+                recent = self.times[-DENSE_KEYFRAMES_SEEN:]
+                gaps = np.diff(recent)
+                if len(recent) == DENSE_KEYFRAMES_SEEN and 0 < gaps.max() <= DENSE_KEYFRAMES_S:
+                    self.only = True
+            return False
+        return self.only and packet.size > 0  # an empty packet flushes the decoder
 
 
 def _time_of(frame: Any, count: int, stream: Any) -> float:
