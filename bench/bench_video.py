@@ -52,9 +52,10 @@ SHAPES_MODEL = ROOT / "models" / "test" / "shapes-clip"
 STORE_ROWS = 2000  # rows written to measure bytes per moment
 
 
-def make_clip(path: Path, seconds: float) -> None:
-    """1080p H.264 (libx264, preset veryfast, keyint 60 as phones use): a shape per shot
-    on a textured background, a bar moving across every frame."""
+def make_clip(path: Path, seconds: float, gop: int = 60) -> None:
+    """1080p H.264 (libx264, preset veryfast, a keyframe every ``gop`` frames: phones write
+    one every 1-2 s): a shape per shot on a textured background, a bar moving across
+    every frame."""
     rng = np.random.default_rng(1)
     texture = rng.integers(60, 190, (SIZE[1] // 8, SIZE[0] // 8, 3), dtype=np.uint8)
     base = Image.fromarray(texture).resize(SIZE, Image.Resampling.BILINEAR)
@@ -62,7 +63,7 @@ def make_clip(path: Path, seconds: float) -> None:
         stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
         stream.width, stream.height = SIZE
         stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = 60
+        stream.codec_context.gop_size = gop
         for i in range(int(seconds * FPS)):
             shot = int(i / FPS // SHOT_S)
             frame = base.copy()
@@ -146,11 +147,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--gop", type=int, default=60, help="frames between keyframes (250: x264's default)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clip_path = work / "clip.mp4"
-        make_clip(clip_path, args.seconds)
+        make_clip(clip_path, args.seconds, args.gop)
         model_dir = args.model_dir or SHAPES_MODEL
         clip = ClipModel(model_dir, threads=args.threads)
         min_side = min(clip.config.preprocess.image_size)
