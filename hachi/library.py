@@ -35,7 +35,7 @@ from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.formats import is_video_path
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
-from hachi.media.video import read_video
+from hachi.media.video import read_poster
 from hachi.ml.available import AvailableModels
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
@@ -381,7 +381,7 @@ class Library:
         size = self.settings.preview_size if kind == PREVIEW else self.settings.thumb_size
         original = self.original_path(photo_id)
         if is_video_path(original):
-            poster = read_video(original, size * 3 // 4, VIDEO_SECONDS_PER_FILE).poster
+            poster = read_poster(original, size * 3 // 4, VIDEO_SECONDS_PER_FILE)
             write_thumbnail(poster.image, path, size)
             return
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from hachi.errors import UnreadableFile
-from hachi.media.video import probe_video, read_video
+from hachi.media.video import probe_video, read_poster, read_video
 from hachi.media.video.moments import (
     KEYFRAMES_ONLY_AFTER_S,
     MAX_MOMENTS,
@@ -227,3 +227,11 @@ def test_with_dense_keyframes_a_cut_is_placed_no_later_than_it_happens(tmp_path:
     starts = [m.at_s for m in read_video(path, 64, 30).sampled.moments]
     assert all(round(t * 10) % 9 == 0 for t in starts), starts  # keyframe times only
     assert any(2.0 <= t <= 3.0 for t in starts), starts
+
+
+def test_the_poster_alone_skips_the_black_fade_in(tmp_path: Path) -> None:
+    picture = shape_frame("yellow", "square", SIZE, 3)
+    path = write_video(tmp_path / "fade.mp4", [(black(SIZE), 1.5), (picture, 2.0)])
+    poster = read_poster(path, 64, budget_s=30)
+    assert 1.4 <= poster.at_s <= 2.0
+    assert np.asarray(poster.image).mean() > 40

@@ -309,3 +309,26 @@ def test_duration_filter(indexed: Indexed) -> None:
 def test_duration_filter_refuses_what_is_not_a_comparison(indexed: Indexed, value: str) -> None:
     with pytest.raises(BadRequest):
         indexed.library.search(f"duration:{value}")
+
+
+def test_best_moment_per_video_is_a_maximum_per_group() -> None:
+    from hachi.search.semantic import Moments
+
+    # rows 0-1: photos; video at position 2 owns rows 2, 3, 4; video at position 5 rows 5, 6
+    moments = Moments.grouped(
+        np.asarray([5, 2, 2, 5, 2]),
+        np.asarray([6, 4, 2, 5, 3]),
+        np.asarray([2.0, 4.0, 0.0, 0.0, 2.0], np.float32),
+    )
+    every = np.asarray([0.9, 0.1, 0.2, 0.7, 0.7, 0.3, 0.1], np.float32)
+    videos, best = moments.best(every)
+    assert videos.tolist() == [2, 5]
+    assert moments.rows[best].tolist() == [3, 5]  # a tie goes to the earlier moment
+    assert moments.at_s[best].tolist() == [2.0, 0.0]
+
+
+def test_a_video_preview_is_made_from_its_poster(indexed: Indexed, client: FlaskClient) -> None:
+    pid = indexed.ids["shots.mp4"]
+    response = fetch(client, f"/api/photos/{pid}/thumbnail?size=preview")
+    assert response.status_code == 200 and response.mimetype == "image/webp"
+    assert response.data[:4] == b"RIFF"

@@ -71,9 +71,11 @@ def rank_semantic(
     rows = best_rows if mask is None else best_rows[mask]
     if mask is not None:
         clip = clip[mask]
+        starts = None if starts is None else starts[mask]
     threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
     ranked = ranking.rank_above(clip, lexical, must_keep, threshold)
     order_ids = [int(ids[i]) for i in ranked.order]
+    moments = _moment_starts(ids, starts, ranked.order)
     scores = [float(s) for s in ranked.scores]
     hidden = ranked.hidden
     if filter_after:
@@ -88,9 +90,19 @@ def rank_semantic(
         "cutoff": ranked.cutoff,
         "hidden": hidden,
         "more": more,
-        "moments": {pid: starts[pid] for pid in order_ids if pid in starts},
+        "moments": moments,
     }
     return order_ids, scores, extra
+
+
+def _moment_starts(
+    ids: NDArray[np.int64], starts: NDArray[np.float32] | None, order: NDArray[np.int64]
+) -> dict[int, float]:
+    """Photo id -> start of the best moment, for the ranked videos."""
+    if starts is None:
+        return {}
+    videos = order[~np.isnan(starts[order])]
+    return dict(zip(ids[videos].tolist(), starts[videos].tolist(), strict=True))
 
 
 def _allowed(

@@ -47,18 +47,41 @@ def sort_ids(ids: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int6
 
 @dataclass(frozen=True)
 class Moments:
-    """Video moments of a snapshot: each one's photo position, vector row and start time.
+    """Video moments of a snapshot, grouped by video: each one's photo position, vector row
+    and start time, and where each video's group starts.
 
     A video's score is its best moment's, so scoring takes the maximum over these rows on
     top of the photo rows (where a video's own row is its poster moment)."""
 
-    positions: NDArray[np.int64]  # index into the snapshot's photo_ids
+    positions: NDArray[np.int64]  # index into the snapshot's photo_ids, ascending
     rows: NDArray[np.int64]
     at_s: NDArray[np.float32]
+    starts: NDArray[np.int64]  # index of each video's first moment
 
     @classmethod
     def empty(cls) -> Moments:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        none = np.zeros(0, np.int64)
+        return cls(none, none, np.zeros(0, np.float32), none)
+
+    @classmethod
+    def grouped(
+        cls, positions: NDArray[np.int64], rows: NDArray[np.int64], at_s: NDArray[np.float32]
+    ) -> Moments:
+        order = np.lexsort((rows, positions))
+        positions, rows, at_s = positions[order], rows[order], at_s[order]
+        starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
+        return cls(positions, rows, at_s, starts.astype(np.int64))
+
+    def best(self, every: NDArray[np.float32]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(video positions, index of each one's best moment) for one query's scores of
+        every row: a maximum per group (``reduceat``), no sort, linear in the moments."""
+        scores = every[self.rows]
+        top = np.maximum.reduceat(scores, self.starts)
+        counts = np.diff(np.r_[self.starts, len(scores)])
+        hits = np.flatnonzero(scores == np.repeat(top, counts))
+        group = np.searchsorted(self.starts, hits, side="right") - 1
+        first = np.r_[True, group[1:] != group[:-1]]
+        return self.positions[self.starts], hits[first]
 
 
 @dataclass(frozen=True)
@@ -159,30 +182,23 @@ class SemanticIndex:
 
     def moment_scores(
         self, snap: Snapshot, query: NDArray[np.float32]
-    ) -> tuple[NDArray[np.float32], NDArray[np.int64], dict[int, float]]:
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32] | None]:
         """``scores``, with each video raised to its best moment's score, from one pass over
         the vector file; also the rows to re-score exactly (the snapshot's own array when
-        there are no videos, so cached samples still apply) and, by photo id, when each
-        video's best moment starts."""
+        there are no videos, so cached samples still apply) and, aligned with the snapshot,
+        when each video's best moment starts (NaN for photos; None without videos)."""
         moments = snap.moments
         if snap.store is None or len(snap.rows) == 0 or len(moments.rows) == 0:
-            return self.scores(snap, query), snap.rows, {}
+            return self.scores(snap, query), snap.rows, None
         every = snap.store.approximate_scores(query.astype(np.float32))
-        moment_scores = every[moments.rows]
         scores = every[snap.rows]
-        order = np.lexsort((-moment_scores, moments.positions))
-        first = np.ones(len(order), bool)
-        first[1:] = moments.positions[order][1:] != moments.positions[order][:-1]
-        best = order[first]
-        positions = moments.positions[best]
-        scores[positions] = moment_scores[best]
+        videos, best = moments.best(every)
+        scores[videos] = every[moments.rows[best]]
         rows = snap.rows.copy()
-        rows[positions] = moments.rows[best]
-        starts = {
-            int(snap.photo_ids[p]): float(t)
-            for p, t in zip(positions, moments.at_s[best], strict=True)
-        }
-        return scores, rows, starts
+        rows[videos] = moments.rows[best]
+        at_s = np.full(len(rows), np.nan, np.float32)
+        at_s[videos] = moments.at_s[best]
+        return scores, rows, at_s
 
     def sample_scores(
         self,
@@ -202,16 +218,6 @@ class SemanticIndex:
                 snap.held_rows[len(positions)] = held
         q = query.astype(np.float32)
         return held @ (q / max(float(np.linalg.norm(q)), 1e-12))
-
-    def moment_start(
-        self, snap: Snapshot, query: NDArray[np.float32], photo_id: int
-    ) -> float | None:
-        """When a video's best moment for this query starts (None for a photo)."""
-        where = np.flatnonzero(snap.photo_ids[snap.moments.positions] == photo_id)
-        if snap.store is None or len(where) == 0:
-            return None
-        scores = snap.store.scores(query.astype(np.float32), snap.moments.rows[where])
-        return float(snap.moments.at_s[where][int(np.argmax(scores))])
 
     def exact_scores(
         self, snap: Snapshot, query: NDArray[np.float32], rows: NDArray[np.int64]
@@ -233,4 +239,4 @@ def _moments(
     ascending, order = id_sort
     where = np.clip(np.searchsorted(ascending, ids), 0, max(len(ascending) - 1, 0))
     found = ascending[where] == ids if len(ascending) else np.zeros(len(ids), bool)
-    return Moments(order[where[found]], rows[found], at_s[found])
+    return Moments.grouped(order[where[found]], rows[found], at_s[found])

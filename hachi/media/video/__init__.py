@@ -15,10 +15,10 @@ from pathlib import Path
 import av
 
 from hachi.errors import UnreadableFile
-from hachi.media.video.moments import Moment, Sampled, sample_moments
+from hachi.media.video.moments import Moment, Sampled, sample_moments, sample_poster
 from hachi.media.video.probe import VideoInfo, describe_container, iso_claimed_length
 
-__all__ = ["Moment", "SampledVideo", "VideoInfo", "probe_video", "read_video"]
+__all__ = ["Moment", "SampledVideo", "VideoInfo", "probe_video", "read_poster", "read_video"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,17 @@ def read_video(path: Path, min_side: int, budget_s: float) -> SampledVideo:
             info, width=info.height, height=info.width, rotation=sampled.rotation
         )
     return SampledVideo(info, sampled)
+
+
+def read_poster(path: Path, min_side: int, budget_s: float) -> Moment:
+    """The poster frame alone (a preview, a face or OCR pass): the start of the video is
+    decoded, not all of it."""
+    with _open(path) as container:
+        describe_container(container, path.suffix.lower())
+        try:
+            return sample_poster(container, min_side, budget_s)
+        except (av.error.FFmpegError, MemoryError) as exc:
+            raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
 
 
 def _open(path: Path) -> av.container.InputContainer:

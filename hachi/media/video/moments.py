@@ -189,6 +189,36 @@ class _Keyframes:
         return self.only and packet.size > 0  # an empty packet flushes the decoder
 
 
+POSTER_SEARCH_S = 30.0
+"""How far into a video ``sample_poster`` looks for a frame that is not black."""
+
+
+def sample_poster(container: Any, min_side: int, budget_s: float) -> Moment:
+    """The poster alone (the first frame, looked at every ``PROBE_S``, that is not black;
+    else the first), for a preview or a model that sees only the poster: decoding stops
+    there instead of running through the whole video."""
+    stream = next(s for s in container.streams.video if s.codec_context is not None)
+    stream.thread_type = "AUTO"
+    deadline = time.monotonic() + budget_s
+    first: Moment | None = None
+    next_probe = -1.0
+    for count, frame in enumerate(container.decode(stream), start=1):
+        at_s = _time_of(frame, count, stream)
+        if at_s < next_probe:
+            continue
+        next_probe = at_s + PROBE_S
+        rotation = _rotation(frame)
+        if float(_signature(frame).max()) >= BLACK_LUMA:
+            return Moment(round(at_s, 3), _picture(frame, min_side, rotation))
+        if first is None:
+            first = Moment(round(at_s, 3), _picture(frame, min_side, rotation))
+        if at_s > POSTER_SEARCH_S or time.monotonic() > deadline:
+            break
+    if first is None:
+        raise UnreadableFile("no video frame could be decoded (truncated or corrupt video)")
+    return first
+
+
 def _time_of(frame: Any, count: int, stream: Any) -> float:
     if frame.time is not None:
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
