@@ -6,7 +6,10 @@ Two videos of two shots each, a photo, and the bad inputs a folder of phone vide
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,3 +335,24 @@ def test_a_video_preview_is_made_from_its_poster(indexed: Indexed, client: Flask
     response = fetch(client, f"/api/photos/{pid}/thumbnail?size=preview")
     assert response.status_code == 200 and response.mimetype == "image/webp"
     assert response.data[:4] == b"RIFF"
+
+
+def test_the_cli_prints_a_video_with_its_length_and_moment(indexed: Indexed) -> None:
+    env = {
+        **os.environ,
+        "HACHI_HOME": str(indexed.settings.home),
+        "HACHI_CLIP_MODEL": "shapes-clip",
+        "HACHI_FACE_BACKEND": "none",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hachi.cli", "search", "type:video", "file:shots"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(str(indexed.folder / "shots.mp4") + "\t")
+    assert "video 0:06 from 0:00" in first  # no words: no moment to start from

@@ -48,6 +48,7 @@ test('the video plays from the moment that matched, and the moments strip jumps'
   const dialog = page.getByRole('dialog');
   await dialog.locator('#photo-title').filter({ hasText: VIDEO }).waitFor();
   await player().waitFor();
+  assert.equal(await dialog.getByTestId('video-facts').innerText(), '0:06 · 192×144 · 10 fps · vp8');
   const start = Number(await player().getAttribute('data-start'));
   assert.ok(start >= SHOT_S - 0.25 && start < 2 * SHOT_S, `starts at ${start}`);
   await player().evaluate((v) => v.readyState >= 1 || new Promise((r) => v.addEventListener('loadedmetadata', r, { once: true })));
