@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image
@@ -26,9 +25,9 @@ from hachi.media.decode import decode_image
 from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.formats import is_video_path
 from hachi.media.geocode import Geocoder
-from hachi.media.hashing import content_hash, hash_file
+from hachi.media.hashing import content_hash, hash_stream
 from hachi.media.thumbnails import GRID, thumbnail_path, write_thumbnail
-from hachi.media.video import VideoInfo, read_video
+from hachi.media.video import SampledVideo, VideoInfo, read_video
 
 MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its grid thumbnail
 MAX_FILE_BYTES = 2 * 1024**3
@@ -100,13 +99,9 @@ class Extractor:
         """A video: hashed as a stream (never read whole), sampled into moments within the
         time budget; the poster frame makes the thumbnail and feeds the photo-only stages."""
         try:
-            _check_video_file(found)
-            video = read_video(Path(found.path), self.min_side, self.video_budget_s)
-            digest = hash_file(Path(found.path))
+            video, digest = self._read_video(found)
         except UnreadableFile as exc:
             return Extracted(found, folder_id, None, exc.message)
-        except OSError as exc:
-            return Extracted(found, folder_id, None, f"cannot read file: {exc.strerror or exc}")
         thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
         if not thumb.exists():
             write_thumbnail(video.poster.image, thumb, self.settings.thumb_size)
@@ -118,6 +113,22 @@ class Extractor:
             except Exception as exc:  # noqa: BLE001 - one video's model input, recorded
                 result.stage_errors[preparer.task] = f"{type(exc).__name__}: {exc}"
         return result
+
+    def _read_video(self, found: FoundFile) -> tuple[SampledVideo, str]:
+        """Sampled and hashed from one open file: the one the walk judged (a link swapped
+        since is refused, as ``_read`` does for photos), never a path opened twice."""
+        _check_video_file(found)
+        try:
+            with open(found.path, "rb") as handle:
+                opened = os.fstat(handle.fileno())
+                if found.identity not in (None, (opened.st_dev, opened.st_ino)):
+                    raise UnreadableFile("the file was replaced while indexing; rescan to index it")
+                video = read_video(handle, self.min_side, self.video_budget_s)
+                return video, hash_stream(handle)
+        except PermissionError:
+            raise UnreadableFile("cannot read file: permission denied") from None
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
 
     def _video_record(
         self, found: FoundFile, folder_id: int, root: str, digest: str, info: VideoInfo
@@ -226,19 +237,11 @@ class Extractor:
 
 
 def _check_video_file(found: FoundFile) -> None:
-    """The checks ``_read`` makes, for a file that is streamed rather than read whole."""
+    """The checks ``_read`` makes before opening, for a file that is streamed, not read."""
     if found.size < 0:
         raise UnreadableFile("cannot read file: permission denied or vanished")
     if found.size == 0:
         raise UnreadableFile("zero-byte file")
-    try:
-        opened = os.stat(found.path)
-    except OSError as exc:
-        raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
-    if found.identity not in (None, (opened.st_dev, opened.st_ino)):
-        raise UnreadableFile("the file was replaced while indexing; rescan to index it")
-    if not os.access(found.path, os.R_OK):
-        raise UnreadableFile("cannot read file: permission denied")
 
 
 def _read(found: FoundFile) -> bytes:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
@@ -33,14 +36,17 @@ class SampledVideo:
 
 def probe_video(path: Path) -> VideoInfo:
     """The container facts alone (no frame decoded)."""
-    with _open(path) as container:
+    with path.open("rb") as handle, _open(handle) as container:
         return describe_container(container, path.suffix.lower())
 
 
-def read_video(path: Path, min_side: int, budget_s: float) -> SampledVideo:
-    """Facts and moments of one video; raises UnreadableFile with the reason it is refused."""
-    with _open(path) as container:
-        info = describe_container(container, path.suffix.lower())
+def read_video(source: Path | BinaryIO, min_side: int, budget_s: float) -> SampledVideo:
+    """Facts and moments of one video; raises UnreadableFile with the reason it is refused.
+
+    ``source`` may be a file the caller opened (and checked is the file it meant), which
+    is then all that is read."""
+    with _opened(source) as handle, _open(handle) as container:
+        info = describe_container(container, _suffix(handle))
         try:
             sampled = sample_moments(container, info.duration_s, min_side, budget_s)
         except (av.error.FFmpegError, MemoryError) as exc:
@@ -55,7 +61,7 @@ def read_video(path: Path, min_side: int, budget_s: float) -> SampledVideo:
 def read_poster(path: Path, min_side: int, budget_s: float) -> Moment:
     """The poster frame alone (a preview, a face or OCR pass): the start of the video is
     decoded, not all of it."""
-    with _open(path) as container:
+    with path.open("rb") as handle, _open(handle) as container:
         describe_container(container, path.suffix.lower())
         try:
             return sample_poster(container, min_side, budget_s)
@@ -63,14 +69,29 @@ def read_poster(path: Path, min_side: int, budget_s: float) -> Moment:
             raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
 
 
-def _open(path: Path) -> av.container.InputContainer:
-    size = os.path.getsize(path)
+@contextmanager
+def _opened(source: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """The caller's open file (left open, rewound), or ``source`` opened here."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            yield handle
+    else:
+        source.seek(0)
+        yield source
+
+
+def _suffix(handle: BinaryIO) -> str:
+    return Path(str(getattr(handle, "name", ""))).suffix.lower()
+
+
+def _open(handle: BinaryIO) -> av.container.InputContainer:
+    size = os.fstat(handle.fileno()).st_size
     if size == 0:
         raise UnreadableFile("zero-byte file")
     try:
-        return av.open(str(path), mode="r", metadata_errors="replace")
+        return av.open(handle, mode="r", metadata_errors="replace")
     except av.error.FFmpegError as exc:
-        claimed = iso_claimed_length(path)
+        claimed = iso_claimed_length(handle)
         if claimed > size:
             raise UnreadableFile(
                 f"truncated video: the file ends at {size} bytes, its boxes claim {claimed}"

@@ -13,13 +13,13 @@ no zone.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hachi.errors import UnreadableFile
 from hachi.media.formats import VIDEO_MIME_BY_EXTENSION
@@ -207,30 +207,28 @@ def _location(tags: dict[str, str]) -> tuple[float | None, float | None, float |
 MAX_TOP_BOXES = 1024
 
 
-def iso_claimed_length(path: Path) -> int:
+def iso_claimed_length(handle: BinaryIO) -> int:
     """How long a QuickTime/MP4 file says it is: the end of its last top-level box, read
     from the box headers alone (0 for other containers). A file cut short claims more
     than it holds, which names a truncated download whatever FFmpeg's words for it."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        head = handle.read(8)
-        if head[4:8] != b"ftyp":
-            return 0
-        position = claimed = 0
-        for _ in range(MAX_TOP_BOXES):
-            handle.seek(position)
-            header = handle.read(16)
-            if len(header) < 8:
-                break
-            length, width = struct.unpack(">I", header[:4])[0], 8
-            if length == 1 and len(header) == 16:
-                length, width = struct.unpack(">Q", header[8:16])[0], 16
-            elif length == 0:
-                length = size - position
-            if length < width:
-                break
-            claimed = position + length
-            position = claimed
-            if position >= size:
-                break
+    size = os.fstat(handle.fileno()).st_size
+    handle.seek(0)
+    if handle.read(8)[4:8] != b"ftyp":
+        return 0
+    position = claimed = 0
+    for _ in range(MAX_TOP_BOXES):
+        handle.seek(position)
+        header = handle.read(16)
+        if len(header) < 8:
+            break
+        length, width = struct.unpack(">I", header[:4])[0], 8
+        if length == 1 and len(header) == 16:
+            length, width = struct.unpack(">Q", header[8:16])[0], 16
+        elif length == 0:
+            length = size - position
+        if length < width:
+            break
+        claimed = position = position + length
+        if position >= size:
+            break
     return claimed
