@@ -25,7 +25,7 @@ from hachi.catalog.db import transaction
 from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
 from hachi.errors import BadRequest, ModelUnavailable, NotFound
-from hachi.indexer.extract import Extractor
+from hachi.indexer.extract import VIDEO_SECONDS_PER_FILE, Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
 from hachi.indexer.runner import BackgroundIndexer, inline_stages, pass_stages, run_next_job
@@ -33,7 +33,9 @@ from hachi.indexer.watch import FolderWatcher, watch_status
 from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
+from hachi.media.formats import is_video_path
 from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.media.video import read_poster
 from hachi.ml.available import AvailableModels
 from hachi.search import engine
 from hachi.search.filters import SUGGEST_KINDS
@@ -330,9 +332,23 @@ class Library:
                 "indexed_at": row["indexed_at"],
                 "faces": self.people.faces(photo_id=photo_id),
                 "text": without_ocr_noise(analyses.ocr_text(self.conn, photo_id)) or None,
+                "frame_rate": row["frame_rate"],
+                "codec": row["codec"],
+                "moments": self._moments(photo_id) if row["kind"] == "video" else [],
             }
         )
         return details
+
+    def _moments(self, photo_id: int) -> list[float]:
+        """Start times of a video's sampled moments (of the CLIP model search uses)."""
+        if self.semantic is None:
+            return []
+        return analyses.moments_of(self.conn, self.semantic.model, photo_id)
+
+    def video_mime(self, photo_id: int) -> str | None:
+        """The container type of a video (None for a photo); NotFound for no such id."""
+        row = self._row(photo_id)
+        return str(row["mime"]) if row["kind"] == "video" else None
 
     def original_path(self, photo_id: int) -> Path:
         """The original's real file, to be opened instead of the stored path.
@@ -375,6 +391,10 @@ class Library:
         """Previews are made on first view, not while indexing: most are never opened."""
         size = self.settings.preview_size if kind == PREVIEW else self.settings.thumb_size
         original = self.original_path(photo_id)
+        if is_video_path(original):
+            poster = read_poster(original, size * 3 // 4, VIDEO_SECONDS_PER_FILE)
+            write_thumbnail(poster.image, path, size)
+            return
         decoded = decode_image(original.read_bytes(), size * 3 // 4, original.name)
         write_thumbnail(decoded.image, path, size)
 

@@ -336,6 +336,37 @@ def test_ui_semantic_search_with_a_real_tiny_clip(tmp_path: Path) -> None:
     assert (ARTIFACTS / "screenshots" / "semantic-1920.png").stat().st_size > 0
 
 
+VIDEO_SHOT_S = 3.0
+
+
+def test_ui_plays_a_video_from_the_moment_found(tmp_path: Path) -> None:
+    """A WebM (Chromium plays it whatever its build) of a red circle then a blue square,
+    among shape photos with no blue square: the search finds the video 3 s in."""
+    from tests.video_factory import shapes_video
+
+    folder = tmp_path / "videos"
+    shapes = load_shapes_tool()
+    rng = np.random.default_rng(SHAPES_SEED)
+    folder.mkdir()
+    for colour, shape in (c for c in SHAPE_CLASSES if c != ("blue", "square")):
+        for i in range(SHAPES_PER_CLASS):
+            shapes.draw_shape(colour, shape, rng).convert("RGB").save(folder / f"{colour}_{i}.jpg")
+    shots = [("red", "circle", VIDEO_SHOT_S), ("blue", "square", VIDEO_SHOT_S)]
+    shapes_video(folder / "shots.webm", shots, codec="libvpx")
+    models = tmp_path / "models"
+    shutil.copytree(SHAPES_MODEL, models / SHAPES_MODEL.name)
+    settings = {
+        **STACK_SETTINGS,
+        "HACHI_FACE_BACKEND": "none",
+        "HACHI_MODELS_DIR": str(models),
+        "HACHI_CLIP_MODEL": SHAPES_MODEL.name,
+    }
+    with running_stack(tmp_path / "home", PASSWORD, [folder], settings) as stack:
+        facts = {"HACHI_VIDEO_NAME": "shots.webm", "HACHI_SHOT_S": str(VIDEO_SHOT_S)}
+        output = run_node("video.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+
+
 def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:
     photos = tmp_path / "big"
     photos.mkdir()

@@ -23,6 +23,8 @@ from hachi.media.formats import (
     PHOTO_EXTENSIONS,
     RAW_EXTENSIONS,
     RAW_MIME_BY_EXTENSION,
+    VIDEO_EXTENSIONS,
+    VIDEO_MIME_BY_EXTENSION,
 )
 from hachi.search import ranking
 from hachi.search.filters import FILTERS, SUGGEST_KINDS, FilterKey
@@ -88,6 +90,7 @@ SAMPLE_VALUES = {
     FilterKey.AFTER: "2019", FilterKey.BEFORE: "2019-06", FilterKey.YEAR: "2020-01-02",
     FilterKey.TYPE: "jpg", FilterKey.ORIENTATION: "portrait", FilterKey.SIMILAR: "7",
     FilterKey.FACES: "2+", FilterKey.NEAR: "1,2,3km", FilterKey.WITHIN: "1,2,3,4",
+    FilterKey.DURATION: ">30s",
 }  # fmt: skip
 
 
@@ -114,11 +117,16 @@ def test_every_match_has_sql() -> None:
 
 
 def test_type_accepts_exactly_the_indexed_formats() -> None:
-    extensions = {e.removeprefix(".") for e in PHOTO_EXTENSIONS}
-    assert set(FILE_TYPE_NAMES) == extensions | {"raw"}
+    extensions = {e.removeprefix(".") for e in PHOTO_EXTENSIONS | VIDEO_EXTENSIONS}
+    assert set(FILE_TYPE_NAMES) == extensions | {"raw", "video"}
     for ext in PHOTO_EXTENSIONS:
         assert MIME_OF_EXTENSION[ext] in MIMES_BY_TYPE[FILE_TYPE_NAMES[ext[1:]]], ext
+    for ext, mime in VIDEO_MIME_BY_EXTENSION.items():
+        assert mime in MIMES_BY_TYPE[FILE_TYPE_NAMES[ext[1:]]], ext
+        assert mime in MIMES_BY_TYPE["video"], ext
     assert MIMES_BY_TYPE["raw"] == {RAW_MIME_BY_EXTENSION[e] for e in RAW_EXTENSIONS}
+    photo_types = {FILE_TYPE_NAMES[e[1:]] for e in PHOTO_EXTENSIONS} | {"raw"}
+    assert not any(MIMES_BY_TYPE[t] & MIMES_BY_TYPE["video"] for t in photo_types)
 
 
 PILLOW_FORMATS = {

@@ -123,9 +123,11 @@ def vector_owners(conn: sqlite3.Connection, model: str) -> list[tuple[int, int]]
             "SELECT id, embedding_row FROM faces WHERE backend = ? ORDER BY embedding_row",
             (model.removeprefix(FACE_VECTORS_PREFIX),),
         ).fetchall()
-    else:
+    else:  # a video's own row is one of its moments' rows: each row once
         rows = conn.execute(
-            "SELECT photo_id, row FROM photo_vectors WHERE model = ? ORDER BY row", (model,)
+            "SELECT photo_id, row FROM photo_vectors WHERE model = ? UNION "
+            "SELECT photo_id, row FROM video_moments WHERE model = ? ORDER BY row",
+            (model, model),
         ).fetchall()
     return [(int(a), int(b)) for a, b in rows]
 
@@ -143,10 +145,9 @@ def renumber_vectors(
             [(i, owner) for i, (owner, _) in enumerate(owners)],
         )
     else:
-        conn.executemany(
-            "UPDATE photo_vectors SET row = ? WHERE model = ? AND photo_id = ?",
-            [(i, model, owner) for i, (owner, _) in enumerate(owners)],
-        )
+        moves = [(i, model, old) for i, (_, old) in enumerate(owners)]
+        conn.executemany("UPDATE photo_vectors SET row = ? WHERE model = ? AND row = ?", moves)
+        conn.executemany("UPDATE video_moments SET row = ? WHERE model = ? AND row = ?", moves)
     conn.execute(
         "UPDATE vector_sets SET generation = ?, rows_committed = ?, version = version + 1 "
         "WHERE model = ?",
@@ -171,6 +172,54 @@ def vector_rows(
         return empty, empty
     data = np.asarray(rows, dtype=np.int64)
     return data[:, 0], data[:, 1]
+
+
+def store_moments(
+    conn: sqlite3.Connection,
+    model: str,
+    photo_id: int,
+    first_row: int,
+    times: Sequence[float],
+    poster: int,
+) -> None:
+    """A video's moments at rows [first_row, first_row + n), the poster's row as the
+    video's own vector (what ``similar:`` and near-duplicates read), and the new count."""
+    conn.execute("DELETE FROM video_moments WHERE photo_id = ? AND model = ?", (photo_id, model))
+    conn.executemany(
+        "INSERT INTO video_moments (photo_id, model, row, at_s) VALUES (?, ?, ?, ?)",
+        [(photo_id, model, first_row + i, float(t)) for i, t in enumerate(times)],
+    )
+    store_vectors(conn, model, [photo_id], first_row + poster)
+    conn.execute(
+        "UPDATE vector_sets SET rows_committed = ? WHERE model = ?",
+        (first_row + len(times), model),
+    )
+
+
+def moment_rows(
+    conn: sqlite3.Connection, model: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """(photo ids, rows, start times) of every video moment with a vector of this model."""
+    rows = conn.execute(
+        "SELECT photo_id, row, at_s FROM video_moments WHERE model = ? ORDER BY row", (model,)
+    ).fetchall()
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    ids, found, times = zip(*rows, strict=True)
+    return (
+        np.asarray(ids, np.int64),
+        np.asarray(found, np.int64),
+        np.asarray(times, np.float32),
+    )
+
+
+def moments_of(conn: sqlite3.Connection, model: str, photo_id: int) -> list[float]:
+    """Start times of a video's moments, in order (empty for a photo)."""
+    rows = conn.execute(
+        "SELECT at_s FROM video_moments WHERE photo_id = ? AND model = ? ORDER BY at_s",
+        (photo_id, model),
+    )
+    return [float(r[0]) for r in rows]
 
 
 def vector_row_of(conn: sqlite3.Connection, model: str, photo_id: int) -> int | None:

@@ -43,6 +43,7 @@ class Match(StrEnum):
     FACES = "faces"  # (count, or_more) pairs
     NEAR = "near"  # (latitude, longitude, radius_km) circles, all of which must hold
     BOX = "box"  # (south, west, north, east) boxes, all of which must hold
+    DURATION = "duration"  # (comparison, seconds) pairs: videos by length
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,15 @@ def _box(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({' AND '.join(tests) or '1'})", params, "p.latitude"
 
 
+_COMPARISONS = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _duration(values: tuple[Any, ...], backend: str) -> Clause:
+    """Videos whose length compares so; photos (no length) match neither way round."""
+    tests = [f"p.duration_s {_COMPARISONS[op]} ?" for op, _ in values]
+    return f"({' OR '.join(tests)})", [seconds for _, seconds in values], None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -242,6 +252,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.FACES: _faces,
     Match.NEAR: _near,
     Match.BOX: _box,
+    Match.DURATION: _duration,
 }
 
 

@@ -57,6 +57,10 @@ class PhotoRecord:
     altitude: float | None
     orientation: int | None
     place: PlaceRecord | None
+    kind: str = "photo"  # MediaKind: "photo" or "video"
+    duration_s: float | None = None  # videos only, as are the two below
+    frame_rate: float | None = None
+    codec: str | None = None
 
     @property
     def name(self) -> str:
@@ -176,7 +180,7 @@ def _dir_id(conn: sqlite3.Connection, rec: PhotoRecord) -> int:
     )
 
 
-DERIVED_TABLES = ("analyses", "photo_vectors", "ocr_text", "faces")
+DERIVED_TABLES = ("analyses", "photo_vectors", "video_moments", "ocr_text", "faces")
 """Rows computed from a photo's pixels; later migrations add their tables here."""
 
 _PHOTO_COLUMNS = (
@@ -207,6 +211,10 @@ _PHOTO_COLUMNS = (
     "place_id",
     "job_id",
     "indexed_at",
+    "kind",
+    "duration_s",
+    "frame_rate",
+    "codec",
 )
 
 
@@ -247,6 +255,10 @@ def upsert_photo(conn: sqlite3.Connection, rec: PhotoRecord, job_id: int | None)
         _place_id(conn, rec.place),
         job_id,
         utc_now(),
+        rec.kind,
+        rec.duration_s,
+        rec.frame_rate,
+        rec.codec,
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in _PHOTO_COLUMNS if c != "path")
     row = conn.execute(

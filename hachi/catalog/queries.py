@@ -147,7 +147,8 @@ SUMMARY_SQL = """
            p.latitude, p.longitude, p.altitude, p.orientation, p.content_hash,
            pl.label AS place, pl.name AS place_name, pl.city AS place_city,
            pl.region AS place_region, pl.country AS place_country,
-           pl.country_code AS place_country_code, d.label AS folder, p.folder_id, p.indexed_at
+           pl.country_code AS place_country_code, d.label AS folder, p.folder_id, p.indexed_at,
+           p.kind, p.duration_s, p.frame_rate, p.codec
     FROM photos p
     JOIN dirs d ON d.id = p.dir_id
     LEFT JOIN cameras c ON c.id = p.camera_id

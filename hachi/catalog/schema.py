@@ -274,6 +274,32 @@ MIGRATIONS: tuple[str, ...] = (
         record TEXT NOT NULL
     );
     """,
+    # 10: videos: a kind on every item, the video's facts, and its moments (sampled frames with
+    # the time each starts) pointing at rows of a model's vector file beside the photos'.
+    """
+    ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo';
+    ALTER TABLE photos ADD COLUMN duration_s REAL;
+    ALTER TABLE photos ADD COLUMN frame_rate REAL;
+    ALTER TABLE photos ADD COLUMN codec TEXT;
+    CREATE INDEX photos_kind ON photos (kind, duration_s);
+    CREATE TABLE video_moments (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        row INTEGER NOT NULL,
+        at_s REAL NOT NULL,
+        PRIMARY KEY (model, row)
+    );
+    CREATE INDEX video_moments_photo ON video_moments (photo_id, model);
+    CREATE TRIGGER video_moments_added AFTER INSERT ON video_moments BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = new.model;
+    END;
+    CREATE TRIGGER video_moments_changed AFTER UPDATE ON video_moments BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = new.model;
+    END;
+    CREATE TRIGGER video_moments_removed AFTER DELETE ON video_moments BEGIN
+        UPDATE vector_sets SET version = version + 1 WHERE model = old.model;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -95,10 +95,23 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         print(f"note: {notice}", file=sys.stderr)
     for hit in result["results"]:
         when = (hit["taken_at"] or "")[:16].replace("T", " ")
-        extras = " · ".join(x for x in (when, hit["camera"], hit["place"]) if x)
+        extras = " · ".join(x for x in (when, _video(hit), hit["camera"], hit["place"]) if x)
         print(f"{hit['path']}\t{extras}")
     print(f"{result['total']} photos, {result['took_ms']:.1f} ms", file=sys.stderr)
     return 0
+
+
+def _video(hit: dict[str, Any]) -> str:
+    """``video 1:05 from 0:12``: a video's length and where its best moment starts."""
+    if hit.get("kind") != "video":
+        return ""
+    return f"video {_clock(hit['duration_s'])} from {_clock(hit['at_s'])}"
+
+
+def _clock(seconds: float | None) -> str:
+    total = int(seconds or 0)
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 # -- status, folders --------------------------------------------------------------------

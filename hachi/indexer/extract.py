@@ -19,15 +19,20 @@ from hachi.catalog.photos import PhotoRecord, PlaceRecord
 from hachi.config import Settings
 from hachi.errors import UnreadableFile
 from hachi.indexer.scan import FoundFile
+from hachi.indexer.video_input import prepare_video
 from hachi.media.cameras import camera_label
 from hachi.media.decode import decode_image
 from hachi.media.exif import PhotoMetadata, read_metadata
+from hachi.media.formats import is_video_path
 from hachi.media.geocode import Geocoder
-from hachi.media.hashing import content_hash
+from hachi.media.hashing import content_hash, hash_stream
 from hachi.media.thumbnails import GRID, thumbnail_path, write_thumbnail
+from hachi.media.video import SampledVideo, VideoInfo, read_video
 
 MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its grid thumbnail
 MAX_FILE_BYTES = 2 * 1024**3
+VIDEO_SECONDS_PER_FILE = 300.0
+"""Wall-clock budget for sampling one video; a longer one keeps the moments found so far."""
 
 
 class Preparer(Protocol):
@@ -35,6 +40,7 @@ class Preparer(Protocol):
 
     task: str
     min_side: int
+    per_moment: bool
 
     def prepare(self, image: Image.Image) -> Any: ...
 
@@ -58,17 +64,21 @@ class Extractor:
         settings: Settings,
         geocoder: Geocoder | None = None,
         preparers: Sequence[Preparer] = (),
+        video_budget_s: float = VIDEO_SECONDS_PER_FILE,
     ) -> None:
         self.settings = settings
+        self.video_budget_s = video_budget_s
         self.geocoder = geocoder or Geocoder()
         self.preparers = tuple(preparers)
         self.min_side = max([MIN_DECODE_SIDE, *(p.min_side for p in self.preparers)])
 
     def with_preparers(self, preparers: Sequence[Preparer]) -> Extractor:
         """The same extractor (and loaded geocoder) feeding other model stages."""
-        return Extractor(self.settings, self.geocoder, preparers)
+        return Extractor(self.settings, self.geocoder, preparers, self.video_budget_s)
 
     def extract(self, found: FoundFile, folder_id: int, root: str) -> Extracted:
+        if is_video_path(found.path):
+            return self._extract_video(found, folder_id, root)
         try:
             data = _read(found)
             record, image = self._record(found, folder_id, root, data)
@@ -84,6 +94,89 @@ class Extractor:
                 into.prepared[preparer.task] = preparer.prepare(image)
             except Exception as exc:  # noqa: BLE001 - one photo's model input, recorded
                 into.stage_errors[preparer.task] = f"{type(exc).__name__}: {exc}"
+
+    def _extract_video(self, found: FoundFile, folder_id: int, root: str) -> Extracted:
+        """A video: hashed as a stream (never read whole), sampled into moments within the
+        time budget; the poster frame makes the thumbnail and feeds the photo-only stages."""
+        try:
+            video, digest = self._read_video(found)
+        except UnreadableFile as exc:
+            return Extracted(found, folder_id, None, exc.message)
+        thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
+        if not thumb.exists():
+            write_thumbnail(video.poster.image, thumb, self.settings.thumb_size)
+        record = self._video_record(found, folder_id, root, digest, video.info)
+        result = Extracted(found, folder_id, record, None)
+        for preparer in self.preparers:
+            try:
+                result.prepared[preparer.task] = prepare_video(preparer, video)
+            except Exception as exc:  # noqa: BLE001 - one video's model input, recorded
+                result.stage_errors[preparer.task] = f"{type(exc).__name__}: {exc}"
+        return result
+
+    def _read_video(self, found: FoundFile) -> tuple[SampledVideo, str]:
+        """Sampled and hashed from one open file: the one the walk judged (a link swapped
+        since is refused, as ``_read`` does for photos), never a path opened twice."""
+        _check_video_file(found)
+        try:
+            with open(found.path, "rb") as handle:
+                opened = os.fstat(handle.fileno())
+                if found.identity not in (None, (opened.st_dev, opened.st_ino)):
+                    raise UnreadableFile("the file was replaced while indexing; rescan to index it")
+                video = read_video(handle, self.min_side, self.video_budget_s)
+                return video, hash_stream(handle)
+        except PermissionError:
+            raise UnreadableFile("cannot read file: permission denied") from None
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from None
+
+    def _video_record(
+        self, found: FoundFile, folder_id: int, root: str, digest: str, info: VideoInfo
+    ) -> PhotoRecord:
+        meta = PhotoMetadata(
+            taken_at=info.taken_at,
+            tz_offset=info.tz_offset,
+            taken_source=info.taken_source,
+            make=info.make,
+            model=info.model,
+            latitude=info.latitude,
+            longitude=info.longitude,
+            altitude=info.altitude,
+        )
+        taken_at, source = _taken(meta, found)
+        dir_path = os.path.dirname(found.path)
+        return PhotoRecord(
+            path=found.path,
+            folder_id=folder_id,
+            dir_path=dir_path,
+            dir_label=_dir_label(root, dir_path),
+            size=found.size,
+            mtime_ns=found.mtime_ns,
+            content_hash=digest,
+            mime=info.mime,
+            width=info.width,
+            height=info.height,
+            taken_at=taken_at,
+            tz_offset=meta.tz_offset if source == meta.taken_source else None,
+            taken_source=source,
+            camera_make=meta.make,
+            camera_model=meta.model,
+            camera_label=camera_label(meta.make, meta.model),
+            lens=None,
+            focal_length=None,
+            aperture=None,
+            exposure_time=None,
+            iso=None,
+            latitude=meta.latitude,
+            longitude=meta.longitude,
+            altitude=meta.altitude,
+            orientation=None,
+            place=self._place(meta),
+            kind="video",
+            duration_s=info.duration_s,
+            frame_rate=info.frame_rate,
+            codec=info.codec,
+        )
 
     def _record(
         self, found: FoundFile, folder_id: int, root: str, data: bytes
@@ -141,6 +234,14 @@ class Extractor:
             country_code=place.country_code,
             label=place.label(),
         )
+
+
+def _check_video_file(found: FoundFile) -> None:
+    """The checks ``_read`` makes before opening, for a file that is streamed, not read."""
+    if found.size < 0:
+        raise UnreadableFile("cannot read file: permission denied or vanished")
+    if found.size == 0:
+        raise UnreadableFile("zero-byte file")
 
 
 def _read(found: FoundFile) -> bytes:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hachi.config import Settings
 from hachi.errors import BadRequest
-from hachi.media.formats import is_photo_path
+from hachi.media.formats import is_media_path
 from hachi.paths import is_within, real_path
 
 SYSTEM_DIRS = tuple(
@@ -103,11 +103,11 @@ class FolderRules:
 
         ``path`` must lie in one of the (real) indexed ``roots``; the file it leads to
         now, read through every link, must pass the rule, be a regular file and have a
-        photo's extension. Callers open the returned real path, not ``path``.
+        photo or video extension. Callers open the returned real path, not ``path``.
         """
         if not any(is_within(path, root) for root in roots):
             return None
         real = real_path(path)
-        if self.refusal(real) is not None or not is_photo_path(real):
+        if self.refusal(real) is not None or not is_media_path(real):
             return None
         return real if os.path.isfile(real) else None

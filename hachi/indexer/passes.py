@@ -23,6 +23,7 @@ from hachi.catalog import jobs as jobs_db
 from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.errors import UnreadableFile
+from hachi.indexer.extract import VIDEO_SECONDS_PER_FILE
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.stage_runner import (
     batched,
@@ -33,7 +34,10 @@ from hachi.indexer.stage_runner import (
     window_size,
 )
 from hachi.indexer.stages import Stage
+from hachi.indexer.video_input import prepare_video
 from hachi.media.decode import decode_image
+from hachi.media.formats import is_video_path
+from hachi.media.video import read_poster, read_video
 from hachi.paths import real_path
 
 CHUNK = 256
@@ -112,6 +116,10 @@ def _prepare(stage: Stage, path: str, rules: FolderRules) -> Any:
     reason = rules.refusal(real)
     if reason is not None:
         raise UnreadableFile(f"not read: the file now leads into {reason}")
+    if is_video_path(path) and stage.per_moment:
+        return prepare_video(stage, read_video(real, stage.min_side, VIDEO_SECONDS_PER_FILE))
+    if is_video_path(path):
+        return stage.prepare(read_poster(real, stage.min_side, VIDEO_SECONDS_PER_FILE).image)
     data = real.read_bytes()
     return stage.prepare(decode_image(data, stage.min_side, Path(path).name).image)
 

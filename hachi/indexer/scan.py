@@ -1,8 +1,8 @@
 """Walking folders and telling new, changed, unchanged and vanished files apart.
 
 The walk skips hidden entries (dot-files, dot-folders: caches, trash, sidecar stores),
-and yields only files with a photo extension: everything else in a photo folder (videos,
-sidecars, documents) is passed over quietly. Every folder and every symlink is judged by
+and yields only files with a photo or video extension: everything else in a photo folder
+(sidecars, documents, audio) is passed over quietly. Every folder and every symlink is judged by
 its real path through ``FolderRules``: a link is followed only where a folder could be
 added directly (never into a system folder or Hachi's own data, which is also passed
 over when it lies inside the walked folder), and each real folder is visited once, so
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hachi.indexer.folder_rules import FolderRules
-from hachi.media.formats import is_photo_path
+from hachi.media.formats import is_media_path
 from hachi.paths import real_path
 
 # Names that downloads, sync clients and editors write under until a file is complete;
@@ -94,12 +94,12 @@ def _list_dir(
             st = os.stat(target, follow_symlinks=False)
         except OSError:
             # Dangling links and unreadable entries: an unreadable photo is still reported.
-            if is_photo_path(Path(entry.name)) and not linked:
+            if is_media_path(Path(entry.name)) and not linked:
                 files.append(FoundFile(path, -1, -1))
             continue
         if stat.S_ISDIR(st.st_mode):
             subdirs.append((path, target))
-        elif stat.S_ISREG(st.st_mode) and is_photo_path(Path(entry.name)) and is_photo_path(target):
+        elif stat.S_ISREG(st.st_mode) and is_media_path(Path(entry.name)) and is_media_path(target):
             files.append(FoundFile(path, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
     return subdirs, files
 

@@ -21,6 +21,7 @@ from PIL import Image
 
 from hachi.catalog import analyses
 from hachi.catalog import faces as faces_db
+from hachi.indexer.video_input import MomentInputs, MomentVectors
 from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.clip.preprocess import preprocess_image
 from hachi.ml.faces.base import DetectedFace, FaceBackend
@@ -34,6 +35,8 @@ class Stage(ABC):
     model: str
     min_side: int
     batch_size: int = 16
+    per_moment: bool = False
+    """Whether a video's input is every sampled moment (else its poster frame alone)."""
 
     @abstractmethod
     def prepare(self, image: Image.Image) -> Any:
@@ -60,6 +63,8 @@ class ClipStage(Stage):
     """CLIP image embeddings into the model's own vector file (models never mix)."""
 
     task = "clip"
+    per_moment = True
+    encode_batch = 32  # moments of long videos are encoded in slices of this many
 
     def __init__(self, clip: ClipModel, vectors_dir: Path, batch_size: int = 16) -> None:
         self.clip = clip
@@ -84,9 +89,29 @@ class ClipStage(Stage):
         return preprocess_image(image, self.clip.config.preprocess)
 
     def run(self, prepared: Sequence[Any]) -> list[Any]:
+        """Photos and every moment of the videos, encoded together, then split back."""
         if not prepared:
             return []
-        return list(self.clip.encode_image_batch(np.stack(prepared)))
+        counts = [len(p.inputs) if isinstance(p, MomentInputs) else 1 for p in prepared]
+        flat = np.concatenate(
+            [p.inputs if isinstance(p, MomentInputs) else p[None] for p in prepared]
+        ).astype(np.float32, copy=False)
+        vectors = np.concatenate(
+            [
+                self.clip.encode_image_batch(flat[i : i + self.encode_batch])
+                for i in range(0, len(flat), self.encode_batch)
+            ]
+        )
+        results: list[Any] = []
+        start = 0
+        for item, count in zip(prepared, counts, strict=True):
+            chunk = vectors[start : start + count]
+            start += count
+            if isinstance(item, MomentInputs):
+                results.append(MomentVectors(item.times, item.poster, chunk))
+            else:
+                results.append(chunk[0])
+        return results
 
     def store(
         self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
@@ -95,8 +120,15 @@ class ClipStage(Stage):
             return
         assert self._store is not None, "begin() was not called"
         # Rows are flushed to disk before the transaction that commits their count.
-        first = self._store.append(np.stack(results))
-        analyses.store_vectors(conn, self.model, photo_ids, first)
+        photos = [(pid, r) for pid, r in zip(photo_ids, results, strict=True)]
+        stills = [(pid, r) for pid, r in photos if not isinstance(r, MomentVectors)]
+        if stills:
+            first = self._store.append(np.stack([r for _, r in stills]))
+            analyses.store_vectors(conn, self.model, [pid for pid, _ in stills], first)
+        for pid, result in photos:
+            if isinstance(result, MomentVectors):
+                first = self._store.append(result.vectors)
+                analyses.store_moments(conn, self.model, pid, first, result.times, result.poster)
         for pid in photo_ids:
             analyses.record_analysis(conn, pid, self.task, self.model)
 

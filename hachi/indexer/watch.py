@@ -44,7 +44,7 @@ from hachi.catalog.db import connect
 from hachi.config import Settings
 from hachi.indexer.fs_events import NETWORK_FILESYSTEMS, filesystem_type, inotify_watches
 from hachi.indexer.scan import is_settled, is_skipped_name, narrow_scope
-from hachi.media.formats import is_photo_path
+from hachi.media.formats import is_media_path
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def _worth_scanning(root: str, path: str) -> bool:
         st = os.stat(path)
     except OSError:
         return True
-    return stat.S_ISDIR(st.st_mode) or is_photo_path(Path(path))
+    return stat.S_ISDIR(st.st_mode) or is_media_path(Path(path))
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -54,21 +54,40 @@ IMAGE_MIME_BY_EXTENSION: dict[str, str] = {
     ".avif": "image/avif",
 }
 
+VIDEO_MIME_BY_EXTENSION: dict[str, str] = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".avi": "video/x-msvideo",
+    ".mts": "video/mp2t",
+    ".m2ts": "video/mp2t",
+    ".3gp": "video/3gpp",
+}
+"""Videos Hachi indexes (decoded by PyAV); the mime a video gets comes from its container."""
+
 RAW_EXTENSIONS: frozenset[str] = frozenset(RAW_MIME_BY_EXTENSION)
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(VIDEO_MIME_BY_EXTENSION)
+VIDEO_MIMES: frozenset[str] = frozenset(VIDEO_MIME_BY_EXTENSION.values())
 PHOTO_EXTENSIONS: frozenset[str] = frozenset(IMAGE_MIME_BY_EXTENSION) | RAW_EXTENSIONS
 RAW_MIMES: frozenset[str] = frozenset(RAW_MIME_BY_EXTENSION.values())
 
 RAW_TYPE = "raw"
 """The file type that names every camera raw format at once (``type:raw``)."""
+VIDEO_TYPE = "video"
+"""The file type that names every video format at once (``type:video``, ``-type:video``)."""
 _TYPE_OF_EXTENSION = {
     "jpg": "jpeg", "jpe": "jpeg", "jfif": "jpeg", "tif": "tiff", "heif": "heic", "hif": "heic",
+    "m2ts": "mts",
 }  # fmt: skip
 
 
 def _file_types() -> dict[str, frozenset[str]]:
     """Type name -> the mime types it matches, one entry per extension Hachi indexes."""
-    mimes: dict[str, set[str]] = {RAW_TYPE: set(RAW_MIMES)}
-    for ext, mime in {**IMAGE_MIME_BY_EXTENSION, **RAW_MIME_BY_EXTENSION}.items():
+    mimes: dict[str, set[str]] = {RAW_TYPE: set(RAW_MIMES), VIDEO_TYPE: set(VIDEO_MIMES)}
+    by_extension = {**IMAGE_MIME_BY_EXTENSION, **RAW_MIME_BY_EXTENSION, **VIDEO_MIME_BY_EXTENSION}
+    for ext, mime in by_extension.items():
         name = ext.removeprefix(".")
         mimes.setdefault(_TYPE_OF_EXTENSION.get(name, name), set()).add(mime)
     return {name: frozenset(found) for name, found in mimes.items()}
@@ -79,7 +98,10 @@ MIMES_BY_TYPE: dict[str, frozenset[str]] = _file_types()
 Hachi indexes can be searched for and nothing else is accepted."""
 FILE_TYPE_NAMES: dict[str, str] = {
     **{name: name for name in MIMES_BY_TYPE},
-    **{ext: _TYPE_OF_EXTENSION.get(ext, ext) for ext in (e[1:] for e in PHOTO_EXTENSIONS)},
+    **{
+        ext: _TYPE_OF_EXTENSION.get(ext, ext)
+        for ext in (e[1:] for e in PHOTO_EXTENSIONS | VIDEO_EXTENSIONS)
+    },
 }
 """Each name ``type:`` accepts (a type or an extension) -> its type name."""
 
@@ -113,6 +135,16 @@ _NON_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
 def is_photo_path(path: Path) -> bool:
     """By extension only, so walking a big tree costs no reads."""
     return path.suffix.lower() in PHOTO_EXTENSIONS
+
+
+def is_video_path(path: Path | str) -> bool:
+    """By extension only: a video is opened by PyAV, which finds its container itself."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def is_media_path(path: Path) -> bool:
+    """Whether the scanner indexes this file: a photo or a video, by extension."""
+    return is_photo_path(path) or is_video_path(path)
 
 
 def sniff_mime(head: bytes, name: str = "") -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import BinaryIO
 
 DIGEST_SIZE = 16
 CHUNK_SIZE = 1 << 20
@@ -23,8 +24,14 @@ def content_hash(data: bytes) -> str:
 
 def hash_file(path: Path) -> str:
     """Same value as ``content_hash(path.read_bytes())`` without holding the file in memory."""
-    digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
     with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
+        return hash_stream(handle)
+
+
+def hash_stream(handle: BinaryIO) -> str:
+    """``hash_file`` of a file already open (read from its start)."""
+    digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    handle.seek(0)
+    while chunk := handle.read(CHUNK_SIZE):
+        digest.update(chunk)
     return digest.hexdigest()

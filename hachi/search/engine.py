@@ -175,7 +175,8 @@ def search(
             )
         )
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
-    results = [summary(rows[pid], score) for pid, score in hits if pid in rows]
+    starts: dict[int, float] = extra.pop("moments", {})
+    results = [summary(rows[pid], score, starts.get(pid)) for pid, score in hits if pid in rows]
     more_left = offset + len(hits) < total
     return SearchResult(
         query=q,
@@ -266,9 +267,14 @@ def _query_vector(
     return total / max(float(np.linalg.norm(total)), 1e-12)
 
 
-def summary(row: dict[str, Any], score: float) -> dict[str, Any]:
-    """A search hit as clients see it."""
+def summary(row: dict[str, Any], score: float, at_s: float | None = None) -> dict[str, Any]:
+    """A search hit as clients see it; a video's ``at_s`` is when its best-matching moment
+    starts (0 when the query matched no moment, None for a photo)."""
+    video = row["kind"] == "video"
     return {
+        "kind": row["kind"],
+        "duration_s": row["duration_s"],
+        "at_s": (at_s or 0.0) if video else None,
         "id": row["id"],
         "path": row["path"],
         "name": row["name"],

@@ -27,6 +27,7 @@ from hachi.media.formats import MIMES_BY_TYPE
 from hachi.media.placenames import NamedPlace, PlaceNames, default_place_names
 from hachi.search.query_values import (
     DateRange,
+    DurationBound,
     FacesCount,
     FilterToken,
     GeoBox,
@@ -38,6 +39,7 @@ from hachi.search.query_values import (
     parse_after,
     parse_before,
     parse_box,
+    parse_duration,
     parse_faces,
     parse_near,
     parse_orientation,
@@ -67,6 +69,7 @@ class FilterKey(StrEnum):
     FACES = "faces"
     NEAR = "near"
     WITHIN = "within"
+    DURATION = "duration"
 
 
 @dataclass
@@ -100,6 +103,10 @@ def _counts(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
 
 def _mimes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     return tuple(sorted({m for v in values for m in MIMES_BY_TYPE[str(v)]}))
+
+
+def _durations(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    return tuple((v.op, v.seconds) for v in values if isinstance(v, DurationBound))
 
 
 def _countries(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
@@ -210,6 +217,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.FACES, Match.FACES, parse=parse_faces, resolve=_counts),
         FilterSpec(FilterKey.NEAR, Match.NEAR, resolve=_circles, parse_token=parse_near),
         FilterSpec(FilterKey.WITHIN, Match.BOX, resolve=_boxes, parse_token=parse_box),
+        FilterSpec(FilterKey.DURATION, Match.DURATION, parse=parse_duration, resolve=_durations),
     )
 }  # fmt: skip
 

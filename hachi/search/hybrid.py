@@ -63,16 +63,19 @@ def rank_semantic(
     if filter_after or len(ids) >= OVERLAP_MIN_PHOTOS:
         with ThreadPoolExecutor(1, thread_name_prefix="hachi-sql") as pool:
             sql_job = pool.submit(sql_side)
-            clip = semantic.scores(snap, vector)
+            clip, best_rows, starts = semantic.moment_scores(snap, vector)
             lexical, must_keep, matching = sql_job.result()
     else:
         lexical, must_keep, matching = sql_side()
-        clip = semantic.scores(snap, vector)
+        clip, best_rows, starts = semantic.moment_scores(snap, vector)
+    rows = best_rows if mask is None else best_rows[mask]
     if mask is not None:
         clip = clip[mask]
+        starts = None if starts is None else starts[mask]
     threshold = _exact_cutoff(semantic, snap, vector, rows, clip, must_keep, more)
     ranked = ranking.rank_above(clip, lexical, must_keep, threshold)
     order_ids = [int(ids[i]) for i in ranked.order]
+    moments = _moment_starts(ids, starts, ranked.order)
     scores = [float(s) for s in ranked.scores]
     hidden = ranked.hidden
     if filter_after:
@@ -87,8 +90,19 @@ def rank_semantic(
         "cutoff": ranked.cutoff,
         "hidden": hidden,
         "more": more,
+        "moments": moments,
     }
     return order_ids, scores, extra
+
+
+def _moment_starts(
+    ids: NDArray[np.int64], starts: NDArray[np.float32] | None, order: NDArray[np.int64]
+) -> dict[int, float]:
+    """Photo id -> start of the best moment, for the ranked videos."""
+    if starts is None:
+        return {}
+    videos = order[~np.isnan(starts[order])]
+    return dict(zip(ids[videos].tolist(), starts[videos].tolist(), strict=True))
 
 
 def _allowed(

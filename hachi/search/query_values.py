@@ -52,6 +52,8 @@ _T = TypeVar("_T")
 _DATE_RE = re.compile(r"([0-9]{4})(?:([-/])([0-9]{1,2})(?:\2([0-9]{1,2}))?)?")
 _FACES_RE = re.compile(r"([0-9]{1,9})(\+?)")
 _ID_RE = re.compile(r"[0-9]{1,19}")
+_DURATION_RE = re.compile(r"(>=|<=|>|<)([0-9]{1,6}(?:\.[0-9]{1,3})?)(s|sec|m|min|h)?")
+_SECONDS_PER_UNIT = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 
 
 class Logic(StrEnum):
@@ -105,7 +107,15 @@ class GeoBox:
     east: float
 
 
-Value = str | int | DateRange | FacesCount | NearPoint | NearPlace | GeoBox
+@dataclass(frozen=True)
+class DurationBound:
+    """``duration:>30s``: a comparison (one of > >= < <=) with a length in seconds."""
+
+    op: str
+    seconds: float
+
+
+Value = str | int | DateRange | FacesCount | NearPoint | NearPlace | GeoBox | DurationBound
 
 
 def value_to_json(value: Value) -> Any:
@@ -121,6 +131,8 @@ def value_to_json(value: Value) -> Any:
     if isinstance(value, GeoBox):
         return {"south": value.south, "west": value.west, "north": value.north,
                 "east": value.east}  # fmt: skip
+    if isinstance(value, DurationBound):
+        return {"op": value.op, "seconds": value.seconds}
     return value
 
 
@@ -207,6 +219,13 @@ def parse_faces(item: Span, token: FilterToken) -> Value:
     if not match or int(match[1]) > MAX_FACES:
         fail(f'"{token.key_span.text}" expects a number like 0, 2 or 3+', item)
     return FacesCount(int(match[1]), bool(match[2]))
+
+
+def parse_duration(item: Span, token: FilterToken) -> Value:
+    match = _DURATION_RE.fullmatch(item.text.lower())
+    if not match:
+        fail(f'"{token.key_span.text}" expects a comparison like >30s, <2m or >=1h', item)
+    return DurationBound(match[1], float(match[2]) * _SECONDS_PER_UNIT[match[3]])
 
 
 def parse_photo_id(item: Span, token: FilterToken) -> Value:

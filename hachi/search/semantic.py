@@ -46,6 +46,45 @@ def sort_ids(ids: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int6
 
 
 @dataclass(frozen=True)
+class Moments:
+    """Video moments of a snapshot, grouped by video: each one's photo position, vector row
+    and start time, and where each video's group starts.
+
+    A video's score is its best moment's, so scoring takes the maximum over these rows on
+    top of the photo rows (where a video's own row is its poster moment)."""
+
+    positions: NDArray[np.int64]  # index into the snapshot's photo_ids, ascending
+    rows: NDArray[np.int64]
+    at_s: NDArray[np.float32]
+    starts: NDArray[np.int64]  # index of each video's first moment
+
+    @classmethod
+    def empty(cls) -> Moments:
+        none = np.zeros(0, np.int64)
+        return cls(none, none, np.zeros(0, np.float32), none)
+
+    @classmethod
+    def grouped(
+        cls, positions: NDArray[np.int64], rows: NDArray[np.int64], at_s: NDArray[np.float32]
+    ) -> Moments:
+        order = np.lexsort((rows, positions))
+        positions, rows, at_s = positions[order], rows[order], at_s[order]
+        starts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
+        return cls(positions, rows, at_s, starts.astype(np.int64))
+
+    def best(self, every: NDArray[np.float32]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(video positions, index of each one's best moment) for one query's scores of
+        every row: a maximum per group (``reduceat``), no sort, linear in the moments."""
+        scores = every[self.rows]
+        top = np.maximum.reduceat(scores, self.starts)
+        counts = np.diff(np.r_[self.starts, len(scores)])
+        hits = np.flatnonzero(scores == np.repeat(top, counts))
+        group = np.searchsorted(self.starts, hits, side="right") - 1
+        first = np.r_[True, group[1:] != group[:-1]]
+        return self.positions[self.starts], hits[first]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Photos with a vector, in row order, and the store to score them with."""
 
@@ -55,6 +94,7 @@ class Snapshot:
     state: tuple[int, int, int] | None
     id_sort: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # see sorted_ids
     rows_are_all: bool = False  # rows == arange(store.rows): no gather needed
+    moments: Moments = field(default_factory=Moments.empty)
     held_rows: dict[int, NDArray[np.float32]] = field(default_factory=dict, compare=False)
     """The cutoff sample's rows in float32, by sample size: gathered once, not every query
     (10 MB at 512-d; a plain BLAS product then scores them in ~0.3 ms)."""
@@ -94,7 +134,10 @@ class SemanticIndex:
         path = vector_file(self.vectors_dir, self.model, state[1])
         store = VectorStore(path, self.clip.embed_dim, state[0], read_only=True, search_copy=True)
         every_row = len(rows) == store.rows and bool(np.all(rows == np.arange(len(rows))))
-        return Snapshot(ids, rows, store, state, sort_ids(ids), every_row)
+        id_sort = sort_ids(ids)
+        return Snapshot(
+            ids, rows, store, state, id_sort, every_row, _moments(conn, self.model, id_sort)
+        )
 
     def close(self) -> None:
         """Unmap the vector files (a reopened snapshot maps them again)."""
@@ -137,6 +180,26 @@ class SemanticIndex:
         scores = snap.store.approximate_scores(query.astype(np.float32))
         return scores if snap.rows_are_all else scores[snap.rows]
 
+    def moment_scores(
+        self, snap: Snapshot, query: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32] | None]:
+        """``scores``, with each video raised to its best moment's score, from one pass over
+        the vector file; also the rows to re-score exactly (the snapshot's own array when
+        there are no videos, so cached samples still apply) and, aligned with the snapshot,
+        when each video's best moment starts (NaN for photos; None without videos)."""
+        moments = snap.moments
+        if snap.store is None or len(snap.rows) == 0 or len(moments.rows) == 0:
+            return self.scores(snap, query), snap.rows, None
+        every = snap.store.approximate_scores(query.astype(np.float32))
+        scores = every[snap.rows]
+        videos, best = moments.best(every)
+        scores[videos] = every[moments.rows[best]]
+        rows = snap.rows.copy()
+        rows[videos] = moments.rows[best]
+        at_s = np.full(len(rows), np.nan, np.float32)
+        at_s[videos] = moments.at_s[best]
+        return scores, rows, at_s
+
     def sample_scores(
         self,
         snap: Snapshot,
@@ -163,3 +226,17 @@ class SemanticIndex:
         if snap.store is None or len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
         return snap.store.scores(query.astype(np.float32), rows)
+
+
+def _moments(
+    conn: sqlite3.Connection, model: str, id_sort: tuple[NDArray[np.int64], NDArray[np.int64]]
+) -> Moments:
+    """The model's video moments, each placed at its video's position in the snapshot
+    (moments of a video without its own row, mid-write, are left out)."""
+    ids, rows, at_s = analyses.moment_rows(conn, model)
+    if len(ids) == 0:
+        return Moments.empty()
+    ascending, order = id_sort
+    where = np.clip(np.searchsorted(ascending, ids), 0, max(len(ascending) - 1, 0))
+    found = ascending[where] == ids if len(ascending) else np.zeros(len(ids), bool)
+    return Moments.grouped(order[where[found]], rows[found], at_s[found])

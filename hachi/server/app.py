@@ -23,6 +23,7 @@ from hachi.server.routes import search as routes_search
 from hachi.server.routes import sessions as routes_sessions
 from hachi.server.routes import system as routes_system
 from hachi.server.routes import ui as routes_ui
+from hachi.server.routes import videos as routes_videos
 from hachi.server.routing import HachiFlask
 from hachi.server.throttle import LoginThrottle
 
@@ -40,6 +41,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_search,
         routes_overview,
         routes_photos,
+        routes_videos,
         routes_people,
     ):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)

@@ -16,8 +16,9 @@ from werkzeug.exceptions import HTTPException
 from hachi.errors import HachiError
 
 INTERNAL_MESSAGE = "internal server error; the details are in the server log"
-# Headers of an HTTPException worth keeping on the JSON answer (405's Allow, 429's Retry-After).
-KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# Headers of an HTTPException worth keeping on the JSON answer (405's Allow, 429's
+# Retry-After, 416's Content-Range: the size of the file a range missed).
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Content-Range")
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:

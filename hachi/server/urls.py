@@ -41,7 +41,13 @@ def search_page(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "results": [with_thumbnail_url(hit) for hit in result["results"]]}
 
 
+def video_url(photo_id: int) -> str:
+    return f"/api/photos/{photo_id}/video"
+
+
 def photo_page(details: dict[str, Any]) -> dict[str, Any]:
     faces = [with_face_url(face) for face in details["faces"]]
     urls = photo_urls(details["id"], details["content_hash"])
+    if details.get("kind") == "video":
+        urls["video_url"] = video_url(details["id"])
     return {**details, **urls, "faces": faces}

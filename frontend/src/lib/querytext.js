@@ -6,6 +6,7 @@ export const FILTER_KEYS = [
   'person', 'people', 'place', 'country', 'camera', 'make', 'model', 'lens', 'after', 'before',
   'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
   'near', 'within',
+  'duration',
 ];
 export const SORT_KEY = 'sort';
 

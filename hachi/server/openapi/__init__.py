@@ -35,6 +35,7 @@ from hachi.server.openapi.people import (
     search_image_paths,
 )
 from hachi.server.openapi.sessions import session_paths
+from hachi.server.openapi.videos import video_paths
 from hachi.server.params import MAX_OFFSET
 from hachi.server.routes.auth import MAX_LINK_TOKEN_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from hachi.server.routes.folders import DEFAULT_FAILED_PAGE, MAX_FAILED_PAGE, MAX_PATH_LENGTH
@@ -455,6 +456,7 @@ def paths() -> dict[str, Schema]:
         job_paths,
         search_paths,
         photo_paths,
+        video_paths,
         search_image_paths,
         people_paths,
         overview_paths,

@@ -16,6 +16,10 @@ ERROR_RESPONSES = {
     404: ("NotFound", "No such resource."),
     409: ("Conflict", "Not possible in the resource's present state; `message` says why."),
     413: ("TooLarge", "Request body over the limit."),
+    416: (
+        "RangeNotSatisfiable",
+        "The byte range lies outside the file; `Content-Range` gives its size.",
+    ),
     422: ("Unprocessable", "The uploaded file is not a readable photo."),
     429: ("TooManyRequests", "Too many failed logins; wait `Retry-After` seconds."),
     503: ("Unavailable", "A model is missing; `detail` names the command that installs it."),
@@ -281,6 +285,12 @@ def search_result_schema() -> Schema:
         place=nullable("string"),
         thumbnail_url=STR,
         preview_url=STR,
+        kind={"enum": ["photo", "video"]},
+        duration_s=nullable("number"),
+        at_s={
+            **nullable("number"),
+            "description": "Videos: when the moment that matched best starts, in seconds.",
+        },
     )
 
 

@@ -42,7 +42,7 @@ def guess_type(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
-def _send(path: Path, photo_id: int, **options: object) -> Response:
+def send_from_disk(path: Path, photo_id: int, **options: object) -> Response:
     """send_file, with a file that vanished or turned unreadable since indexing named as such."""
     try:
         return send_file(path, conditional=True, etag=True, **options)  # type: ignore[arg-type]
@@ -97,7 +97,7 @@ def photo(photo_id: str) -> ResponseReturnValue:
 def thumbnail(photo_id: str) -> ResponseReturnValue:
     size = query_choice("size", THUMB_SIZES, GRID) or GRID
     pid = parse_id(photo_id, "photo")
-    response = _send(library().thumbnail_path(pid, size), pid, mimetype="image/webp")
+    response = send_from_disk(library().thumbnail_path(pid, size), pid, mimetype="image/webp")
     _cache_thumbnail(response)
     return response
 
@@ -107,7 +107,7 @@ def original(photo_id: str) -> ResponseReturnValue:
     pid = parse_id(photo_id, "photo")
     path = library().original_path(pid)
     mimetype = guess_type(path)
-    response = _send(
+    response = send_from_disk(
         path,
         pid,
         mimetype=mimetype,
