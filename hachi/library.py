@@ -30,6 +30,7 @@ from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
 from hachi.indexer.runner import BackgroundIndexer, inline_stages, pass_stages, run_next_job
 from hachi.indexer.watch import FolderWatcher, watch_status
+from hachi.library_albums import Albums
 from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
@@ -60,6 +61,7 @@ class Library:
         self._watcher: FolderWatcher | None = None
         self._plan_cache: tuple[tuple[int, str | None], float, list[PlannedPass]] | None = None
         self.people = People(self.catalog, settings, self.original_path)
+        self.albums = Albums(self.catalog, self.matching_ids)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
         )
@@ -268,6 +270,10 @@ class Library:
             off_notice=self.models.semantic_off_notice(),
         ).to_dict()
 
+    def matching_ids(self, q: str) -> list[int]:
+        """Every photo the query finds, in search order (what "select all" means)."""
+        return engine.matching_ids(self.conn, q, self.semantic, self.settings.face_backend)
+
     def search_image(
         self,
         data: bytes,
@@ -381,4 +387,8 @@ class Library:
             within = engine.filter_criteria(self.conn, q, self.settings.face_backend) if q else None
         except BadRequest:
             pass  # a half-typed bar: count over the whole library rather than fail
-        return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
+        found = suggest.suggestions(self.conn, prefix or "", kind, limit, within)
+        for item in found:
+            if item["count"] is None:  # a smart album: as many as its query finds now
+                item["count"] = len(self.albums.photo_ids(self.albums.named(item["value"])["id"]))
+        return sorted(found, key=lambda s: (-s["count"], s["label"].casefold()))

@@ -40,6 +40,7 @@ class Match(StrEnum):
     PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
     PERSON_ONLY = "person_only"  # groups: all of them there, and no other named person
     FACES = "faces"  # (count, or_more) pairs
+    ALBUM = "album"  # ("photos", album id) | ("all", conditions of a smart album's query)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class Condition:
 def clause(cond: Condition, face_backend: str) -> Clause:
     """SQL for one condition (negation not applied)."""
     return _BUILDERS[cond.match](cond.values, face_backend)
+
+
+def condition_sql(cond: Condition, face_backend: str) -> tuple[str, list[Any]]:
+    """SQL for one condition with its negation applied: ``-camera:x`` keeps the photos
+    whose camera is unknown, so a negation spares the builder's nullable column."""
+    sql, params, nullable = clause(cond, face_backend)
+    if cond.negated:
+        sql = f"NOT ({sql})"
+        if nullable:
+            sql = f"({nullable} IS NULL OR {sql})"
+    return sql, params
 
 
 def _escape_like(value: str) -> str:
@@ -182,6 +194,22 @@ def _faces(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
 
 
+def _album(values: tuple[Any, ...], backend: str) -> Clause:
+    """Any of the albums: a plain album's chosen photos, or every condition of a smart
+    album's saved query (a group, so it nests inside a negation or an OR)."""
+    tests: list[str] = []
+    params: list[Any] = []
+    for kind, content in values:
+        if kind == "photos":
+            tests.append("p.id IN (SELECT photo_id FROM album_photos WHERE album_id = ?)")
+            params.append(content)
+            continue
+        parts = [condition_sql(cond, backend) for cond in content]
+        tests.append("(" + (" AND ".join(sql for sql, _ in parts) or "1") + ")")
+        params += [param for _, group in parts for param in group]
+    return f"({' OR '.join(tests) or '0'})", params, None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -197,6 +225,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.PERSON_ALL: _person_all,
     Match.PERSON_ONLY: _person_only,
     Match.FACES: _faces,
+    Match.ALBUM: _album,
 }
 
 

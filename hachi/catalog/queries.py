@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hachi.catalog.conditions import Condition, any_word, clause, every_word
+from hachi.catalog.conditions import Condition, any_word, condition_sql, every_word
 from hachi.textnorm import fold
 
 
@@ -37,11 +37,7 @@ class _Sql:
 def _build(criteria: Criteria) -> _Sql:
     sql = _Sql()
     for cond in criteria.conditions:
-        sql_clause, params, nullable = clause(cond, criteria.face_backend)
-        if cond.negated:
-            sql_clause = f"NOT ({sql_clause})"
-            if nullable:
-                sql_clause = f"({nullable} IS NULL OR {sql_clause})"
+        sql_clause, params = condition_sql(cond, criteria.face_backend)
         sql.where.append(sql_clause)
         sql.params.extend(params)
     if criteria.fts:

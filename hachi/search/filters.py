@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hachi.catalog import albums as albums_db
 from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.conditions import Condition, Match
@@ -58,14 +59,17 @@ class FilterKey(StrEnum):
     TEXT = "text"
     SIMILAR = "similar"
     FACES = "faces"
+    ALBUM = "album"
 
 
 @dataclass
 class Resolver:
-    """What resolving values may consult (the catalog) and report (notices)."""
+    """What resolving values may consult (the catalog) and report (notices), and how a
+    smart album's saved query becomes conditions (the engine plans it; None: not here)."""
 
     conn: sqlite3.Connection
     notices: list[str] = field(default_factory=list)
+    smart_album: Callable[[albums_db.Album], tuple[Condition, ...]] | None = None
 
 
 ValueParser = Callable[[Span, FilterToken], Value]
@@ -97,6 +101,21 @@ def _people(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     if not ids:
         resolver.notices.append(f"nobody is named {', '.join(map(str, values))}")
     return tuple(ids)
+
+
+def _albums(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    """A plain album is its photos; a smart one, the conditions of its saved query."""
+    out: list[tuple[str, Any]] = []
+    for value in values:
+        album = albums_db.album_named(resolver.conn, str(value))
+        if album is None:
+            resolver.notices.append(f"no album is named {value}")
+        elif album.query is None:
+            out.append(("photos", album.id))
+        else:
+            assert resolver.smart_album is not None, "smart albums are planned by the engine"
+            out.append(("all", resolver.smart_album(album)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.TEXT, Match.TEXT),
         FilterSpec(FilterKey.SIMILAR, None, parse=parse_photo_id, negatable=False),
         FilterSpec(FilterKey.FACES, Match.FACES, parse=parse_faces, resolve=_counts),
+        FilterSpec(FilterKey.ALBUM, Match.ALBUM, resolve=_albums, suggest="album"),
     )
 }  # fmt: skip
 

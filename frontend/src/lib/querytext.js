@@ -5,6 +5,7 @@
 export const FILTER_KEYS = [
   'person', 'people', 'place', 'country', 'camera', 'make', 'model', 'lens', 'after', 'before',
   'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
+  'album',
 ];
 export const SORT_KEY = 'sort';
 
@@ -12,11 +13,12 @@ export const SORT_KEY = 'sort';
 export const SUGGEST_KIND = {
   camera: 'camera', make: 'camera', model: 'camera', lens: 'lens', folder: 'folder',
   file: 'file', year: 'year', date: 'year', place: 'place', person: 'person', people: 'person',
+  album: 'album',
 };
 // Which filter a suggestion of a kind becomes when picked.
 export const FILTER_FOR_KIND = {
   camera: 'camera', lens: 'lens', folder: 'folder', file: 'file', year: 'year', place: 'place',
-  person: 'person',
+  person: 'person', album: 'album',
 };
 
 const TOKEN = /(?:[^\s"]+|"[^"]*"?)+/g;
