@@ -274,6 +274,17 @@ class Library:
         """Every photo the query finds, in search order (what "select all" means)."""
         return engine.matching_ids(self.conn, q, self.semantic, self.settings.face_backend)
 
+    def originals(self, ids: list[int]) -> list[tuple[int, str, Path | None]]:
+        """(id, file name, the real file to read or None) of existing photos, in order;
+        the same folder rules as :meth:`original_path`, with one query for all."""
+        roots = [Path(f.path) for f in self.list_folders()]
+        rows = queries.photo_rows(self.conn, ids)
+        return [
+            (i, rows[i]["name"], self.rules.readable_original(Path(rows[i]["path"]), roots))
+            for i in ids
+            if i in rows
+        ]
+
     def search_image(
         self,
         data: bytes,

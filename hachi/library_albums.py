@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hachi.catalog import albums as albums_db
+from hachi.catalog import queries
 from hachi.catalog.db import transaction
 from hachi.catalog.handle import CatalogHandle
 from hachi.errors import BadRequest, Conflict, NotFound
@@ -116,6 +117,22 @@ class Albums:
         with self.catalog.write_lock, transaction(self.conn):
             removed = albums_db.remove_photos(self.conn, album_id, ids)
         return {**self.get(album_id), "removed": removed}
+
+    def selection(self, ids: Sequence[int] | None, query: str | None) -> list[int]:
+        """Photos to act on: ids chosen one by one (each must exist; those that do not are
+        named in one 404), or every photo a query finds ("select all N results")."""
+        if (ids is None) == (query is None):
+            raise BadRequest("send either 'ids' or 'query'", {"field": "ids"})
+        if query is not None:
+            return self.matching_ids(query)
+        assert ids is not None
+        self._check_ids(ids)
+        return list(dict.fromkeys(ids))
+
+    def paths(self, ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(id, path on disk as indexed) of the photos, in order."""
+        rows = queries.photo_rows(self.conn, list(ids))
+        return [(i, rows[i]["path"]) for i in ids if i in rows]
 
     # -- checks --------------------------------------------------------------------------
 
