@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -274,16 +275,18 @@ class Library:
         """Every photo the query finds, in search order (what "select all" means)."""
         return engine.matching_ids(self.conn, q, self.semantic, self.settings.face_backend)
 
-    def originals(self, ids: list[int]) -> list[tuple[int, str, Path | None]]:
-        """(id, file name, the real file to read or None) of existing photos, in order;
-        the same folder rules as :meth:`original_path`, with one query for all."""
+    def originals(self, ids: list[int]) -> Iterator[tuple[int, str, Path | None]]:
+        """(id, file name, the real file to read or None) of existing photos, in order,
+        looked up 500 at a time as they are consumed; the same folder rules as
+        :meth:`original_path`."""
         roots = [Path(f.path) for f in self.list_folders()]
-        rows = queries.photo_rows(self.conn, ids)
-        return [
-            (i, rows[i]["name"], self.rules.readable_original(Path(rows[i]["path"]), roots))
-            for i in ids
-            if i in rows
-        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            files = queries.photo_files(self.conn, chunk)
+            for i in chunk:
+                if i in files:
+                    name, path = files[i]
+                    yield i, name, self.rules.readable_original(Path(path), roots)
 
     def search_image(
         self,

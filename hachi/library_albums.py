@@ -131,8 +131,8 @@ class Albums:
 
     def paths(self, ids: Sequence[int]) -> list[tuple[int, str]]:
         """(id, path on disk as indexed) of the photos, in order."""
-        rows = queries.photo_rows(self.conn, list(ids))
-        return [(i, rows[i]["path"]) for i in ids if i in rows]
+        files = queries.photo_files(self.conn, list(ids))
+        return [(i, files[i][1]) for i in ids if i in files]
 
     # -- checks --------------------------------------------------------------------------
 

@@ -59,24 +59,30 @@ class _Sink(io.RawIOBase):
         return out
 
 
-def unique_names(names: Iterable[str]) -> list[str]:
-    """Each name, suffixed `` (2)``, `` (3)``... where an earlier one is the same when
-    case is ignored; a count per name keeps 20,000 ``IMG_0001.jpg`` linear."""
-    taken: set[str] = set()
-    counts: dict[str, int] = {}
-    out = []
-    for raw in names:
+class UniqueNames:
+    """Gives each name, suffixed `` (2)``, `` (3)``... where an earlier one is the same
+    when case is ignored; a count per name keeps 20,000 ``IMG_0001.jpg`` linear."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, raw: str) -> str:
         name = PurePath(raw.replace("\\", "/")).name or "photo"
         stem, suffix = os.path.splitext(name)
         key = name.casefold()
-        candidate, n = name, counts.get(key, 1)
-        while candidate.casefold() in taken:
+        candidate, n = name, self.counts.get(key, 1)
+        while candidate.casefold() in self.taken:
             n += 1
             candidate = f"{stem} ({n}){suffix}"
-        counts[key] = n
-        taken.add(candidate.casefold())
-        out.append(candidate)
-    return out
+        self.counts[key] = n
+        self.taken.add(candidate.casefold())
+        return candidate
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    unique = UniqueNames()
+    return [unique(name) for name in names]
 
 
 def _entry(name: str, stat: os.stat_result) -> zipfile.ZipInfo:
@@ -89,14 +95,15 @@ def _entry(name: str, stat: os.stat_result) -> zipfile.ZipInfo:
 
 
 def stream_zip(members: Iterable[Member], zip64_from: int = zipfile.ZIP64_LIMIT) -> Iterator[bytes]:
-    """The zip's bytes, piece by piece. A file that cannot be read when its turn comes
+    """The zip's bytes, piece by piece, taking ``members`` one at a time (a generator
+    keeps only the current one). A file that cannot be read when its turn comes
     is left out and named in ``hachi-missing.txt`` at the end (the answer has started,
     so it can no longer become an error)."""
-    items = list(members)
-    sink = _Sink()
+    sink, unique = _Sink(), UniqueNames()
     missing: list[str] = []
     with zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive:
-        for member, name in zip(items, unique_names(m.name for m in items), strict=True):
+        for member in members:
+            name = unique(member.name)
             try:
                 yield from _write_member(archive, sink, member, name, zip64_from)
             except OSError as error:

@@ -136,8 +136,8 @@ def download() -> ResponseReturnValue:
     form (``ids`` comma-separated, or ``query``) so that a browser can save the answer
     as a download while it arrives."""
     body = json_object() if request.is_json else _form_selection()
-    originals = library().originals(_selection(body))
-    members = [Member(i, name, path) for i, name, path in originals]
+    originals = library().originals(_selection(body))  # read as the zip is written
+    members = (Member(i, name, path) for i, name, path in originals)
     response = Response(stream_zip(members), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{ZIP_NAME}"'
     response.headers["Cache-Control"] = "no-store"
