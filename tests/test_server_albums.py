@@ -173,13 +173,16 @@ def test_download_a_zip(client: FlaskClient, served: tuple[Flask, Library, Path]
     assert sorted(archive.read(n) for n in names) == wanted
 
 
-def test_download_by_form_as_a_browser_posts_it(client: FlaskClient) -> None:
+def test_download_by_link_as_a_browser_saves_it(client: FlaskClient) -> None:
     photo = ids(client)
-    form = {"ids": f"{photo['c/city.jpg']},{photo['c/beach.jpg']}"}
-    archive = read_zip(call(client, "POST", "/api/selection/download", data=form))
+    wanted = f"{photo['c/city.jpg']},{photo['c/beach.jpg']}"
+    archive = read_zip(client.get(f"/api/selection/download?ids={wanted}"))
     assert archive.namelist() == ["city.jpg", "beach.jpg"]
-    error_of(call(client, "POST", "/api/selection/download", data={"ids": "1;2"}), 400)
-    error_of(call(client, "POST", "/api/selection/download", data={"what": "x"}), 400)
+    every = read_zip(client.get("/api/selection/download?query=camera:nikon"))
+    assert every.namelist() == ["city.jpg"]
+    for bad in ("ids=1;2", "ids=", "what=x", "ids=1&query=x", "", "ids=1,,2"):
+        error_of(client.get(f"/api/selection/download?{bad}"), 400)
+    error_of(client.get("/api/selection/download?ids=987654"), 404)
 
 
 def test_a_file_gone_from_disk_is_named_in_the_zip(

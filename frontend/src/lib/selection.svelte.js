@@ -2,7 +2,7 @@
 // Either photos chosen one by one (ids), or "all N results" of a query: the server then
 // acts on the query itself (`{ query }`), so results never loaded here are included.
 import { SvelteSet } from 'svelte/reactivity';
-import { api } from './api.js';
+import { api, withParams } from './api.js';
 
 class Selection {
   ids = new SvelteSet();
@@ -70,31 +70,18 @@ class Selection {
     return found.photos.map((p) => p.path);
   }
 
-  // A form post, so the browser saves the zip as it streams in (fetch would hold it all);
-  // into a hidden frame, so that an error answer never replaces the page.
+  // A link the browser saves as the zip streams in (fetch would hold it all in memory);
+  // a GET, since a form POST from this page carries "Origin: null" (no-referrer policy).
   download() {
-    let frame = document.querySelector('iframe[name="hachi-download"]');
-    if (!frame) {
-      frame = document.createElement('iframe');
-      frame.name = 'hachi-download';
-      frame.title = 'Download';
-      frame.hidden = true;
-      document.body.append(frame);
-    }
-    const form = document.createElement('form');
-    form.method = 'POST';
-    form.action = '/api/selection/download';
-    form.target = 'hachi-download';
-    form.hidden = true;
     const body = this.body();
-    const field = document.createElement('input');
-    field.type = 'hidden';
-    field.name = body.query !== undefined ? 'query' : 'ids';
-    field.value = body.query !== undefined ? body.query : body.ids.join(',');
-    form.append(field);
-    document.body.append(form);
-    form.submit();
-    form.remove();
+    const params = body.query !== undefined ? { query: body.query } : { ids: body.ids.join(',') };
+    const link = document.createElement('a');
+    link.href = withParams('/api/selection/download', params);
+    link.download = 'hachi-photos.zip';
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
   }
 }
 

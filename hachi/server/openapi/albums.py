@@ -15,9 +15,10 @@ from hachi.server.openapi.parts import (
     obj,
     operation,
     path_id,
+    query,
     text,
 )
-from hachi.server.routes.albums import MAX_NAME_FIELD
+from hachi.server.routes.albums import MAX_IDS_PARAM, MAX_NAME_FIELD
 from hachi.server.routes.search import MAX_QUERY_LENGTH
 
 ALBUM: Schema = obj(
@@ -168,17 +169,25 @@ def selection_paths() -> dict[str, Schema]:
         body=SELECTION,
         errors=(400, 404, 413, 503),
     )
-    download["requestBody"]["content"]["application/x-www-form-urlencoded"] = {
-        "schema": {
-            "oneOf": [
+    link_download = operation(
+        "downloadSelectionLink",
+        "The same zip as a link a browser can save: `ids` (comma-separated) or `query`.",
+        "albums",
+        {"200": download["responses"]["200"]},
+        params=(
+            query(
+                "ids",
                 {
-                    **obj(("ids",), ids={"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}),
-                    "additionalProperties": False,
+                    "type": "string",
+                    "pattern": "^[0-9]{1,19}(,[0-9]{1,19})*$",
+                    "maxLength": MAX_IDS_PARAM,
                 },
-                {**obj(("query",), query=text(MAX_QUERY_LENGTH)), "additionalProperties": False},
-            ]
-        }
-    }
+                "Photo ids, comma-separated.",
+            ),
+            query("query", text(MAX_QUERY_LENGTH), "Every photo this query finds."),
+        ),
+        errors=(400, 404, 503),
+    )
     return {
         "/api/selection/paths": {
             "post": operation(
@@ -190,5 +199,5 @@ def selection_paths() -> dict[str, Schema]:
                 errors=(400, 404, 503),
             )
         },
-        "/api/selection/download": {"post": download},
+        "/api/selection/download": {"post": download, "get": link_download},
     }

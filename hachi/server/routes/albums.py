@@ -15,11 +15,12 @@ from flask.typing import ResponseReturnValue
 from hachi.errors import BadRequest
 from hachi.library_albums import MAX_ALBUM_NAME, MAX_PHOTOS_PER_CALL
 from hachi.server.context import library
-from hachi.server.params import MAX_ID, json_object, parse_id
+from hachi.server.params import MAX_ID, json_object, parse_id, query_text
 from hachi.server.routes.search import MAX_QUERY_LENGTH
 from hachi.server.zipstream import Member, stream_zip
 
 MAX_NAME_FIELD = 4 * MAX_ALBUM_NAME  # spaces around a name are trimmed, so allow some
+MAX_IDS_PARAM = 20 * MAX_PHOTOS_PER_CALL  # ?ids=1,2,3 of a download link
 ZIP_NAME = "hachi-photos.zip"
 
 bp = Blueprint("albums", __name__)
@@ -132,26 +133,34 @@ def selection_paths() -> ResponseReturnValue:
 
 @bp.post("/selection/download")
 def download() -> ResponseReturnValue:
-    """The selected photos as one zip, streamed as it is made. The body is JSON, or a
-    form (``ids`` comma-separated, or ``query``) so that a browser can save the answer
-    as a download while it arrives."""
-    body = json_object() if request.is_json else _form_selection()
-    originals = library().originals(_selection(body))  # read as the zip is written
+    """The selected photos as one zip, streamed as it is made (for scripts: a JSON body)."""
+    return _zip(_selection(json_object()))
+
+
+@bp.get("/selection/download")
+def download_link() -> ResponseReturnValue:
+    """The same as a link (``?ids=1,2,3`` or ``?query=...``), which a browser saves as it
+    arrives. A GET changes nothing, and the session cookie is SameSite=Strict, so another
+    site cannot have it fetched with the user's session."""
+    args = request.args
+    _only(dict(args), {"ids", "query"})
+    if ("ids" in args) == ("query" in args):
+        raise BadRequest("send either 'ids' or 'query'", {"field": "ids"})
+    if "query" in args:
+        return _zip(
+            library().albums.selection(None, query_text("query", max_length=MAX_QUERY_LENGTH))
+        )
+    raw = args["ids"]
+    parts = raw.split(",") if len(raw) <= MAX_IDS_PARAM else []
+    if not all(p.isascii() and p.isdigit() and 0 < len(p) <= 19 for p in parts):
+        raise BadRequest("ids must be photo ids separated by commas", {"field": "ids"})
+    return _zip(library().albums.selection(_ids([int(p) for p in parts]), None))
+
+
+def _zip(ids: list[int]) -> Response:
+    originals = library().originals(ids)  # read as the zip is written
     members = (Member(i, name, path) for i, name, path in originals)
     response = Response(stream_zip(members), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{ZIP_NAME}"'
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _form_selection() -> dict[str, Any]:
-    form = request.form
-    _only(dict(form), {"ids", "query"})
-    if "ids" in form:
-        parts = [p.strip() for p in form["ids"].split(",")]
-        if not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts):
-            raise BadRequest("field 'ids' must be photo ids separated by commas", {"field": "ids"})
-        return {"ids": [int(p) for p in parts]}
-    if "query" in form:
-        return {"query": form["query"]}
-    raise BadRequest("send either 'ids' or 'query'", {"field": "ids"})
