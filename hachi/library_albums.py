@@ -152,7 +152,8 @@ class Albums:
         missing = albums_db.missing_photo_ids(self.conn, ids)
         if missing:
             shown = ", ".join(map(str, missing[:MAX_NAMED_MISSING]))
-            more = f" and {len(missing) - MAX_NAMED_MISSING} more" if len(missing) > 20 else ""
+            extra = len(missing) - MAX_NAMED_MISSING
+            more = f" and {extra} more" if extra > 0 else ""
             raise NotFound(f"no photo with id {shown}{more}", {"missing": missing})
 
     def _checked_query(self, name: str, query: object) -> str:
