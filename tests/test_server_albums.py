@@ -100,6 +100,8 @@ def test_bad_names_and_duplicates(client: FlaskClient) -> None:
     other = call(client, "POST", "/api/albums", json={"name": "Other"}).get_json()
     error_of(call(client, "PATCH", f"/api/albums/{other['id']}", json={"name": "trip"}), 409)
     error_of(call(client, "POST", "/api/albums", json={"name": "N", "colour": "red"}), 400)
+    error_of(call(client, "POST", "/api/albums", json={"name": "N", "query": None}), 400)
+    error_of(call(client, "PATCH", f"/api/albums/{other['id']}", json={"name": None}), 400)
 
 
 def test_smart_queries_are_parsed(client: FlaskClient) -> None:

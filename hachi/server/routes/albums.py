@@ -27,9 +27,10 @@ bp = Blueprint("albums", __name__)
 
 
 def _text_field(body: dict[str, Any], name: str, max_length: int) -> str | None:
-    value = body.get(name)
-    if value is None:
+    """A text field, None when absent (null is not text: it is refused, as documented)."""
+    if name not in body:
         return None
+    value = body[name]
     if not isinstance(value, str):
         raise BadRequest(f"field {name!r} must be a string", {"field": name})
     if len(value) > max_length:
