@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
 from hachi.indexer.runner import BackgroundIndexer, inline_stages, pass_stages, run_next_job
 from hachi.indexer.watch import FolderWatcher, watch_status
+from hachi.library_albums import Albums
 from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
@@ -62,6 +64,7 @@ class Library:
         self._watcher: FolderWatcher | None = None
         self._plan_cache: tuple[tuple[int, str | None], float, list[PlannedPass]] | None = None
         self.people = People(self.catalog, settings, self.original_path)
+        self.albums = Albums(self.catalog, self.matching_ids)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
         )
@@ -281,6 +284,23 @@ class Library:
             more=more,
         )
 
+    def matching_ids(self, q: str) -> list[int]:
+        """Every photo the query finds, in search order (what "select all" means)."""
+        return engine.matching_ids(self.conn, q, self.semantic, self.settings.face_backend)
+
+    def originals(self, ids: list[int]) -> Iterator[tuple[int, str, Path | None]]:
+        """(id, file name, the real file to read or None) of existing photos, in order,
+        looked up 500 at a time as they are consumed; the same folder rules as
+        :meth:`original_path`."""
+        roots = [Path(f.path) for f in self.list_folders()]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            files = queries.photo_files(self.conn, chunk)
+            for i in chunk:
+                if i in files:
+                    name, path = files[i]
+                    yield i, name, self.rules.readable_original(Path(path), roots)
+
     def search_image(
         self,
         data: bytes,
@@ -421,4 +441,8 @@ class Library:
             within = engine.filter_criteria(self.conn, q, self.settings.face_backend) if q else None
         except BadRequest:
             pass  # a half-typed bar: count over the whole library rather than fail
-        return suggest.suggestions(self.conn, prefix or "", kind, limit, within)
+        found = suggest.suggestions(self.conn, prefix or "", kind, limit, within)
+        for item in found:
+            if item["count"] is None:  # a smart album: as many as its query finds now
+                item["count"] = len(self.albums.photo_ids(self.albums.named(item["value"])["id"]))
+        return sorted(found, key=lambda s: (-s["count"], s["label"].casefold()))

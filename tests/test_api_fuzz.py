@@ -51,6 +51,13 @@ SEMANTIC_INPUT = {
     "search": "the query language (quotes, filters, dates) and opaque cursors",
     "searchByImage": "the uploaded bytes must be a photo; the query language; cursors",
     "addFolder": "the path must be an existing, readable folder outside system folders",
+    "createAlbum": "names unique regardless of case, 200 characters trimmed; the query language",
+    "updateAlbum": "the same, and only smart albums have a query",
+    "addToAlbum": "the ids must be photos; the query language; plain albums only",
+    "removeFromAlbum": "the ids must be photos; plain albums only",
+    "selectionPaths": "the ids must be photos; the query language",
+    "downloadSelection": "the ids must be photos; the query language",
+    "downloadSelectionLink": "the ids must be photos; the query language",
 }
 SEMANTIC_REFUSALS = ("2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx")
 

@@ -233,7 +233,9 @@ def test_every_command_and_sub_command_takes_home() -> None:
     def walk(parser: argparse.ArgumentParser, path: str) -> list[str]:
         missing = [] if "--home" in parser.format_usage() else [path]
         for action in parser._actions:
-            for name, child in (getattr(action, "choices", None) or {}).items():
+            if not isinstance(action, argparse._SubParsersAction):
+                continue  # an option's choices (--format) are values, not commands
+            for name, child in action.choices.items():
                 if isinstance(child, argparse.ArgumentParser):
                     missing += walk(child, f"{path} {name}")
         return missing

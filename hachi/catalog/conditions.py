@@ -44,6 +44,7 @@ class Match(StrEnum):
     NEAR = "near"  # (latitude, longitude, radius_km) circles, all of which must hold
     BOX = "box"  # (south, west, north, east) boxes, all of which must hold
     DURATION = "duration"  # (comparison, seconds) pairs: videos by length
+    ALBUM = "album"  # ("photos", album id) | ("all", conditions of a smart album's query)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ class Condition:
 def clause(cond: Condition, face_backend: str) -> Clause:
     """SQL for one condition (negation not applied)."""
     return _BUILDERS[cond.match](cond.values, face_backend)
+
+
+def condition_sql(cond: Condition, face_backend: str) -> tuple[str, list[Any]]:
+    """SQL for one condition with its negation applied: ``-camera:x`` keeps the photos
+    whose camera is unknown, so a negation spares the builder's nullable column."""
+    sql, params, nullable = clause(cond, face_backend)
+    if cond.negated:
+        sql = f"NOT ({sql})"
+        if nullable:
+            sql = f"({nullable} IS NULL OR {sql})"
+    return sql, params
 
 
 def _escape_like(value: str) -> str:
@@ -235,6 +247,22 @@ def _duration(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({' OR '.join(tests)})", [seconds for _, seconds in values], None
 
 
+def _album(values: tuple[Any, ...], backend: str) -> Clause:
+    """Any of the albums: a plain album's chosen photos, or every condition of a smart
+    album's saved query (a group, so it nests inside a negation or an OR)."""
+    tests: list[str] = []
+    params: list[Any] = []
+    for kind, content in values:
+        if kind == "photos":
+            tests.append("p.id IN (SELECT photo_id FROM album_photos WHERE album_id = ?)")
+            params.append(content)
+            continue
+        parts = [condition_sql(cond, backend) for cond in content]
+        tests.append("(" + (" AND ".join(sql for sql, _ in parts) or "1") + ")")
+        params += [param for _, group in parts for param in group]
+    return f"({' OR '.join(tests) or '0'})", params, None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -253,6 +281,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.NEAR: _near,
     Match.BOX: _box,
     Match.DURATION: _duration,
+    Match.ALBUM: _album,
 }
 
 

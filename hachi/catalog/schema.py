@@ -300,6 +300,25 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE vector_sets SET version = version + 1 WHERE model = old.model;
     END;
     """,
+    # 11: albums: a smart album keeps a query (its photos are whatever the query finds now);
+    # a plain one (query NULL) keeps chosen photos by id, which moves and rescans keep.
+    """
+    CREATE TABLE albums (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        query TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE album_photos (
+        album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (album_id, photo_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX album_photos_photo ON album_photos (photo_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -62,14 +62,16 @@ def suggestions(
 ) -> list[dict[str, Any]]:
     """Best completions of ``prefix``; counts only photos that ``within`` selects."""
     within = within or Criteria()
-    kinds = [kind] if kind else [*_SOURCES, "place"]
+    kinds = [kind] if kind else [*_SOURCES, "place", "album"]
     out: list[dict[str, Any]] = []
     for k in kinds:
         if k == "place":
             out.extend(_place(conn, prefix, limit, within))
+        elif k == "album":
+            out.extend(_album(conn, prefix, limit, within))
         else:
             out.extend(_simple(conn, k, prefix, limit, within))
-    out.sort(key=lambda s: (-s["count"], s["label"].casefold()))
+    out.sort(key=lambda s: (-(s["count"] or 0), s["label"].casefold()))
     return out[:limit]
 
 
@@ -96,6 +98,25 @@ def _simple(
         {"kind": kind, "value": r[0], "label": r[0], "count": int(r[1])}
         for r in conn.execute(sql, (pattern, *params))
         if r[0]
+    ]
+
+
+def _album(
+    conn: sqlite3.Connection, prefix: str, limit: int, within: Criteria
+) -> list[dict[str, Any]]:
+    """Albums with a word starting with ``prefix``: a plain album counts its photos that
+    ``within`` selects; a smart one is live, so its count (``None`` here) is the caller's."""
+    pattern = "% " + prefix.casefold().replace("%", "").replace("_", "") + "%"
+    extra, params = _within("ap.photo_id", within)
+    rows = conn.execute(
+        "SELECT a.name, a.query IS NOT NULL, (SELECT COUNT(*) FROM album_photos ap "
+        f"WHERE ap.album_id = a.id{extra}) FROM albums a WHERE (' ' || a.name_key) LIKE ? "
+        f"ORDER BY a.name_key LIMIT {int(limit)}",
+        (*params, pattern),
+    )
+    return [
+        {"kind": "album", "value": r[0], "label": r[0], "count": None if r[1] else int(r[2])}
+        for r in rows
     ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hachi.cli.output import print_json
+from hachi.cli.results import add_result_format, print_results
 from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.library import Library
@@ -55,7 +56,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def _add_home_everywhere(parser: argparse.ArgumentParser) -> None:
     """``--home`` before or after every command and sub-command, at any depth."""
     for action in parser._actions:
-        for child in (getattr(action, "choices", None) or {}).values():
+        if not isinstance(action, argparse._SubParsersAction):
+            continue  # an option's choices are values, not commands
+        for child in action.choices.values():
             if isinstance(child, argparse.ArgumentParser):
                 add_common(child)
                 _add_home_everywhere(child)
@@ -88,30 +91,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         result = library.search(" ".join(args.query), limit=limit)
     finally:
         library.close()
-    if args.json:
-        print_json(result)
-        return 0
-    for notice in result["notices"]:
-        print(f"note: {notice}", file=sys.stderr)
-    for hit in result["results"]:
-        when = (hit["taken_at"] or "")[:16].replace("T", " ")
-        extras = " · ".join(x for x in (when, _video(hit), hit["camera"], hit["place"]) if x)
-        print(f"{hit['path']}\t{extras}")
-    print(f"{result['total']} photos, {result['took_ms']:.1f} ms", file=sys.stderr)
+    print_results(result, "json" if args.json else args.format, args.print0)
     return 0
-
-
-def _video(hit: dict[str, Any]) -> str:
-    """``video 1:05 from 0:12``: a video's length and where its best moment starts."""
-    if hit.get("kind") != "video":
-        return ""
-    return f"video {_clock(hit['duration_s'])} from {_clock(hit['at_s'])}"
-
-
-def _clock(seconds: float | None) -> str:
-    total = int(seconds or 0)
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 # -- status, folders --------------------------------------------------------------------
@@ -266,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.dash_words = True  # type: ignore[attr-defined]
     p.add_argument("query", nargs="*", default=[])
     p.add_argument("--limit", type=int, default=None, help="at most N results (default: all)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_result_format(p)
     p = command("status", cmd_status, "Library size, folders, job state.")
     p.add_argument("--json", action="store_true")
     p = command("folders", cmd_folders, "List indexed folders.")
@@ -289,11 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: Any) -> None:
+    from hachi.cli import albums as cli_albums
     from hachi.cli import auth as cli_auth
     from hachi.cli import models as cli_models
     from hachi.cli import people as cli_people
     from hachi.cli import service as cli_service
 
+    cli_albums.register(sub, add_common)
     cli_auth.register(sub, add_common)
     cli_models.register(sub, add_common)
     cli_people.register(sub, add_common)

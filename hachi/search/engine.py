@@ -20,10 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hachi.catalog import queries
+from hachi.catalog.conditions import Condition
 from hachi.catalog.queries import Criteria
 from hachi.errors import BadRequest, ModelUnavailable
 from hachi.media.placenames import NamedPlace
-from hachi.search import hybrid
+from hachi.search import albums, hybrid
 from hachi.search.filters import FILTERS, FilterKey, Resolver
 from hachi.search.query import Query, SortOrder, parse_query
 from hachi.search.ranking import MAX_MORE
@@ -96,10 +97,24 @@ class Plan:
 
 
 def plan_query(
-    conn: sqlite3.Connection, query: Query, order: str, face_backend: str = "dlib"
+    conn: sqlite3.Connection,
+    query: Query,
+    order: str | None,
+    face_backend: str = "dlib",
+    inside: tuple[int, ...] = (),
 ) -> Plan:
-    """Each filter through its spec in the registry, once."""
+    """Each filter through its spec in the registry, once; lone smart albums spliced in
+    first, so their words rank as their own page ranks them (``order`` None: the order
+    the spliced query asks for). ``inside``: the smart albums being expanded."""
+    query = albums.splice(conn, query, inside)
     resolver = Resolver(conn)
+
+    def plan_saved(saved: Query, deeper: tuple[int, ...]) -> tuple[Condition, ...]:
+        plan = plan_query(conn, saved, "date_desc", face_backend, deeper)
+        resolver.notices.extend(plan.notices)
+        return plan.criteria.conditions
+
+    resolver.smart_album = lambda album: albums.conditions_of(album, inside, plan_saved)
     conditions = tuple(
         FILTERS[f.key].condition(resolver, f.values, f.negated, f.logic)
         for f in query.filters
@@ -110,7 +125,7 @@ def plan_query(
     )
     origin = queries.origin_of(conditions)
     words = tuple(fold(query.text).split())
-    criteria = Criteria(conditions, words, order, face_backend, origin)
+    criteria = Criteria(conditions, words, order or _order(query), face_backend, origin)
     return Plan(query, criteria, similar, resolver.notices, resolver.places)
 
 
@@ -148,10 +163,10 @@ def search(
         raise BadRequest(f"more must be between 0 and {MAX_MORE}")
     offset = decode_cursor(cursor)
     query = parse_query(q)
-    plan = plan_query(conn, query, _order(query), face_backend)
+    plan = plan_query(conn, query, None, face_backend)
     vector = _query_vector(conn, plan, semantic, query_vector)
     if vector is None:
-        if query.text and semantic is None:
+        if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
         total = queries.count_matching(conn, plan.criteria)
         hits = queries.ids_matching(conn, plan.criteria, limit, offset)
@@ -160,7 +175,7 @@ def search(
         assert semantic is not None
         criteria = replace(plan.criteria, words=(), order="date_desc")
         ranked_ids, ranked_scores, extra = hybrid.rank_semantic(
-            conn, semantic, query, criteria, vector, set(plan.similar), more
+            conn, semantic, plan.query, criteria, vector, set(plan.similar), more
         )
         if query.sort == SortOrder.DISTANCE and plan.criteria.origin is not None:
             ranked_ids, ranked_scores = queries.by_distance(
@@ -210,14 +225,14 @@ def points(
     plan = plan_query(conn, query, _order(query), face_backend)
     vector = _query_vector(conn, plan, semantic, None)
     if vector is None:
-        if query.text and semantic is None:
+        if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
         ids = [pid for pid, _ in queries.ids_matching(conn, plan.criteria, None)]
     else:
         assert semantic is not None
         criteria = replace(plan.criteria, words=(), order="date_desc")
         ids = hybrid.rank_semantic(
-            conn, semantic, query, criteria, vector, set(plan.similar), more
+            conn, semantic, plan.query, criteria, vector, set(plan.similar), more
         )[0]
     where = queries.positions(conn, ids)
     found = [
@@ -234,6 +249,27 @@ def points(
         "points": found,
         "notices": plan.notices,
     }
+
+
+def matching_ids(
+    conn: sqlite3.Connection,
+    q: str,
+    semantic: SemanticIndex | None = None,
+    face_backend: str = "dlib",
+    limit: int = MAX_LIMIT,
+) -> list[int]:
+    """Every photo id a query finds, in its order, as ``search`` pages them: for acting on
+    all the results at once (an album, a download) without building a row for each."""
+    plan = plan_query(conn, parse_query(q), None, face_backend)
+    vector = _query_vector(conn, plan, semantic, None)
+    if vector is None:
+        return [pid for pid, _ in queries.ids_matching(conn, plan.criteria, limit)]
+    assert semantic is not None
+    criteria = replace(plan.criteria, words=(), order="date_desc")
+    ranked, _, _ = hybrid.rank_semantic(
+        conn, semantic, plan.query, criteria, vector, set(plan.similar), 0
+    )
+    return [int(pid) for pid in ranked[:limit]]
 
 
 SEMANTIC_OFF = (

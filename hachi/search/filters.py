@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hachi.catalog import albums as albums_db
 from hachi.catalog import faces as faces_db
 from hachi.catalog import queries
 from hachi.catalog.conditions import Condition, Match
@@ -70,11 +71,13 @@ class FilterKey(StrEnum):
     NEAR = "near"
     WITHIN = "within"
     DURATION = "duration"
+    ALBUM = "album"
 
 
 @dataclass
 class Resolver:
-    """What resolving values may consult (the catalog) and report (notices)."""
+    """What resolving values may consult (the catalog) and report (notices), and how a
+    smart album's saved query becomes conditions (the engine plans it; None: not here)."""
 
     conn: sqlite3.Connection
     notices: list[str] = field(default_factory=list)
@@ -83,6 +86,8 @@ class Resolver:
 
     def find_place(self, typed: str) -> list[NamedPlace]:
         return (self.place_names or default_place_names()).find(typed)
+
+    smart_album: Callable[[albums_db.Album], tuple[Condition, ...]] | None = None
 
 
 ValueParser = Callable[[Span, FilterToken], Value]
@@ -161,6 +166,21 @@ def _boxes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
 TokenParser = Callable[[FilterToken], tuple[Value, ...]]
 
 
+def _albums(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    """A plain album is its photos; a smart one, the conditions of its saved query."""
+    out: list[tuple[str, Any]] = []
+    for value in values:
+        album = albums_db.album_named(resolver.conn, str(value))
+        if album is None:
+            resolver.notices.append(f"no album is named {value}")
+        elif album.query is None:
+            out.append(("photos", album.id))
+        else:
+            assert resolver.smart_album is not None, "smart albums are planned by the engine"
+            out.append(("all", resolver.smart_album(album)))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class FilterSpec:
     key: FilterKey
@@ -218,6 +238,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.NEAR, Match.NEAR, resolve=_circles, parse_token=parse_near),
         FilterSpec(FilterKey.WITHIN, Match.BOX, resolve=_boxes, parse_token=parse_box),
         FilterSpec(FilterKey.DURATION, Match.DURATION, parse=parse_duration, resolve=_durations),
+        FilterSpec(FilterKey.ALBUM, Match.ALBUM, resolve=_albums, suggest="album"),
     )
 }  # fmt: skip
 

@@ -12,6 +12,7 @@ from hachi.server import auth, errors, security
 from hachi.server.context import Services, attach, services
 from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
+from hachi.server.routes import albums as routes_albums
 from hachi.server.routes import auth as routes_auth
 from hachi.server.routes import folders as routes_folders
 from hachi.server.routes import jobs as routes_jobs
@@ -43,6 +44,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_photos,
         routes_videos,
         routes_people,
+        routes_albums,
     ):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
 

@@ -106,6 +106,18 @@ checkPage('places-country', '/places?country=France', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
 checkPage('map', '/map', visible('[data-testid=map][data-ready=true] .cluster'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));
+test('making albums', async () => {
+  const origin = new URL(env('HACHI_UI_URL')).origin;
+  for (const data of [{ name: 'Holiday' }, { name: 'Oldest', query: 'sort:oldest' }]) {
+    const made = await page.request.post('/api/albums', { data, headers: { Origin: origin } });
+    assert.equal(made.status(), 201, await made.text());
+  }
+});
+checkPage('albums', '/albums', visible('.albums .album'));
+checkPage('search-selection', '/?q=sort%3Aoldest', async () => {
+  await page.getByTestId('select-box').first().click();
+  await page.getByTestId('selection-bar').waitFor();
+});
 // States a visit alone does not reach: the open autocomplete, a query error, the 404s.
 const searchInput = () => page.getByRole('combobox', { name: 'Search photos' });
 checkPage('search-suggestions', '/', async () => {

@@ -59,6 +59,7 @@ function isExpectedError(message) {
   const text = message.text();
   if (/status of 503/.test(text)) return /\/api\/search\/image/.test(url);
   if (/status of 404/.test(text)) return /\/api\/photos\/99999\b/.test(url); // asked for on purpose
+  if (/status of 409/.test(text)) return /\/api\/albums$/.test(url); // a duplicate album name, on purpose
   return /status of (400|401)/.test(text) && /\/api\/(login|search|session)/.test(url);
 }
 

@@ -434,6 +434,99 @@ test('a person named like HTML renders as plain text and runs nothing', async ()
   assert.equal(await page.locator('img[src="x"]').count(), 0);
 });
 
+let canon; // Canon photos now (the added folder brought more)
+test('select results (click, shift-click, keys), add them to a new album, find it with album:', async () => {
+  canon = (await getJson('/api/search?q=camera%3Acanon&limit=1')).total;
+  assert.ok(canon >= 3);
+  await page.goto('/?q=camera%3Acanon');
+  await resultCount().filter({ hasText: photos(canon) }).waitFor();
+  const boxes = page.getByTestId('select-box');
+  await boxes.nth(0).click();
+  await page.getByTestId('selected-count').filter({ hasText: '1 photo selected' }).waitFor();
+  await boxes.nth(2).click({ modifiers: ['Shift'] });
+  await page.getByTestId('selected-count').filter({ hasText: '3 photos selected' }).waitFor();
+  await page.locator('.grid a.tile').nth(1).click(); // while selecting, a click selects
+  await page.getByTestId('selected-count').filter({ hasText: '2 photos selected' }).waitFor();
+  assert.equal(await page.getByRole('dialog').count(), 0, 'no photo opened');
+  await page.locator('.grid a.tile').nth(1).focus();
+  await page.keyboard.press('x');
+  await page.getByTestId('selected-count').filter({ hasText: '3 photos selected' }).waitFor();
+  const chosen = await page.locator('.grid a.tile').evaluateAll((els) =>
+    els.slice(0, 3).map((el) => Number(el.getAttribute('href').match(/\/photo\/(\d+)/)[1])));
+  await screenshots(page, 'selection');
+  await page.getByRole('button', { name: 'Add to album' }).click();
+  await page.getByLabel('Album').selectOption('new');
+  await page.getByLabel('Name').fill(`  Trip ${NASTY} `);
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Added 3 photos' }).waitFor();
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  await page.getByRole('link', { name: 'Open the album' }).click();
+  await resultCount().filter({ hasText: photos(3) }).waitFor();
+  const shown = await page.locator('.grid a.tile').evaluateAll((els) =>
+    els.map((el) => Number(el.getAttribute('href').match(/\/photo\/(\d+)/)[1])));
+  assert.deepEqual(shown.sort(), chosen.sort());
+  // Escape clears a selection made with the keyboard.
+  await page.locator('.grid a.tile').first().focus();
+  await page.keyboard.press(' ');
+  await page.getByTestId('selection-bar').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('selection-bar').waitFor({ state: 'detached' });
+});
+
+test('"select all" acts on every result of the query, loaded or not', async () => {
+  await page.goto('/?q=camera%3Acanon');
+  await resultCount().filter({ hasText: photos(canon) }).waitFor();
+  await page.getByTestId('select-box').first().click();
+  await page.getByRole('button', { name: `Select all ${canon}` }).click();
+  await page.getByTestId('selected-count').filter({ hasText: `${canon} photos selected` }).waitFor();
+  await page.getByRole('button', { name: 'Add to album' }).click();
+  await page.getByLabel('Album').selectOption({ label: `Trip ${NASTY}` });
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: `(${canon} photos in it now)` }).waitFor();
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download zip' }).click();
+  const zip = await (await download).path();
+  const { readFileSync } = await import('node:fs');
+  const bytes = readFileSync(zip);
+  assert.equal(bytes.subarray(0, 2).toString(), 'PK');
+  await page.getByRole('button', { name: 'Copy paths' }).click();
+  const copied = page.getByRole('status').filter({ hasText: `Copied ${canon} paths` });
+  const byHand = page.getByLabel('Paths (select and copy)');
+  await copied.or(byHand).waitFor();
+  if (await byHand.count()) assert.equal((await byHand.inputValue()).split('\n').length, canon);
+});
+
+test('the Albums page: a smart album from the current search, rename, open, delete', async () => {
+  await page.goto('/?q=camera%3Acanon');
+  await resultCount().filter({ hasText: photos(canon) }).waitFor();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Albums' }).click();
+  await page.getByRole('heading', { name: 'Albums', level: 1 }).waitFor();
+  const trip = page.getByRole('link', { name: `Trip ${NASTY}` });
+  assert.equal(await trip.textContent(), `Trip ${NASTY}`);
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  await page.getByTestId('album-name').fill('Canon shots');
+  await page.getByLabel(/Smart/).check();
+  assert.equal(await page.getByTestId('album-query').inputValue(), 'camera:canon');
+  await page.getByRole('button', { name: 'Create album' }).click();
+  await page.locator('.album', { hasText: 'Smart album: camera:canon' }).waitFor();
+  await page.getByTestId('album-name').fill('canon SHOTS');
+  await page.getByRole('button', { name: 'Create album' }).click();
+  await page.getByRole('alert').filter({ hasText: 'already exists' }).waitFor();
+  await screenshots(page, 'albums');
+  await page.getByRole('button', { name: 'Rename Canon shots' }).click();
+  await page.getByLabel('New name for Canon shots').fill('Every Canon');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('link', { name: 'Every Canon' }).click();
+  await resultCount().filter({ hasText: photos(canon) }).waitFor();
+  await page.locator('.chip', { hasText: 'album:' }).waitFor();
+  await page.goto('/albums');
+  await page.getByRole('button', { name: 'Delete Every Canon' }).click();
+  await page.getByRole('button', { name: 'Yes, delete Every Canon' }).click();
+  await page.getByRole('link', { name: 'Every Canon' }).waitFor({ state: 'detached' });
+  const left = (await getJson('/api/albums')).albums.map((a) => a.name);
+  assert.deepEqual(left, [`Trip ${NASTY}`]);
+});
+
 test('nothing went wrong in the page along the way', () => {
   assert.deepEqual(session.problems, []);
 });

@@ -7,6 +7,7 @@ export const FILTER_KEYS = [
   'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
   'near', 'within',
   'duration',
+  'album',
 ];
 export const SORT_KEY = 'sort';
 
@@ -14,11 +15,12 @@ export const SORT_KEY = 'sort';
 export const SUGGEST_KIND = {
   camera: 'camera', make: 'camera', model: 'camera', lens: 'lens', folder: 'folder',
   file: 'file', year: 'year', date: 'year', place: 'place', person: 'person', people: 'person',
+  album: 'album',
 };
 // Which filter a suggestion of a kind becomes when picked.
 export const FILTER_FOR_KIND = {
   camera: 'camera', lens: 'lens', folder: 'folder', file: 'file', year: 'year', place: 'place',
-  person: 'person',
+  person: 'person', album: 'album',
 };
 
 const TOKEN = /(?:[^\s"]+|"[^"]*"?)+/g;

@@ -7,6 +7,7 @@ two in step in both directions. Limits are the routes' own constants, so they ca
 
 from __future__ import annotations
 
+from hachi.server.openapi.albums import album_paths, selection_paths
 from hachi.server.openapi.models import model_paths, model_schemas
 from hachi.server.openapi.parts import (
     BOOL,
@@ -462,6 +463,8 @@ def paths() -> dict[str, Schema]:
         overview_paths,
         browse_paths,
         model_paths,
+        album_paths,
+        selection_paths,
     )
     for group in groups:
         result.update(group())
