@@ -22,6 +22,7 @@ import pytest
 from hachi.catalog.schema import SCHEMA_VERSION
 from hachi.errors import NotFound
 from hachi.library import Library
+from hachi.media.thumbnails import GRID, GRID_2X
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "libraries").iterdir())
@@ -111,3 +112,14 @@ def test_thumbnails_are_kept(opened: Any) -> None:
     library, _ = opened
     for hit in library.search("", limit=1000)["results"]:
         assert library.thumbnail_path(hit["id"]).stat().st_size > 0
+
+
+def test_missing_sharp_tiles_are_answered_without_a_reindex(opened: Any) -> None:
+    """Releases before the 2x grid size left none. Each is made from the original when first
+    asked for (tests/test_search_timeline.py); here the originals are gone too, so the
+    grid tile answers instead of a hole in the grid."""
+    library, _ = opened
+    for hit in library.search("", limit=1000)["results"]:
+        path = library.thumbnail_by_hash(hit["content_hash"], GRID_2X)
+        assert path == library.thumbnail_path(hit["id"], GRID)
+    assert library.index_pending() == 0, "and still no indexing job"

@@ -24,9 +24,9 @@ from hachi.media.decode import decode_image
 from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.geocode import Geocoder
 from hachi.media.hashing import content_hash
-from hachi.media.thumbnails import GRID, thumbnail_path, write_thumbnail
+from hachi.media.thumbnails import INDEXED_KINDS, long_side, thumbnail_path, write_thumbnail
 
-MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its grid thumbnail
+MIN_DECODE_SIDE = 480  # a 4:3 photo then still has a 640 px long side for its 2x grid tile
 MAX_FILE_BYTES = 2 * 1024**3
 
 
@@ -92,9 +92,10 @@ class Extractor:
         digest = content_hash(data)
         meta = read_metadata(data, name)
         decoded = decode_image(data, self.min_side, name)
-        thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
-        if not thumb.exists():
-            write_thumbnail(decoded.image, thumb, self.settings.thumb_size)
+        for kind in INDEXED_KINDS:
+            thumb = thumbnail_path(self.settings.thumbs_dir, digest, kind)
+            if not thumb.exists():
+                write_thumbnail(decoded.image, thumb, self._side(kind))
         taken_at, source = _taken(meta, found)
         dir_path = os.path.dirname(found.path)
         record = PhotoRecord(
@@ -126,6 +127,9 @@ class Extractor:
             place=self._place(meta),
         )
         return record, decoded.image
+
+    def _side(self, kind: str) -> int:
+        return long_side(kind, self.settings.thumb_size, self.settings.preview_size)
 
     def _place(self, meta: PhotoMetadata) -> PlaceRecord | None:
         if meta.latitude is None or meta.longitude is None:

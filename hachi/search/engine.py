@@ -107,7 +107,15 @@ def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib"
     return replace(plan.criteria, words=())
 
 
-def _order(query: Query) -> str:
+def effective_order(query: Query, plan: Plan, semantic: bool) -> str:
+    """How the answer is ordered: ``date_desc``, ``date_asc`` or ``rank``. Ranked by
+    similarity unless ``sort:`` asks for dates; by date when nothing ranks it."""
+    if semantic and query.sort not in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
+        return "rank"
+    return plan.criteria.order
+
+
+def base_order(query: Query) -> str:
     if query.sort == SortOrder.DATE_ASC:
         return "date_asc"
     if query.sort == SortOrder.DATE_DESC or not query.text:
@@ -133,8 +141,8 @@ def search(
         raise BadRequest(f"more must be between 0 and {MAX_MORE}")
     offset = decode_cursor(cursor)
     query = parse_query(q)
-    plan = plan_query(conn, query, _order(query), face_backend)
-    vector = _query_vector(conn, plan, semantic, query_vector)
+    plan = plan_query(conn, query, base_order(query), face_backend)
+    vector = vector_for(conn, plan, semantic, query_vector)
     if vector is None:
         if query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
@@ -155,6 +163,7 @@ def search(
                 strict=True,
             )
         )
+    extra["order"] = effective_order(query, plan, vector is not None)
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     results = [summary(rows[pid], score) for pid, score in hits if pid in rows]
     more_left = offset + len(hits) < total
@@ -176,7 +185,7 @@ SEMANTIC_OFF = (
 )
 
 
-def _query_vector(
+def vector_for(
     conn: sqlite3.Connection,
     plan: Plan,
     semantic: SemanticIndex | None,

@@ -33,6 +33,7 @@ from hachi.search.query_values import (
     parse_after,
     parse_before,
     parse_faces,
+    parse_month_day,
     parse_orientation,
     parse_photo_id,
     parse_text,
@@ -51,6 +52,7 @@ class FilterKey(StrEnum):
     AFTER = "after"
     BEFORE = "before"
     YEAR = "year"
+    DAY = "day"
     FOLDER = "folder"
     FILE = "file"
     TYPE = "type"
@@ -144,6 +146,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
             FilterKey.YEAR, Match.DATE, parse=parse_within, resolve=_ranges, aliases=("date",),
             suggest="year",
         ),
+        FilterSpec(FilterKey.DAY, Match.MONTH_DAY, parse=parse_month_day),
         FilterSpec(FilterKey.FOLDER, Match.FOLDER, suggest="folder"),
         FilterSpec(FilterKey.FILE, Match.FILE, suggest="file"),
         FilterSpec(FilterKey.TYPE, Match.MIMES, parse=parse_type, resolve=_mimes, aliases=("ext",)),
