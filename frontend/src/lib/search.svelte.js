@@ -10,7 +10,9 @@ export const MAX_MORE = 2;
 class SearchState {
   q = $state(null);
   resultsQ = $state(null); // the query the shown results answer (q may be in flight)
-  results = $state.raw([]);
+  results = $state.raw([]); // sparse: a hole is a photo not fetched yet
+  order = $state(null); // date_desc | date_asc | rank
+  timeline = $state.raw(null); // /api/timeline of the shown results: photos per day
   total = $state(0);
   tookMs = $state(null);
   notices = $state.raw([]);
@@ -44,7 +46,10 @@ class SearchState {
     try {
       const page = await this.#request(null, this.#pending.signal);
       if (seq !== this.#seq) return;
+      const timeline = await this.#loadTimeline(page, seq);
+      if (seq !== this.#seq) return;
       this.#accept(page, []);
+      this.timeline = timeline;
     } catch (e) {
       if (seq !== this.#seq || e.name === 'AbortError') return;
       this.#fail(e);
@@ -71,14 +76,17 @@ class SearchState {
     }
   }
 
-  // Fetch the next page; concurrent calls share one request.
-  loadMore() {
-    if (!this.nextCursor || this.loading) return this.#more ?? Promise.resolve();
+  // Fetch the page that starts at photo `at` (by default the first one not loaded yet), so
+  // the grid can jump into the middle of a long timeline without the pages before it: the
+  // results are a sparse array, holes being photos not fetched yet. One request at a time;
+  // concurrent calls share it, and the grid asks again for what is still missing.
+  loadMore(at = this.firstMissing()) {
+    if (this.loading || at >= this.total || this.results[at]) return this.#more ?? Promise.resolve();
     const seq = this.#seq;
     this.loading = true;
-    this.#more = this.#request(this.nextCursor)
+    this.#more = this.#request(null, undefined, at)
       .then((page) => {
-        if (seq === this.#seq) this.#accept(page, this.results);
+        if (seq === this.#seq) this.#place(page, at);
       })
       .catch((e) => {
         if (seq === this.#seq) this.error = e;
@@ -90,8 +98,27 @@ class SearchState {
     return this.#more;
   }
 
-  #request(cursor, signal) {
-    const params = { q: this.q, limit: PAGE_SIZE, cursor, more: this.more || undefined };
+  firstMissing(from = 0) {
+    const { results } = this;
+    let i = from;
+    while (i < results.length && results[i]) i++;
+    return i;
+  }
+
+  // The timeline of the shown results (photos per day, in their order), or null when they
+  // are ranked by relevance or searched with a photo.
+  async #loadTimeline(page, seq) {
+    if (this.image || page.order === 'rank') return null;
+    try {
+      const line = await api(withParams('/api/timeline', { q: this.q, more: this.more || undefined }));
+      return seq === this.#seq && line.total === page.total ? line : null;
+    } catch {
+      return null; // no headers then, the results are still there
+    }
+  }
+
+  #request(cursor, signal, offset) {
+    const params = { q: this.q, limit: PAGE_SIZE, cursor, offset, more: this.more || undefined };
     if (!this.image) return api(withParams('/api/search', params), { signal });
     const path = withParams('/api/search/image', params);
     return api(path, { method: 'POST', body: this.image.file, signal });
@@ -102,8 +129,17 @@ class SearchState {
     this.image = image;
   }
 
+  #place(page, at) {
+    const results = this.results.slice();
+    page.results.forEach((hit, i) => {
+      results[at + i] = hit;
+    });
+    this.results = results;
+  }
+
   #accept(page, before) {
     this.results = before.length ? before.concat(page.results) : page.results;
+    this.order = page.order ?? null;
     this.resultsQ = page.query;
     this.total = page.total;
     this.tookMs = page.took_ms;
@@ -114,6 +150,7 @@ class SearchState {
 
   #fail(e) {
     this.results = [];
+    this.timeline = null;
     this.total = 0;
     this.hidden = 0;
     this.notices = [];
@@ -121,7 +158,7 @@ class SearchState {
   }
 
   indexOf(photoId) {
-    return this.results.findIndex((r) => r.id === photoId);
+    return this.results.findIndex((r) => r?.id === photoId);
   }
 }
 
