@@ -398,6 +398,13 @@ def write_timeline_library(root: Path) -> dict[str, str]:
         month, day = 1 + i % 12, 1 + (i * 5) % 27
         taken = f"{2020 + i % 3}:{month:02d}:{day:02d} 12:00:00"
         shots.append((f"mixed_{i:02d}.jpg", Shot(taken=taken, size=shapes[i % 5], seed=100 + i)))
+    for i, day in enumerate((2, 9, 9, 17, 17, 17)):  # one month of small days, side by side
+        shots.append(
+            (
+                f"may_{i}.jpg",
+                Shot(taken=f"2022:05:{day:02d} 1{i}:00:00", size=shapes[i % 5], seed=300 + i),
+            )
+        )
     on_this_day = []
     for year in (2019, 2021, 2023, 2024):
         name = f"july14_{year}.jpg"

@@ -24,7 +24,13 @@ from hachi.media.decode import decode_image
 from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.geocode import Geocoder
 from hachi.media.hashing import content_hash
-from hachi.media.thumbnails import INDEXED_KINDS, long_side, thumbnail_path, write_thumbnail
+from hachi.media.thumbnails import (
+    INDEXED_KINDS,
+    fit,
+    long_side,
+    thumbnail_path,
+    write_thumbnail,
+)
 
 MIN_DECODE_SIDE = 480  # a 4:3 photo then still has a 640 px long side for its 2x grid tile
 MAX_FILE_BYTES = 2 * 1024**3
@@ -92,10 +98,7 @@ class Extractor:
         digest = content_hash(data)
         meta = read_metadata(data, name)
         decoded = decode_image(data, self.min_side, name)
-        for kind in INDEXED_KINDS:
-            thumb = thumbnail_path(self.settings.thumbs_dir, digest, kind)
-            if not thumb.exists():
-                write_thumbnail(decoded.image, thumb, self._side(kind))
+        self._write_tiles(decoded.image, digest)
         taken_at, source = _taken(meta, found)
         dir_path = os.path.dirname(found.path)
         record = PhotoRecord(
@@ -127,6 +130,15 @@ class Extractor:
             place=self._place(meta),
         )
         return record, decoded.image
+
+    def _write_tiles(self, image: Image.Image, digest: str) -> None:
+        """The grid tiles, largest first, each smaller one shrunk from the one before (a
+        640 px image is cheaper to shrink to 320 than the decoded photo)."""
+        for kind in sorted(INDEXED_KINDS, key=self._side, reverse=True):
+            image = fit(image, self._side(kind))
+            thumb = thumbnail_path(self.settings.thumbs_dir, digest, kind)
+            if not thumb.exists():
+                write_thumbnail(image, thumb, self._side(kind))
 
     def _side(self, kind: str) -> int:
         return long_side(kind, self.settings.thumb_size, self.settings.preview_size)

@@ -164,6 +164,10 @@ test('the scrubber jumps to a year and shows its months', async () => {
     return top && top.getAttribute('aria-label').includes(`, ${month}-`);
   }, months[months.length - 1]);
   await page.setViewportSize({ width: 1920, height: 1080 });
+  await scrubber.getByRole('button', { name: '2022', exact: true }).click();
+  await scrubber.locator('button.month[data-month="2022-05"]').click();
+  await page.locator('.day[data-day="2022-05-17"]').waitFor();
+  await screenshots(page, 'timeline-scrolled');
 });
 
 test('"On this day" shows past years\' photos of today\'s date, not this year\'s', async () => {

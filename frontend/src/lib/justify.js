@@ -25,37 +25,84 @@ export function targetHeight(width) {
 }
 
 // `count` photos, `aspect(i)` the shape of photo i; `groups` [{start, count, day}] in order,
-// or null for one group without headers. Returns
-//   rows: [{y, h, from, to}] (photos from..to-1) or [{y, h, header: {kind, day}}], by y;
+// or null for one group without headers. A day whose photos fit in less than one row at
+// the target height shares its line with the days beside it (each under its own header),
+// as photo apps do, rather than leaving most of a row empty. Returns
+//   rows: by y, [{y, h, from, to}] (photos from..to-1 on one line) or
+//         [{y, h, x, w, header: {kind, day}}];
 //   x, y, w, h: Float64Arrays, photo i's box; row: Int32Array, its row; height: the total.
 export function layout({ count, aspect, width, target, gap = 4, groups = null }) {
-  const x = new Float64Array(count);
-  const y = new Float64Array(count);
-  const w = new Float64Array(count);
-  const h = new Float64Array(count);
-  const row = new Int32Array(count);
-  const rows = [];
-  let top = 0;
-  const spans = groups ?? [{ start: 0, count, day: null }];
+  const out = {
+    aspect, width, target, gap, rows: [], top: 0, line: null,
+    x: new Float64Array(count), y: new Float64Array(count), w: new Float64Array(count),
+    h: new Float64Array(count), row: new Int32Array(count),
+  };
   let month = null;
-  for (const group of spans) {
-    if (group.day) {
-      if (group.day.slice(0, 7) !== month) {
-        month = group.day.slice(0, 7);
-        rows.push({ y: top, h: MONTH_HEADER, header: { kind: 'month', day: group.day } });
-        top += MONTH_HEADER;
-      }
-      rows.push({ y: top, h: DAY_HEADER, header: { kind: 'day', day: group.day } });
-      top += DAY_HEADER;
-    }
+  for (const group of groups ?? [{ start: 0, count, day: null }]) {
     const end = Math.min(count, group.start + group.count);
-    top = justify(group.start, end, { aspect, width, target, gap, x, y, w, h, row, rows, top });
-    top += gap;
+    if (group.day && group.day.slice(0, 7) !== month) {
+      month = group.day.slice(0, 7);
+      endLine(out);
+      header(out, 'month', group.day, 0, width, MONTH_HEADER);
+      out.top += MONTH_HEADER;
+    }
+    if (group.day && shareLine(out, group.start, end, group.day)) continue;
+    endLine(out);
+    if (group.day) {
+      header(out, 'day', group.day, 0, width, DAY_HEADER);
+      out.top += DAY_HEADER;
+    }
+    out.top = justify(group.start, end, out) + gap;
   }
-  return { rows, x, y, w, h, row, height: Math.max(0, top - gap) };
+  endLine(out);
+  const { rows, x, y, w, h, row } = out;
+  return { rows, x, y, w, h, row, height: Math.max(0, out.top - gap) };
 }
 
-// Lays photos [start, end) in rows from `top`; returns the y below the last row.
+function header(out, kind, day, x, w, h) {
+  out.rows.push({ y: out.top, h, x, w, header: { kind, day } });
+}
+
+// A day narrower than a row goes on the current line (or starts one); false if it is wider.
+function shareLine(out, start, end, day) {
+  const { aspect, width, target, gap } = out;
+  let natural = gap * (end - start - 1);
+  for (let i = start; i < end; i++) natural += aspect(i) * target;
+  if (natural > width) return false;
+  const spacing = gap * 4;
+  let line = out.line;
+  if (line && line.x + spacing + natural > width) {
+    endLine(out);
+    line = null;
+  }
+  if (!line) line = out.line = { top: out.top, x: -spacing, from: start, to: start };
+  const left = line.x + spacing;
+  out.rows.push({ y: line.top, h: DAY_HEADER, x: left, w: natural, header: { kind: 'day', day } });
+  let x = left;
+  for (let i = start; i < end; i++) {
+    const w = aspect(i) * target;
+    out.x[i] = x;
+    out.y[i] = line.top + DAY_HEADER;
+    out.w[i] = w;
+    out.h[i] = target;
+    x += w + gap;
+  }
+  line.x = left + natural;
+  line.to = end;
+  return true;
+}
+
+function endLine(out) {
+  const { line } = out;
+  if (!line) return;
+  const rowIndex = out.rows.length;
+  for (let i = line.from; i < line.to; i++) out.row[i] = rowIndex;
+  out.rows.push({ y: line.top + DAY_HEADER, h: out.target, from: line.from, to: line.to });
+  out.top = line.top + DAY_HEADER + out.target + out.gap;
+  out.line = null;
+}
+
+// Lays photos [start, end) in rows from `out.top`; returns the y below the last row.
 function justify(start, end, out) {
   const { aspect, width, target, gap } = out;
   let first = start;
