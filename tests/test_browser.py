@@ -52,7 +52,7 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
-A11Y_PAGES = 14  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
+A11Y_PAGES = 15  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
 STACK_SETTINGS = {"HACHI_OCR": "0"}

@@ -14,9 +14,10 @@ export function shortMonth(day) {
   return utc(day).toLocaleDateString(undefined, { month: 'short', timeZone: 'UTC' });
 }
 
+// Under its month's header, which names the year.
 export function dayLabel(day) {
   return utc(day).toLocaleDateString(undefined, {
-    weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC',
+    weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC',
   });
 }
 

@@ -46,10 +46,11 @@ class SearchState {
     try {
       const page = await this.#request(null, this.#pending.signal);
       if (seq !== this.#seq) return;
-      const timeline = await this.#loadTimeline(page, seq);
+      // After the page, not alongside it: a malformed query is answered (400) once.
+      const line = page.order === 'rank' ? null : await this.#loadTimeline(this.#pending.signal);
       if (seq !== this.#seq) return;
       this.#accept(page, []);
-      this.timeline = timeline;
+      this.timeline = line?.order === page.order && line.total === page.total ? line : null;
     } catch (e) {
       if (seq !== this.#seq || e.name === 'AbortError') return;
       this.#fail(e);
@@ -105,15 +106,17 @@ class SearchState {
     return i;
   }
 
-  // The timeline of the shown results (photos per day, in their order), or null when they
-  // are ranked by relevance or searched with a photo.
-  async #loadTimeline(page, seq) {
-    if (this.image || page.order === 'rank') return null;
+  // The timeline of the results (photos per day, in their order): null when they are
+  // ranked by relevance or searched with a photo, or when it cannot be had (no headers
+  // then; the results are still shown).
+  async #loadTimeline(signal) {
+    if (this.image) return null;
     try {
-      const line = await api(withParams('/api/timeline', { q: this.q, more: this.more || undefined }));
-      return seq === this.#seq && line.total === page.total ? line : null;
+      const params = { q: this.q, more: this.more || undefined };
+      const line = await api(withParams('/api/timeline', params), { signal });
+      return line.order === 'rank' ? null : line;
     } catch {
-      return null; // no headers then, the results are still there
+      return null;
     }
   }
 
