@@ -18,11 +18,12 @@ from hachi.media.thumbnails import GRID, GRID_2X, thumbnail_path
 from tests.photo_factory import Shot, write_photo
 from tests.server_fixtures import create_token, make_settings, running_app
 
-# (EXIF date, size): several photos on some days, days in several months and years, one
-# photo turned on its side (width and height are the upright photo's).
-SHOTS = [
+# (EXIF date, size[, EXIF orientation]): several photos on some days, days in several
+# months and years, one stored on its side (width and height are the upright photo's).
+SHOTS: list[tuple[str, tuple[int, int]] | tuple[str, tuple[int, int], int]] = [
     ("2024:07:14 09:00:00", (96, 64)),
     ("2024:07:14 18:30:00", (64, 96)),
+    ("2024:07:14 20:00:00", (96, 64), 6),
     ("2024:07:02 12:00:00", (96, 64)),
     ("2024:03:01 08:00:00", (80, 80)),
     ("2023:07:14 10:00:00", (96, 64)),
@@ -37,8 +38,9 @@ SHOTS = [
 def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlaskClient, Any]]:
     base = tmp_path_factory.mktemp("timeline")
     settings = make_settings(base / "home")
-    for i, (taken, size) in enumerate(SHOTS):
-        write_photo(base / "photos" / f"p{i:02d}.jpg", Shot(taken=taken, size=size, seed=i))
+    for i, (taken, size, *turn) in enumerate(SHOTS):
+        shot = Shot(taken=taken, size=size, seed=i, orientation=turn[0] if turn else None)
+        write_photo(base / "photos" / f"p{i:02d}.jpg", shot)
     with running_app(settings) as (app, library):
         library.add_folder(str(base / "photos"))
         library.index_pending(with_models=False)
@@ -119,7 +121,7 @@ def test_day_finds_a_day_of_the_year_in_every_year(
     assert found["total"] == sum(d in expected for d, _ in SHOTS_BY_DAY)
 
 
-SHOTS_BY_DAY = [(taken[:10].replace(":", "-"), size) for taken, size in SHOTS]
+SHOTS_BY_DAY = [(shot[0][:10].replace(":", "-"), shot[1]) for shot in SHOTS]
 
 
 def test_not_day_keeps_every_other_day(app_client: tuple[FlaskClient, Library]) -> None:
@@ -143,7 +145,7 @@ def test_hits_carry_the_upright_shape_and_both_tiles(
     client, library = app_client
     found = client.get("/api/search", query_string={"q": "year:2024-07-14"}).get_json()
     shapes = sorted((hit["width"], hit["height"]) for hit in found["results"])
-    assert shapes == [(64, 96), (96, 64)]
+    assert shapes == [(64, 96), (64, 96), (96, 64)]  # the turned one upright
     for hit in found["results"]:
         for kind, url in ((GRID, hit["thumbnail_url"]), (GRID_2X, hit["thumbnail_2x_url"])):
             assert url == f"/api/thumbs/{hit['content_hash']}.{kind}.webp"

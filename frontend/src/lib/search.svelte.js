@@ -133,6 +133,9 @@ class SearchState {
   }
 
   #place(page, at) {
+    // The library shrank while browsing (photos removed): the answer ends sooner, and no
+    // hole is left for the grid to ask for again and again.
+    if (page.results.length === 0) this.total = Math.min(this.total, at);
     const results = this.results.slice();
     page.results.forEach((hit, i) => {
       results[at + i] = hit;
