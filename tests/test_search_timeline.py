@@ -185,3 +185,17 @@ def test_a_library_without_2x_tiles_gets_them_on_first_ask(tmp_path: Path) -> No
         sharp.unlink()  # as an older release left it
         assert library.thumbnail_by_hash(content_hash, GRID_2X) == sharp
         assert sharp.is_file() and sharp.stat().st_size > 0
+
+
+def test_the_first_page_can_bring_the_timeline(app_client: tuple[FlaskClient, Library]) -> None:
+    client, _ = app_client
+    for q in ("", "sort:oldest", "year:2024"):
+        page = client.get("/api/search", query_string={"q": q, "timeline": "1"}).get_json()
+        line = client.get("/api/timeline", query_string={"q": q}).get_json()
+        assert page["timeline"] == line and line["days"]
+    plain = client.get("/api/search", query_string={"q": ""}).get_json()
+    assert "timeline" not in plain
+    ranked = client.get("/api/search", query_string={"q": "p01", "timeline": "true"})
+    assert ranked.get_json()["timeline"] is None
+    bad = client.get("/api/search", query_string={"q": "", "timeline": "yes"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["detail"]["field"] == "timeline"

@@ -44,13 +44,12 @@ class SearchState {
     this.error = null;
     this.startedAt = performance.now();
     try {
-      const page = await this.#request(null, this.#pending.signal);
-      if (seq !== this.#seq) return;
-      // After the page, not alongside it: a malformed query is answered (400) once.
-      const line = page.order === 'rank' ? null : await this.#loadTimeline(this.#pending.signal);
+      const page = await this.#request(null, this.#pending.signal, undefined, true);
       if (seq !== this.#seq) return;
       this.#accept(page, []);
-      this.timeline = line?.order === page.order && line.total === page.total ? line : null;
+      // The first page brings the timeline (photos per day) of a search ordered by date.
+      const line = page.timeline;
+      this.timeline = line?.days?.length && line.total === page.total ? line : null;
     } catch (e) {
       if (seq !== this.#seq || e.name === 'AbortError') return;
       this.#fail(e);
@@ -106,23 +105,12 @@ class SearchState {
     return i;
   }
 
-  // The timeline of the results (photos per day, in their order): null when they are
-  // ranked by relevance or searched with a photo, or when it cannot be had (no headers
-  // then; the results are still shown).
-  async #loadTimeline(signal) {
-    if (this.image) return null;
-    try {
-      const params = { q: this.q, more: this.more || undefined };
-      const line = await api(withParams('/api/timeline', params), { signal });
-      return line.order === 'rank' ? null : line;
-    } catch {
-      return null;
-    }
-  }
-
-  #request(cursor, signal, offset) {
+  #request(cursor, signal, offset, timeline = false) {
     const params = { q: this.q, limit: PAGE_SIZE, cursor, offset, more: this.more || undefined };
-    if (!this.image) return api(withParams('/api/search', params), { signal });
+    if (!this.image) {
+      const path = withParams('/api/search', { ...params, timeline: timeline ? 1 : undefined });
+      return api(path, { signal });
+    }
     const path = withParams('/api/search/image', params);
     return api(path, { method: 'POST', body: this.image.file, signal });
   }

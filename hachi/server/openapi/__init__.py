@@ -340,6 +340,11 @@ def search_paths() -> dict[str, Schema]:
                     CURSOR,
                     OFFSET,
                     MORE,
+                    query(
+                        "timeline",
+                        {"enum": ["0", "1", "true", "false"], "default": "0"},
+                        "Also answer `timeline`: what `/api/timeline` answers for `q`.",
+                    ),
                 ),
                 errors=(400, 503),
             )

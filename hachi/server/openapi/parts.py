@@ -179,6 +179,10 @@ def schemas() -> dict[str, Schema]:
                 "description": "How the results are ordered: newest or oldest first, or by "
                 "relevance.",
             },
+            timeline={
+                "anyOf": [ref("Timeline"), {"type": "null"}],
+                "description": "With `timeline=1`: photos per day (null when ranked).",
+            },
         ),
         "Timeline": obj(
             ("query", "order", "total", "days", "undated"),

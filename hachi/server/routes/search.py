@@ -21,6 +21,7 @@ MAX_SUGGESTIONS = 50
 DEFAULT_SUGGESTIONS = 10
 MAX_PREFIX_LENGTH = 200
 SUGGESTION_KINDS = SUGGEST_KINDS
+BOOLEAN = ("0", "1", "true", "false")
 
 bp = Blueprint("search", __name__)
 
@@ -31,7 +32,13 @@ def search() -> ResponseReturnValue:
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
     cursor = _cursor()
     more = query_int("more", 0, 0, MAX_MORE)
-    return jsonify(search_page(library().search(q, limit=limit, cursor=cursor, more=more)))
+    with_timeline = query_choice("timeline", BOOLEAN, "0") in ("1", "true")
+    page = search_page(library().search(q, limit=limit, cursor=cursor, more=more))
+    if with_timeline:
+        # In the same answer as the first page, so a client draws the headers and the
+        # scrubber with the first photos: one round trip instead of two.
+        page["timeline"] = None if page["order"] == "rank" else library().timeline(q, more)
+    return jsonify(page)
 
 
 def _cursor() -> str | None:
