@@ -36,10 +36,17 @@ from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
 from hachi.media.formats import is_video_path
-from hachi.media.thumbnails import GRID, KINDS, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.media.thumbnails import (
+    GRID,
+    GRID_2X,
+    KINDS,
+    long_side,
+    thumbnail_path,
+    write_thumbnail,
+)
 from hachi.media.video import read_poster
 from hachi.ml.available import AvailableModels
-from hachi.search import engine
+from hachi.search import engine, timeline
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
 from hachi.textnorm import without_ocr_noise
@@ -301,6 +308,10 @@ class Library:
                     name, path = files[i]
                     yield i, name, self.rules.readable_original(Path(path), roots)
 
+    def timeline(self, q: str, more: int = 0) -> dict[str, Any]:
+        """Photos per day of what ``search(q)`` finds, in its order (see search/timeline)."""
+        return timeline.timeline(self.conn, q, self.semantic, more, self.settings.face_backend)
+
     def search_image(
         self,
         data: bytes,
@@ -396,7 +407,8 @@ class Library:
 
     def thumbnail_by_hash(self, content_hash: str, kind: str) -> Path:
         """A content-addressed thumbnail: read from disk with no catalog query when it is
-        there (the grid's case); made from a photo with that content otherwise."""
+        there (the grid's case); made from a photo with that content otherwise (so
+        libraries indexed before the 2x size get theirs on first view, no re-index)."""
         path = thumbnail_path(self.settings.thumbs_dir, content_hash, kind)
         if path.exists():
             return path
@@ -405,11 +417,14 @@ class Library:
                 return self.thumbnail_path(photo_id, kind)
             except NotFound:
                 continue  # this copy is gone from disk; another may not be
+        smaller = thumbnail_path(self.settings.thumbs_dir, content_hash, GRID)
+        if kind == GRID_2X and smaller.exists():
+            return smaller  # the original is offline: a soft tile beats a hole in the grid
         raise NotFound(f"no photo with content {content_hash}")
 
     def _render(self, photo_id: int, kind: str, path: Path) -> None:
         """Previews are made on first view, not while indexing: most are never opened."""
-        size = self.settings.preview_size if kind == PREVIEW else self.settings.thumb_size
+        size = long_side(kind, self.settings.thumb_size, self.settings.preview_size)
         original = self.original_path(photo_id)
         if is_video_path(original):
             poster = read_poster(original, size * 3 // 4, VIDEO_SECONDS_PER_FILE)

@@ -48,8 +48,9 @@ RUN_TIMEOUT_S = 150
 # (400, or 422 for an upload that is not a photo). Every other operation must accept every
 # value its schema allows.
 SEMANTIC_INPUT = {
-    "search": "the query language (quotes, filters, dates) and opaque cursors",
+    "search": "the query language (quotes, filters, dates), opaque cursors, cursor with offset",
     "searchByImage": "the uploaded bytes must be a photo; the query language; cursors",
+    "timeline": "the query language",
     "addFolder": "the path must be an existing, readable folder outside system folders",
     "createAlbum": "names unique regardless of case, 200 characters trimmed; the query language",
     "updateAlbum": "the same, and only smart albums have a query",

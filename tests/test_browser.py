@@ -52,7 +52,7 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
-A11Y_PAGES = 18  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
+A11Y_PAGES = 19  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
 STACK_SETTINGS = {"HACHI_OCR": "0"}
@@ -482,3 +482,58 @@ def test_ui_gesture_arithmetic() -> None:
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0 and re.search(r"^\S+ fail 0$", output, re.MULTILINE), output
+
+
+TIMELINE_TODAY = "2024-07-14"  # the day "On this day" is asked for (?today= in the URL)
+
+
+def write_timeline_library(root: Path) -> dict[str, str]:
+    """Photos of every shape over three years: a busy day of landscapes (for rows on a
+    phone), portraits and a panorama, and photos on TIMELINE_TODAY's month-day in past
+    years (and this year, which "On this day" leaves out)."""
+    shapes = [(120, 80), (80, 120), (100, 100), (240, 80), (120, 90)]
+    shots: list[tuple[str, Shot]] = []
+    for i in range(12):  # one busy day of 3:2 landscapes
+        shots.append(
+            (
+                f"busy_{i:02d}.jpg",
+                Shot(taken=f"2023:03:05 {8 + i:02d}:00:00", size=(120, 80), seed=i),
+            )
+        )
+    for i in range(24):
+        month, day = 1 + i % 12, 1 + (i * 5) % 27
+        taken = f"{2020 + i % 3}:{month:02d}:{day:02d} 12:00:00"
+        shots.append((f"mixed_{i:02d}.jpg", Shot(taken=taken, size=shapes[i % 5], seed=100 + i)))
+    for i, day in enumerate((2, 9, 9, 17, 17, 17)):  # one month of small days, side by side
+        shots.append(
+            (
+                f"may_{i}.jpg",
+                Shot(taken=f"2022:05:{day:02d} 1{i}:00:00", size=shapes[i % 5], seed=300 + i),
+            )
+        )
+    on_this_day = []
+    for year in (2019, 2021, 2023, 2024):
+        name = f"july14_{year}.jpg"
+        shots.append((name, Shot(taken=f"{year}:07:14 09:30:00", size=(120, 80), seed=year)))
+        if year < 2024:
+            on_this_day.append(name)
+    for name, shot in shots:
+        write_photo(root / name, shot)
+    return {
+        "HACHI_EXPECT_TOTAL": str(len(shots)),
+        "HACHI_TODAY": TIMELINE_TODAY,
+        "HACHI_ON_THIS_DAY": ",".join(on_this_day),
+    }
+
+
+def test_ui_timeline_and_justified_grid(tmp_path: Path) -> None:
+    """Rows that keep each photo's shape and fill the width, three a row on a phone, the 2x
+    tiles on a 2x screen, month and day headers in date order, the scrubber's jump to a
+    year, and "On this day" (with today given in the URL, not the clock)."""
+    library = tmp_path / "library"
+    facts = write_timeline_library(library)
+    with running_stack(tmp_path / "home", PASSWORD, [library], STACK_SETTINGS) as stack:
+        output = run_node("timeline.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-3000:]
+    for name in ("timeline-375", "timeline-1920", "grid-375", "grid-1920"):
+        assert (ARTIFACTS / "screenshots" / f"{name}.png").stat().st_size > 0

@@ -90,7 +90,7 @@ SAMPLE_VALUES = {
     FilterKey.AFTER: "2019", FilterKey.BEFORE: "2019-06", FilterKey.YEAR: "2020-01-02",
     FilterKey.TYPE: "jpg", FilterKey.ORIENTATION: "portrait", FilterKey.SIMILAR: "7",
     FilterKey.FACES: "2+", FilterKey.NEAR: "1,2,3km", FilterKey.WITHIN: "1,2,3,4",
-    FilterKey.DURATION: ">30s",
+    FilterKey.DURATION: ">30s", FilterKey.DAY: "07-14",
 }  # fmt: skip
 
 

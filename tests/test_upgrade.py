@@ -22,6 +22,7 @@ import pytest
 from hachi.catalog.schema import SCHEMA_VERSION
 from hachi.errors import NotFound
 from hachi.library import Library
+from hachi.media.thumbnails import GRID, GRID_2X
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "libraries").iterdir())
@@ -125,3 +126,14 @@ def test_geotagged_photos_are_found_by_distance(opened: Any) -> None:
         assert _names(library, f"near:{lat:.5f},{lon:.5f},1km") == [Path(hit["path"]).name]
         box = f"within:{lat - 0.01},{lon - 0.01},{lat + 0.01},{lon + 0.01}"
         assert _names(library, box) == [Path(hit["path"]).name]
+
+
+def test_missing_sharp_tiles_are_answered_without_a_reindex(opened: Any) -> None:
+    """Releases before the 2x grid size left none. Each is made from the original when first
+    asked for (tests/test_search_timeline.py); here the originals are gone too, so the
+    grid tile answers instead of a hole in the grid."""
+    library, _ = opened
+    for hit in library.search("", limit=1000)["results"]:
+        path = library.thumbnail_by_hash(hit["content_hash"], GRID_2X)
+        assert path == library.thumbnail_path(hit["id"], GRID)
+    assert library.index_pending() == 0, "and still no indexing job"

@@ -36,6 +36,7 @@ class Match(StrEnum):
     MIMES = "mimes"  # exact mime types
     ORIENTATION = "orientation"  # portrait | landscape | square
     DATE = "date"  # (start, end) half-open ranges of ISO dates, None unbounded
+    MONTH_DAY = "month_day"  # "MM-DD": that day of the year, in any year
     TEXT = "text"  # part of the text read in the photo
     PERSON_IDS = "person_ids"  # people ids, resolved from names by search
     PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
@@ -145,6 +146,11 @@ def _date(values: tuple[Any, ...], backend: str) -> Clause:
             params.append(end)
         tests.append("(" + " AND ".join(parts or ["1"]) + ")")
     return f"({' OR '.join(tests)})", params, "p.taken_at"
+
+
+def _month_day(values: tuple[Any, ...], backend: str) -> Clause:
+    """taken_at is local ISO time (``YYYY-MM-DDTHH:MM:SS``): characters 6-10 are MM-DD."""
+    return f"substr(p.taken_at, 6, 5) IN ({_marks(values)})", list(values), "p.taken_at"
 
 
 def _text(values: tuple[Any, ...], backend: str) -> Clause:
@@ -273,6 +279,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.MIMES: _mimes,
     Match.ORIENTATION: _orientation,
     Match.DATE: _date,
+    Match.MONTH_DAY: _month_day,
     Match.TEXT: _text,
     Match.PERSON_IDS: _person_ids,
     Match.PERSON_ALL: _person_all,

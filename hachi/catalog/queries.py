@@ -109,6 +109,32 @@ def all_ids_matching(conn: sqlite3.Connection, criteria: Criteria) -> list[int]:
     return [int(r[0]) for r in conn.execute(f"SELECT p.id FROM photos p WHERE {where}", sql.params)]
 
 
+DayCount = tuple[str | None, int]
+"""A day (``YYYY-MM-DD``, the photo's local date; None: undated) and its photos."""
+
+
+def days_matching(conn: sqlite3.Connection, criteria: Criteria) -> list[DayCount]:
+    """Photos per day among those ``criteria`` select, newest day first (undated last)."""
+    where, params = where_sql(criteria)
+    rows = conn.execute(
+        f"SELECT substr(p.taken_at, 1, 10) AS day, COUNT(*) FROM photos p WHERE {where} "
+        "GROUP BY day ORDER BY day IS NULL, day DESC",
+        params,
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
+def days_among(conn: sqlite3.Connection, ids: Sequence[int]) -> list[DayCount]:
+    """Photos per day among ``ids`` (a ranked answer), newest day first (undated last)."""
+    rows = conn.execute(
+        "SELECT substr(p.taken_at, 1, 10) AS day, COUNT(*) "
+        "FROM (SELECT value AS id FROM json_each(?)) AS c CROSS JOIN photos p ON p.id = c.id "
+        "GROUP BY day ORDER BY day IS NULL, day DESC",
+        [json.dumps(list(ids))],
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
 def ids_among(conn: sqlite3.Connection, criteria: Criteria, candidates: list[int]) -> set[int]:
     """Which of ``candidates`` match the criteria: cheap when the candidates are few.
 

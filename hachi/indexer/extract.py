@@ -26,10 +26,16 @@ from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.formats import is_video_path
 from hachi.media.geocode import Geocoder
 from hachi.media.hashing import content_hash, hash_stream
-from hachi.media.thumbnails import GRID, thumbnail_path, write_thumbnail
+from hachi.media.thumbnails import (
+    INDEXED_KINDS,
+    fit,
+    long_side,
+    thumbnail_path,
+    write_thumbnail,
+)
 from hachi.media.video import SampledVideo, VideoInfo, read_video
 
-MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its grid thumbnail
+MIN_DECODE_SIDE = 480  # a 4:3 photo then still has a 640 px long side for its 2x grid tile
 MAX_FILE_BYTES = 2 * 1024**3
 VIDEO_SECONDS_PER_FILE = 300.0
 """Wall-clock budget for sampling one video; a longer one keeps the moments found so far."""
@@ -102,9 +108,7 @@ class Extractor:
             video, digest = self._read_video(found)
         except UnreadableFile as exc:
             return Extracted(found, folder_id, None, exc.message)
-        thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
-        if not thumb.exists():
-            write_thumbnail(video.poster.image, thumb, self.settings.thumb_size)
+        self._write_tiles(video.poster.image, digest)
         record = self._video_record(found, folder_id, root, digest, video.info)
         result = Extracted(found, folder_id, record, None)
         for preparer in self.preparers:
@@ -185,9 +189,7 @@ class Extractor:
         digest = content_hash(data)
         meta = read_metadata(data, name)
         decoded = decode_image(data, self.min_side, name)
-        thumb = thumbnail_path(self.settings.thumbs_dir, digest, GRID)
-        if not thumb.exists():
-            write_thumbnail(decoded.image, thumb, self.settings.thumb_size)
+        self._write_tiles(decoded.image, digest)
         taken_at, source = _taken(meta, found)
         dir_path = os.path.dirname(found.path)
         record = PhotoRecord(
@@ -219,6 +221,18 @@ class Extractor:
             place=self._place(meta),
         )
         return record, decoded.image
+
+    def _write_tiles(self, image: Image.Image, digest: str) -> None:
+        """The grid tiles, largest first, each smaller one shrunk from the one before (a
+        640 px image is cheaper to shrink to 320 than the decoded photo)."""
+        for kind in sorted(INDEXED_KINDS, key=self._side, reverse=True):
+            image = fit(image, self._side(kind))
+            thumb = thumbnail_path(self.settings.thumbs_dir, digest, kind)
+            if not thumb.exists():
+                write_thumbnail(image, thumb, self._side(kind))
+
+    def _side(self, kind: str) -> int:
+        return long_side(kind, self.settings.thumb_size, self.settings.preview_size)
 
     def _place(self, meta: PhotoMetadata) -> PlaceRecord | None:
         if meta.latitude is None or meta.longitude is None:

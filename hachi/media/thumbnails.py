@@ -20,8 +20,15 @@ from pathlib import Path
 from PIL import Image
 
 GRID = "grid"
+GRID_2X = "grid2x"
 PREVIEW = "preview"
-KINDS = (GRID, PREVIEW)
+KINDS = (GRID, GRID_2X, PREVIEW)
+INDEXED_KINDS = (GRID, GRID_2X)
+"""Made while indexing, for every photo; previews wait for their first view."""
+
+GRID_2X_SCALE = 2
+"""The sharp grid tile is twice the grid's long side: 2x and 3x screens (phones, laptops)
+ask for it through ``srcset``, so a 220 px row is drawn from 440+ device pixels."""
 
 GRID_WEBP_METHOD = 0
 """libwebp effort (0-6) for tiles made while indexing: the fastest, see above."""
@@ -40,6 +47,14 @@ RESAMPLE = Image.Resampling.BICUBIC
 
 REDUCING_GAP = 2.0
 """Box-reduce to within 2x of the target first, then resample: sharp and fast."""
+
+
+def long_side(kind: str, grid_side: int, preview_side: int) -> int:
+    """The long side in pixels of a thumbnail ``kind``, given the configured sizes."""
+    sides = {GRID: grid_side, GRID_2X: grid_side * GRID_2X_SCALE, PREVIEW: preview_side}
+    if kind not in sides:
+        raise ValueError(f"unknown thumbnail kind {kind!r}")
+    return sides[kind]
 
 
 def fit(image: Image.Image, max_side: int) -> Image.Image:

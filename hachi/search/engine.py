@@ -125,7 +125,7 @@ def plan_query(
     )
     origin = queries.origin_of(conditions)
     words = tuple(fold(query.text).split())
-    criteria = Criteria(conditions, words, order or _order(query), face_backend, origin)
+    criteria = Criteria(conditions, words, order or base_order(query), face_backend, origin)
     return Plan(query, criteria, similar, resolver.notices, resolver.places)
 
 
@@ -135,7 +135,19 @@ def filter_criteria(conn: sqlite3.Connection, q: str, face_backend: str = "dlib"
     return replace(plan.criteria, words=())
 
 
-def _order(query: Query) -> str:
+def effective_order(plan: Plan, semantic: bool) -> str:
+    """How the answer is ordered: ``date_desc``, ``date_asc``, ``distance`` or ``rank``.
+    Ranked by similarity unless ``sort:`` asks for dates or distance; by date when nothing
+    ranks it. (The planned query: a lone smart album's saved words rank too.)"""
+    query = plan.query
+    if query.sort == SortOrder.DISTANCE and plan.criteria.origin is not None:
+        return "distance"
+    if semantic and query.sort not in (SortOrder.DATE_DESC, SortOrder.DATE_ASC):
+        return "rank"
+    return plan.criteria.order
+
+
+def base_order(query: Query) -> str:
     if query.sort == SortOrder.DISTANCE:
         return "distance"
     if query.sort == SortOrder.DATE_ASC:
@@ -164,7 +176,7 @@ def search(
     offset = decode_cursor(cursor)
     query = parse_query(q)
     plan = plan_query(conn, query, None, face_backend)
-    vector = _query_vector(conn, plan, semantic, query_vector)
+    vector = vector_for(conn, plan, semantic, query_vector)
     if vector is None:
         if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
@@ -189,6 +201,7 @@ def search(
                 strict=True,
             )
         )
+    extra["order"] = effective_order(plan, vector is not None)
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     starts: dict[int, float] = extra.pop("moments", {})
     results = [summary(rows[pid], score, starts.get(pid)) for pid, score in hits if pid in rows]
@@ -222,8 +235,8 @@ def points(
     if not isinstance(more, int) or not 0 <= more <= MAX_MORE:
         raise BadRequest(f"more must be between 0 and {MAX_MORE}")
     query = parse_query(q)
-    plan = plan_query(conn, query, _order(query), face_backend)
-    vector = _query_vector(conn, plan, semantic, None)
+    plan = plan_query(conn, query, None, face_backend)
+    vector = vector_for(conn, plan, semantic, None)
     if vector is None:
         if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
@@ -261,7 +274,7 @@ def matching_ids(
     """Every photo id a query finds, in its order, as ``search`` pages them: for acting on
     all the results at once (an album, a download) without building a row for each."""
     plan = plan_query(conn, parse_query(q), None, face_backend)
-    vector = _query_vector(conn, plan, semantic, None)
+    vector = vector_for(conn, plan, semantic, None)
     if vector is None:
         return [pid for pid, _ in queries.ids_matching(conn, plan.criteria, limit)]
     assert semantic is not None
@@ -278,7 +291,7 @@ SEMANTIC_OFF = (
 )
 
 
-def _query_vector(
+def vector_for(
     conn: sqlite3.Connection,
     plan: Plan,
     semantic: SemanticIndex | None,

@@ -42,6 +42,7 @@ from hachi.search.query_values import (
     parse_box,
     parse_duration,
     parse_faces,
+    parse_month_day,
     parse_near,
     parse_orientation,
     parse_period,
@@ -61,6 +62,7 @@ class FilterKey(StrEnum):
     AFTER = "after"
     BEFORE = "before"
     YEAR = "year"
+    DAY = "day"
     FOLDER = "folder"
     FILE = "file"
     TYPE = "type"
@@ -228,6 +230,7 @@ FILTERS: dict[FilterKey, FilterSpec] = {
             FilterKey.YEAR, Match.DATE, parse=parse_period, resolve=_ranges, aliases=("date",),
             suggest="year",
         ),
+        FilterSpec(FilterKey.DAY, Match.MONTH_DAY, parse=parse_month_day),
         FilterSpec(FilterKey.FOLDER, Match.FOLDER, suggest="folder"),
         FilterSpec(FilterKey.FILE, Match.FILE, suggest="file"),
         FilterSpec(FilterKey.TYPE, Match.MIMES, parse=parse_type, resolve=_mimes, aliases=("ext",)),

@@ -51,6 +51,8 @@ FILE_TYPES = FILE_TYPE_NAMES  # what type: accepts, from the formats Hachi index
 _T = TypeVar("_T")
 _DATE_RE = re.compile(r"([0-9]{4})(?:([-/])([0-9]{1,2})(?:\2([0-9]{1,2}))?)?")
 _FACES_RE = re.compile(r"([0-9]{1,9})(\+?)")
+_MONTH_DAY_RE = re.compile(r"([0-9]{1,2})[-/]([0-9]{1,2})")
+_LEAP_YEAR = 2000  # checks a month-day against the longest year, so 02-29 is a day
 _ID_RE = re.compile(r"[0-9]{1,19}")
 _DURATION_RE = re.compile(r"(>=|<=|>|<)([0-9]{1,6}(?:\.[0-9]{1,3})?)(s|sec|m|min|h)?")
 _SECONDS_PER_UNIT = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
@@ -212,6 +214,18 @@ def parse_before(item: Span, token: FilterToken) -> Value:
 
 def parse_period(item: Span, token: FilterToken) -> Value:
     return DateRange(*_parse_period(item, token))
+
+
+def parse_month_day(item: Span, token: FilterToken) -> Value:
+    """``MM-DD``: a day of the year, in any year (``day:12-25`` is every Christmas)."""
+    match = _MONTH_DAY_RE.fullmatch(item.text)
+    try:
+        if not match:
+            raise ValueError
+        day = dt.date(_LEAP_YEAR, int(match[1]), int(match[2]))
+    except ValueError:
+        fail(f'invalid day "{item.text}" in "{token.raw}" (use MM-DD, e.g. 07-14)', item)
+    return day.strftime("%m-%d")
 
 
 def parse_faces(item: Span, token: FilterToken) -> Value:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hachi.media.thumbnails import GRID, PREVIEW
+from hachi.media.thumbnails import GRID, GRID_2X, PREVIEW
 
 
 def thumb_url(content_hash: str, kind: str) -> str:
@@ -20,6 +20,7 @@ def thumb_url(content_hash: str, kind: str) -> str:
 def thumbnail_urls(content_hash: str) -> dict[str, str]:
     return {
         "thumbnail_url": thumb_url(content_hash, GRID),
+        "thumbnail_2x_url": thumb_url(content_hash, GRID_2X),
         "preview_url": thumb_url(content_hash, PREVIEW),
     }
 
@@ -29,7 +30,8 @@ def photo_urls(photo_id: int, content_hash: str) -> dict[str, str]:
 
 
 def with_thumbnail_url(hit: dict[str, Any]) -> dict[str, Any]:
-    """A search hit as the web shows it: its grid thumbnail's and preview's URLs added."""
+    """A search hit as the web shows it: its grid thumbnails' (1x and 2x) and preview's URLs
+    added. ``width`` and ``height`` are already those of the upright photo."""
     return {**hit, **thumbnail_urls(hit["content_hash"])}
 
 

@@ -96,6 +96,9 @@ test('logging in', async () => {
 });
 
 checkPage('search', '/?q=sort%3Aoldest', visible('.grid a.tile img'));
+// The library's home: "On this day" (its photo of 2020-05-01, a year before ?today=) above
+// the timeline, its headers and its scrubber.
+checkPage('home', '/?today=2021-05-01', visible('[data-testid=on-this-day] a img'));
 checkPage('photo', () => `/photo/${photoId}?q=sort%3Aoldest`, visible('.viewer img.preview.ready'));
 checkPage('people', '/people', visible('.people .person'));
 checkPage('person', () => `/people/${personId}`, visible('.faces .face'));

@@ -15,7 +15,7 @@ from hachi.catalog import folders as folders_db
 from hachi.catalog.db import connect, transaction
 from hachi.catalog.photos import PhotoRecord, PlaceRecord, upsert_photo
 from hachi.config import Settings
-from hachi.media.thumbnails import GRID, PREVIEW, thumbnail_path, write_thumbnail
+from hachi.media.thumbnails import KINDS, long_side, thumbnail_path, write_thumbnail
 
 SHARED_THUMBNAILS = 16
 CAMERAS = (("Canon", "Canon EOS R5"), ("NIKON CORPORATION", "NIKON Z 6"), ("Apple", "iPhone 13"))
@@ -36,13 +36,15 @@ def write_shared_thumbnails(settings: Settings) -> None:
     for k in range(SHARED_THUMBNAILS):
         colour = rng.integers(40, 220, size=3).astype(np.uint8)
         image = Image.fromarray(np.tile(colour, (96, 128, 1)), "RGB")
-        for kind, size in ((GRID, settings.thumb_size), (PREVIEW, settings.preview_size)):
+        for kind in KINDS:
+            size = long_side(kind, settings.thumb_size, settings.preview_size)
             write_thumbnail(image, thumbnail_path(settings.thumbs_dir, shared_hash(k), kind), size)
 
 
 def record(i: int, folder_id: int, root: Path) -> PhotoRecord:
     make, model = CAMERAS[i % len(CAMERAS)]
     year = 2005 + i % 20
+    portrait = i % 5 == 1
     return PhotoRecord(
         path=str(root / f"{year}" / f"IMG_{i:05d}.jpg"),
         folder_id=folder_id,
@@ -52,8 +54,8 @@ def record(i: int, folder_id: int, root: Path) -> PhotoRecord:
         mtime_ns=1_600_000_000_000_000_000 + i,
         content_hash=shared_hash(i),
         mime="image/jpeg",
-        width=4000,
-        height=3000,
+        width=3000 if portrait else 4000,  # every fifth photo upright: rows of mixed shapes
+        height=4000 if portrait else 3000,
         taken_at=f"{year}-{1 + i % 12:02d}-{1 + i % 28:02d}T12:{i % 60:02d}:00",
         tz_offset=60,
         taken_source="exif",

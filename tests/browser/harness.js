@@ -22,7 +22,8 @@ export function env(name) {
   return value;
 }
 
-export async function openBrowser() {
+// `options` adds to the browser context's (e.g. deviceScaleFactor for a 2x screen).
+export async function openBrowser(options = {}) {
   const profile = mkdtempSync(path.join(tmpdir(), 'hachi-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -30,6 +31,7 @@ export async function openBrowser() {
     args: ARGS,
     viewport: { width: 1920, height: 1080 },
     baseURL: env('HACHI_UI_URL'),
+    ...options,
   });
   const problems = [];
   const page = context.pages()[0] ?? (await context.newPage());

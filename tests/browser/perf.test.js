@@ -86,6 +86,47 @@ test(`results are visible within ${RESULTS_VISIBLE_BUDGET_MS} ms of Enter`, asyn
   }
 });
 
+// From navigation to the first tiles' thumbnails drawn, on a cold page load of the home
+// view (the timeline: the first page, /api/timeline and the thumbnails).
+test('time to first thumbnails on opening the library', async () => {
+  const runs = [];
+  for (let i = 0; i < REPEATS; i++) {
+    await page.goto('about:blank');
+    const started = Date.now();
+    await page.goto('/');
+    await page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll('.grid a.tile img')].slice(0, 8);
+      return imgs.length === 8 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+    });
+    runs.push(Date.now() - started);
+  }
+  figures.first_thumbnails_ms = { median: median(runs), max: Math.max(...runs), runs };
+  console.log(`time to first thumbnails (8 tiles), ${TOTAL} photos: median ${median(runs)} ms, max ${Math.max(...runs)} ms`);
+});
+
+// The scrubber jumps to the oldest year without fetching the 9,000 photos before it.
+test('the scrubber jumps to the oldest year with a page or two, not everything', async () => {
+  await page.goto('/');
+  await page.locator('h2.month').first().waitFor();
+  const asked = [];
+  const listener = (request) => {
+    if (/\/api\/search\?/.test(request.url())) asked.push(new URL(request.url()).searchParams.get('offset'));
+  };
+  page.on('request', listener);
+  const started = Date.now();
+  await page.getByRole('navigation', { name: 'Timeline' }).getByRole('button', { name: '2005', exact: true }).click();
+  await page.waitForFunction(() => {
+    const top = [...document.querySelectorAll('.grid .cell a.tile')].find((a) => a.getBoundingClientRect().top >= 0);
+    return top && /, 2005-/.test(top.getAttribute('aria-label'));
+  });
+  const jumpMs = Date.now() - started;
+  page.off('request', listener);
+  figures.scrubber_jump = { ms: jumpMs, pages_fetched: asked.length, offsets: asked };
+  console.log(`scrubber jump to 2005: ${jumpMs} ms, pages fetched at offsets ${asked.join(', ')}`);
+  assert.ok(asked.length >= 1 && asked.length <= 3, `pages fetched: ${asked}`);
+  assert.ok(asked.every((offset) => Number(offset) > TOTAL / 2), `offsets: ${asked}`);
+});
+
 test('the DOM stays small while scrolling through all 10,000 results', async () => {
   await page.goto('/');
   await page.locator('.grid[data-count="200"]').waitFor();

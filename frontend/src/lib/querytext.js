@@ -4,7 +4,7 @@
 
 export const FILTER_KEYS = [
   'person', 'people', 'place', 'country', 'camera', 'make', 'model', 'lens', 'after', 'before',
-  'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
+  'year', 'date', 'day', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
   'near', 'within',
   'duration',
   'album',

@@ -10,7 +10,9 @@ export const MAX_MORE = 2;
 class SearchState {
   q = $state(null);
   resultsQ = $state(null); // the query the shown results answer (q may be in flight)
-  results = $state.raw([]);
+  results = $state.raw([]); // sparse: a hole is a photo not fetched yet
+  order = $state(null); // date_desc | date_asc | rank
+  timeline = $state.raw(null); // /api/timeline of the shown results: photos per day
   total = $state(0);
   tookMs = $state(null);
   notices = $state.raw([]);
@@ -42,9 +44,12 @@ class SearchState {
     this.error = null;
     this.startedAt = performance.now();
     try {
-      const page = await this.#request(null, this.#pending.signal);
+      const page = await this.#request(null, this.#pending.signal, undefined, true);
       if (seq !== this.#seq) return;
       this.#accept(page, []);
+      // The first page brings the timeline (photos per day) of a search ordered by date.
+      const line = page.timeline;
+      this.timeline = line?.days?.length && line.total === page.total ? line : null;
     } catch (e) {
       if (seq !== this.#seq || e.name === 'AbortError') return;
       this.#fail(e);
@@ -71,14 +76,17 @@ class SearchState {
     }
   }
 
-  // Fetch the next page; concurrent calls share one request.
-  loadMore() {
-    if (!this.nextCursor || this.loading) return this.#more ?? Promise.resolve();
+  // Fetch the page that starts at photo `at` (by default the first one not loaded yet), so
+  // the grid can jump into the middle of a long timeline without the pages before it: the
+  // results are a sparse array, holes being photos not fetched yet. One request at a time;
+  // concurrent calls share it, and the grid asks again for what is still missing.
+  loadMore(at = this.firstMissing()) {
+    if (this.loading || at >= this.total || this.results[at]) return this.#more ?? Promise.resolve();
     const seq = this.#seq;
     this.loading = true;
-    this.#more = this.#request(this.nextCursor)
+    this.#more = this.#request(null, undefined, at)
       .then((page) => {
-        if (seq === this.#seq) this.#accept(page, this.results);
+        if (seq === this.#seq) this.#place(page, at);
       })
       .catch((e) => {
         if (seq === this.#seq) this.error = e;
@@ -90,9 +98,19 @@ class SearchState {
     return this.#more;
   }
 
-  #request(cursor, signal) {
-    const params = { q: this.q, limit: PAGE_SIZE, cursor, more: this.more || undefined };
-    if (!this.image) return api(withParams('/api/search', params), { signal });
+  firstMissing(from = 0) {
+    const { results } = this;
+    let i = from;
+    while (i < results.length && results[i]) i++;
+    return i;
+  }
+
+  #request(cursor, signal, offset, timeline = false) {
+    const params = { q: this.q, limit: PAGE_SIZE, cursor, offset, more: this.more || undefined };
+    if (!this.image) {
+      const path = withParams('/api/search', { ...params, timeline: timeline ? 1 : undefined });
+      return api(path, { signal });
+    }
     const path = withParams('/api/search/image', params);
     return api(path, { method: 'POST', body: this.image.file, signal });
   }
@@ -102,8 +120,20 @@ class SearchState {
     this.image = image;
   }
 
+  #place(page, at) {
+    // The library shrank while browsing (photos removed): the answer ends sooner, and no
+    // hole is left for the grid to ask for again and again.
+    if (page.results.length === 0) this.total = Math.min(this.total, at);
+    const results = this.results.slice();
+    page.results.forEach((hit, i) => {
+      results[at + i] = hit;
+    });
+    this.results = results;
+  }
+
   #accept(page, before) {
     this.results = before.length ? before.concat(page.results) : page.results;
+    this.order = page.order ?? null;
     this.resultsQ = page.query;
     this.total = page.total;
     this.tookMs = page.took_ms;
@@ -114,6 +144,7 @@ class SearchState {
 
   #fail(e) {
     this.results = [];
+    this.timeline = null;
     this.total = 0;
     this.hidden = 0;
     this.notices = [];
@@ -121,7 +152,7 @@ class SearchState {
   }
 
   indexOf(photoId) {
-    return this.results.findIndex((r) => r.id === photoId);
+    return this.results.findIndex((r) => r?.id === photoId);
   }
 }
 

@@ -314,6 +314,14 @@ def job_paths() -> dict[str, Schema]:
     }
 
 
+OFFSET = query(
+    "offset",
+    {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+    "Start at this photo of the answer instead of at a cursor (a day's start, from "
+    "`/api/timeline`); not with `cursor`.",
+)
+
+
 def search_paths() -> dict[str, Schema]:
     q = query("q", text(MAX_QUERY_LENGTH), "The query line.", True)
     suggestions = obj(("suggestions",), suggestions={"type": "array", "items": ref("Suggestion")})
@@ -333,7 +341,13 @@ def search_paths() -> dict[str, Schema]:
                     q,
                     limit_param(DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT),
                     CURSOR,
+                    OFFSET,
                     MORE,
+                    query(
+                        "timeline",
+                        {"enum": ["0", "1", "true", "false"], "default": "0"},
+                        "Also answer `timeline`: what `/api/timeline` answers for `q`.",
+                    ),
                 ),
                 errors=(400, 503),
             )
@@ -345,6 +359,18 @@ def search_paths() -> dict[str, Schema]:
                 "search",
                 {"200": json_content(ref("SearchPoints"), "Positions in result order.")},
                 params=(q, MORE),
+                errors=(400, 503),
+            )
+        },
+        "/api/timeline": {
+            "get": operation(
+                "timeline",
+                "Photos per day of what a search finds, in the search's order: the running "
+                "sum of `count` is the `offset` at which each day starts in `/api/search`'s "
+                "answer. Empty `days` when the answer is ranked by relevance.",
+                "search",
+                {"200": json_content(ref("Timeline"), "Days, in the search's order.")},
+                params=(query("q", text(MAX_QUERY_LENGTH), "The query line."), MORE),
                 errors=(400, 503),
             )
         },
@@ -374,7 +400,9 @@ def search_paths() -> dict[str, Schema]:
 def photo_paths() -> dict[str, Schema]:
     photo_id = path_id("photo_id")
     size = query(
-        "size", {"enum": list(THUMB_SIZES), "default": "grid"}, "Grid thumbnail or large preview."
+        "size",
+        {"enum": list(THUMB_SIZES), "default": "grid"},
+        "Grid thumbnail, its 2x version, or large preview.",
     )
     return {
         "/api/photos/{photo_id}": {
@@ -420,11 +448,12 @@ def photo_paths() -> dict[str, Schema]:
                         "name": "name",
                         "in": "path",
                         "required": True,
-                        "description": "`<content hash>.grid.webp` or `<content hash>.preview.webp`"
+                        "description": "`<content hash>.grid.webp`, `.grid2x.webp` (twice as "
+                        "large, for 2x screens) or `.preview.webp`"
                         " (32 lower-case hex digits); anything else is a 404.",
                         "schema": {
                             "type": "string",
-                            "pattern": "^[0-9a-f]{32}\\.(grid|preview)\\.webp$",
+                            "pattern": "^[0-9a-f]{32}\\.(grid|grid2x|preview)\\.webp$",
                         },
                     },
                 ),

@@ -178,6 +178,33 @@ def schemas() -> dict[str, Schema]:
             },
             hidden={**INT, "description": "Matches the cutoff left out (ask with more=1|2)."},
             more=INT,
+            order={
+                "enum": ["date_desc", "date_asc", "rank"],
+                "description": "How the results are ordered: newest or oldest first, or by "
+                "relevance.",
+            },
+            timeline={
+                "anyOf": [ref("Timeline"), {"type": "null"}],
+                "description": "With `timeline=1`: photos per day (null when ranked).",
+            },
+        ),
+        "Timeline": obj(
+            ("query", "order", "total", "days", "undated"),
+            query=STR,
+            order={"enum": ["date_desc", "date_asc", "rank"]},
+            total={
+                **nullable("integer"),
+                "description": "Photos found; null when ranked by relevance (no timeline).",
+            },
+            days={
+                "type": "array",
+                "items": obj(
+                    ("day", "count"),
+                    day={**STR, "description": "YYYY-MM-DD, the photos' local date."},
+                    count=INT,
+                ),
+            },
+            undated={**INT, "description": "Photos with no date, after every day."},
         ),
         "SearchPoints": obj(
             ("query", "total", "geotagged", "points"),
@@ -283,7 +310,10 @@ def search_result_schema() -> Schema:
         taken_at=nullable("string"),
         camera=nullable("string"),
         place=nullable("string"),
+        width=nullable("integer"),
+        height=nullable("integer"),
         thumbnail_url=STR,
+        thumbnail_2x_url={**STR, "description": "Twice the grid size, for 2x and 3x screens."},
         preview_url=STR,
         kind={"enum": ["photo", "video"]},
         duration_s=nullable("number"),

@@ -10,12 +10,12 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 
 from hachi.errors import NotFound, UnreadableFile
-from hachi.media.thumbnails import GRID, PREVIEW
+from hachi.media.thumbnails import GRID, KINDS
 from hachi.server.context import library
 from hachi.server.params import parse_id, query_choice
 from hachi.server.urls import photo_page
 
-THUMB_SIZES = (GRID, PREVIEW)
+THUMB_SIZES = KINDS
 VERSIONED_MAX_AGE_S = 365 * 24 * 60 * 60
 ORIGINAL_MAX_AGE_S = 60 * 60
 # Types a browser can show inline; anything else (RAW, HEIC) is offered as a download.
@@ -24,7 +24,7 @@ INLINE_TYPES = frozenset(
 )
 UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/;]')
 # /api/thumbs/<content hash>.<kind>.webp: hex only, so no name can reach outside thumbs/
-THUMB_NAME = re.compile(r"([0-9a-f]{32})\.(grid|preview)\.webp")
+THUMB_NAME = re.compile(r"([0-9a-f]{32})\.(grid|grid2x|preview)\.webp")
 EXTRA_TYPES = {".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif"}
 
 bp = Blueprint("photos", __name__)
@@ -76,7 +76,7 @@ def thumb(name: str) -> ResponseReturnValue:
     """
     match = THUMB_NAME.fullmatch(name)
     if match is None:
-        raise NotFound("no such thumbnail: names are <content hash>.<grid|preview>.webp")
+        raise NotFound("no such thumbnail: names are <content hash>.<grid|grid2x|preview>.webp")
     path = library().thumbnail_by_hash(match[1], match[2])
     try:
         response = send_file(path, mimetype="image/webp", conditional=True, etag=True)

@@ -6,10 +6,11 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hachi.errors import BadRequest
+from hachi.search.engine import encode_cursor
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.ranking import MAX_MORE
 from hachi.server.context import library
-from hachi.server.params import query_choice, query_int, query_text
+from hachi.server.params import MAX_OFFSET, query_choice, query_int, query_text
 from hachi.server.urls import search_page
 
 MAX_QUERY_LENGTH = 1000
@@ -20,6 +21,7 @@ MAX_SUGGESTIONS = 50
 DEFAULT_SUGGESTIONS = 10
 MAX_PREFIX_LENGTH = 200
 SUGGESTION_KINDS = SUGGEST_KINDS
+BOOLEAN = ("0", "1", "true", "false")
 
 bp = Blueprint("search", __name__)
 
@@ -28,9 +30,34 @@ bp = Blueprint("search", __name__)
 def search() -> ResponseReturnValue:
     q = query_text("q", required=True, max_length=MAX_QUERY_LENGTH) or ""
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
-    cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
+    cursor = _cursor()
     more = query_int("more", 0, 0, MAX_MORE)
-    return jsonify(search_page(library().search(q, limit=limit, cursor=cursor, more=more)))
+    with_timeline = query_choice("timeline", BOOLEAN, "0") in ("1", "true")
+    page = search_page(library().search(q, limit=limit, cursor=cursor, more=more))
+    if with_timeline:
+        # In the same answer as the first page, so a client draws the headers and the
+        # scrubber with the first photos: one round trip instead of two.
+        page["timeline"] = None if page["order"] == "rank" else library().timeline(q, more)
+    return jsonify(page)
+
+
+def _cursor() -> str | None:
+    """``cursor`` (the previous page's ``next_cursor``), or ``offset``: where a timeline
+    day starts (``/api/timeline``), so a client can jump there without the pages before."""
+    cursor = query_text("cursor", max_length=MAX_CURSOR_LENGTH) or None
+    if "offset" not in request.args:
+        return cursor
+    offset = query_int("offset", 0, 0, MAX_OFFSET)
+    if cursor is not None:
+        raise BadRequest("give either cursor or offset, not both", {"field": "offset"})
+    return encode_cursor(offset)
+
+
+@bp.get("/timeline")
+def timeline() -> ResponseReturnValue:
+    q = query_text("q", max_length=MAX_QUERY_LENGTH) or ""
+    more = query_int("more", 0, 0, MAX_MORE)
+    return jsonify(library().timeline(q, more=more))
 
 
 @bp.get("/search/points")

@@ -1,0 +1,57 @@
+"""How many photos a query finds on each day, so a client can draw a timeline (headers,
+a date scrubber) over the whole answer while it holds only a page of it.
+
+The days come in the order the search returns its photos, with the same filters, the same
+relevance cutoff and the same tie-breaks (undated photos last), so the running sum of the
+counts is the offset at which each day starts in the search's answer: a client jumps to a
+month by asking ``/api/search`` for the page at that offset. An answer ranked by relevance
+has no timeline (its days interleave), and says so with ``order``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from hachi.catalog import queries
+from hachi.errors import BadRequest
+from hachi.search import hybrid
+from hachi.search.engine import effective_order, plan_query, vector_for
+from hachi.search.query import parse_query
+from hachi.search.ranking import MAX_MORE
+from hachi.search.semantic import SemanticIndex
+
+
+def timeline(
+    conn: sqlite3.Connection,
+    q: str,
+    semantic: SemanticIndex | None = None,
+    more: int = 0,
+    face_backend: str = "dlib",
+) -> dict[str, Any]:
+    """``{"query", "order", "total", "days": [{"day", "count"}], "undated"}``; ``days`` is
+    empty when the answer is ranked by relevance rather than by date."""
+    if not isinstance(more, int) or not 0 <= more <= MAX_MORE:
+        raise BadRequest(f"more must be between 0 and {MAX_MORE}")
+    query = parse_query(q)
+    plan = plan_query(conn, query, None, face_backend)
+    vector = vector_for(conn, plan, semantic, None)
+    order = effective_order(plan, vector is not None)
+    if order in ("rank", "distance"):  # not by date: no days to head
+        return {"query": q, "order": order, "total": None, "days": [], "undated": 0}
+    if vector is None:
+        days = queries.days_matching(conn, plan.criteria)
+    else:
+        assert semantic is not None
+        criteria = replace(plan.criteria, words=(), order="date_desc")
+        ids, _scores, _extra = hybrid.rank_semantic(
+            conn, semantic, plan.query, criteria, vector, set(plan.similar), more
+        )
+        days = queries.days_among(conn, ids)
+    dated = [{"day": day, "count": count} for day, count in days if day is not None]
+    if order == "date_asc":
+        dated.reverse()
+    undated = sum(count for day, count in days if day is None)
+    total = sum(count for _day, count in days)
+    return {"query": q, "order": order, "total": total, "days": dated, "undated": undated}
