@@ -16,6 +16,7 @@ from hachi.cli.output import print_json
 from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.library import Library
+from hachi.ml.sessions import limit_heap_arenas
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -288,6 +289,7 @@ def _register_optional(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_heap_arenas()  # before any thread: see hachi.ml.sessions
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command == "search" and not any(w.startswith("--") for w in extra):
