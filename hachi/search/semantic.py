@@ -43,7 +43,7 @@ model's width and the data; measured 4.5e-4 std and 2.3e-3 max over a million 51
 ANN_MIN_ROWS = 50_000
 """Below this, reading every int8 row costs a few milliseconds: no index is built."""
 PROBE_SHARE = 0.2
-PROBE_MIN_ROWS = 40_000
+PROBE_MIN_ROWS = 50_000
 """A query reads the index's lists nearest to it until it has read this share of the rows,
 and at least this many (a small library needs a larger share for the same recall); chosen
 with ``bench/bench_semantic_search.py`` for recall@100 >= 0.99 on clustered vectors."""
