@@ -61,6 +61,11 @@ def run_next_job(
         rules = FolderRules.for_settings(settings)
         try:
             inline = _stages(models, conn, inline=True)
+            if inline and job.paths is None:
+                # whole folders: load the gazetteer before the CLIP tower, so that the two
+                # loads' transient peaks (~140 and ~200 MB) never add up
+                extractor.geocoder.load()
+                trim_heap()
             started = time.monotonic()
             progress = IndexJob(
                 conn, job, extractor, settings.workers, on_progress, inline, rules, stopping
