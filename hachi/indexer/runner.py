@@ -27,9 +27,9 @@ from hachi.ml.sessions import trim_heap
 
 log = logging.getLogger(__name__)
 RELEASE_GEOCODER_MIN_PHOTOS = 32
-"""After a scan this big the gazetteer (~145 MB) is dropped before the faces and OCR
-passes; it reloads in ~5 s at the next job's first place, which small jobs (a watched
-folder's few new files) should not pay every time."""
+"""After a whole-folder scan, or one this big, the gazetteer (~145 MB) is dropped before
+the faces and OCR passes (and so does not stay in an idle server); it reloads in ~5 s,
+which small jobs (a watched folder's few new files) should not pay every time."""
 IDLE_POLL_S = 2.0
 IMAGE_MODELS_IDLE_S = 60.0
 MIN_TIMED_FILES = 8  # a rescan that found a file or two says little about the scan's speed
@@ -71,7 +71,7 @@ def run_next_job(
                 conn, job, extractor, settings.workers, on_progress, inline, rules, stopping
             ).run()
             _record_scan_rate(conn, progress, time.monotonic() - started)
-            if progress.done >= RELEASE_GEOCODER_MIN_PHOTOS:
+            if job.paths is None or progress.done >= RELEASE_GEOCODER_MIN_PHOTOS:
                 extractor.geocoder.unload()  # the passes below need memory, not places
                 trim_heap()
             # a model that arrived during the scan (a background download) runs right away
