@@ -357,3 +357,18 @@ def test_gps_of_real_photos(geocoder: Geocoder, name: str, city: str | None, cod
     lon = _degrees(tags["GPS GPSLongitude"].values, str(tags["GPS GPSLongitudeRef"]))
     place = lookup(geocoder, lat, lon)
     assert place.country_code == code and (city is None or place.city == city)
+
+
+def test_unloaded_geocoder_loads_again_on_the_next_lookup(gazetteer: Gazetteer) -> None:
+    loads = []
+
+    def loader() -> Gazetteer:
+        loads.append(1)
+        return gazetteer
+
+    geocoder = Geocoder(loader=loader)
+    first = geocoder.lookup(35.6895, 139.6917)
+    geocoder.unload()
+    again = geocoder.lookup(35.6895, 139.6917)
+    assert first is not None and again == first
+    assert len(loads) == 2  # the data was really dropped, then read again

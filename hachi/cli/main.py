@@ -17,6 +17,7 @@ from hachi.cli.results import add_result_format, print_results
 from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.library import Library
+from hachi.ml.sessions import limit_heap_arenas
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -284,6 +285,7 @@ def _register_optional(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_heap_arenas()  # before any thread: see hachi.ml.sessions
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command == "search" and not any(w.startswith("--") for w in extra):

@@ -23,8 +23,13 @@ from hachi.indexer.pipeline import IndexJob, Progress
 from hachi.indexer.stage_runner import Stopped, StopReason
 from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
 from hachi.ml.available import AvailableModels, active_clip
+from hachi.ml.sessions import trim_heap
 
 log = logging.getLogger(__name__)
+RELEASE_GEOCODER_MIN_PHOTOS = 32
+"""After a whole-folder scan, or one this big, the gazetteer (~145 MB) is dropped before
+the faces and OCR passes (and so does not stay in an idle server); it reloads in ~5 s,
+which small jobs (a watched folder's few new files) should not pay every time."""
 IDLE_POLL_S = 2.0
 IMAGE_MODELS_IDLE_S = 60.0
 MIN_TIMED_FILES = 8  # a rescan that found a file or two says little about the scan's speed
@@ -56,11 +61,19 @@ def run_next_job(
         rules = FolderRules.for_settings(settings)
         try:
             inline = _stages(models, conn, inline=True)
+            if inline and job.paths is None:
+                # whole folders: load the gazetteer before the CLIP tower, so that the two
+                # loads' transient peaks (~140 and ~200 MB) never add up
+                extractor.geocoder.load()
+                trim_heap()
             started = time.monotonic()
             progress = IndexJob(
                 conn, job, extractor, settings.workers, on_progress, inline, rules, stopping
             ).run()
             _record_scan_rate(conn, progress, time.monotonic() - started)
+            if job.paths is None or progress.done >= RELEASE_GEOCODER_MIN_PHOTOS:
+                extractor.geocoder.unload()  # the passes below need memory, not places
+                trim_heap()
             # a model that arrived during the scan (a background download) runs right away
             for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules, stopping)

@@ -297,6 +297,13 @@ class Geocoder:
         """Load the data now, for a caller that would rather pay at start than mid-batch."""
         self._loaded()
 
+    def unload(self) -> None:
+        """Drop the data (~145 MB) until the next lookup: the indexer's later passes (faces,
+        OCR) need the memory and no place; a lookup running meanwhile keeps its own
+        reference."""
+        with self._lock:
+            self._index = None
+
     def _loaded(self) -> _Index:
         if self._index is None:
             with self._lock:

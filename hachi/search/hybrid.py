@@ -1,10 +1,11 @@
 """The semantic path of a search: CLIP scores blended with lexical matches, cut, filtered.
 
-Order of work for one query over N photos: the int8 pass scores all N (the one step that
-grows with the library), the lexical side (vocabulary counts, then full text only for
-words the library has) runs on a second thread meanwhile, the cutoff is fitted on exact
-scores of its fixed sample, the photos that can reach it are re-scored exactly, and only
-then are filters checked, on the few thousand photos the cutoff kept.
+Order of work for one query over N photos: the int8 pass scores all N, or the share of
+them the IVF index points to (the one step that grows with the library), the lexical side
+(vocabulary counts, then full text only for words the library has) runs on a second
+thread meanwhile, the cutoff is fitted on exact scores of its fixed sample, the photos
+that can reach it are re-scored exactly, and only then are filters checked, on the few
+thousand photos the cutoff kept.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def rank_semantic(
     if mask is not None:
         ids, rows, sorted_ids = ids[mask], rows[mask], None
     filter_after = bool(criteria.conditions) and not filter_first
+    # The IVF index may miss photos far from the query's lists. Without filters those are
+    # photos the cutoff drops anyway; a filter could keep only such photos, and "show
+    # everything" must be complete, so those queries read every row.
+    probe = not criteria.conditions and more < MAX_MORE
 
     def sql_side() -> tuple[NDArray[np.float32], NDArray[np.bool_], int]:
         lexical, must_keep = lexical_scores(conn, query.text, ids, sorted_ids)
@@ -63,11 +68,11 @@ def rank_semantic(
     if filter_after or len(ids) >= OVERLAP_MIN_PHOTOS:
         with ThreadPoolExecutor(1, thread_name_prefix="hachi-sql") as pool:
             sql_job = pool.submit(sql_side)
-            clip, best_rows, starts = semantic.moment_scores(snap, vector)
+            clip, best_rows, starts = semantic.moment_scores(snap, vector, probe)
             lexical, must_keep, matching = sql_job.result()
     else:
         lexical, must_keep, matching = sql_side()
-        clip, best_rows, starts = semantic.moment_scores(snap, vector)
+        clip, best_rows, starts = semantic.moment_scores(snap, vector, probe)
     rows = best_rows if mask is None else best_rows[mask]
     if mask is not None:
         clip = clip[mask]
@@ -91,6 +96,7 @@ def rank_semantic(
         "hidden": hidden,
         "more": more,
         "moments": moments,
+        "first_pass": "index" if probe and snap.ann is not None else "all",
     }
     return order_ids, scores, extra
 

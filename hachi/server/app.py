@@ -8,7 +8,7 @@ from flask import Flask
 
 from hachi.config import Settings
 from hachi.library import Library
-from hachi.server import auth, errors, security
+from hachi.server import auth, errors, idle_trim, security
 from hachi.server.context import Services, attach, services
 from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
@@ -78,6 +78,7 @@ def create_app(
     security.install(app, settings, auth.SESSION_COOKIE_NAME)
     auth.install(app, credentials.session_secret())
     errors.install(app)
+    idle_trim.install(app)
     _register_blueprints(app)
     app.register_blueprint(routes_ui.bp)
     return app

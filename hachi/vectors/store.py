@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hachi.errors import HachiError
+from hachi.vectors import ivf as vectors_ivf
 from hachi.vectors import q8 as vectors_q8
 from hachi.vectors.kernel import DotKernel, Int8DotKernel
 from hachi.vectors.q8 import CopyWriter, SearchCopy
@@ -159,17 +160,21 @@ class VectorStore:
         ids = self._checked_ids(row_ids)
         return self._dot_kernel().scores(self.matrix()[ids], q)
 
-    def approximate_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Cosine with every committed row from the int8 copy (within ~0.003 of ``scores``),
-        or the exact scores when this store has no usable copy."""
+    def approximate_scores(self, query: NDArray[np.float32], start: int = 0) -> NDArray[np.float32]:
+        """Cosine with every committed row from ``start`` on, from the int8 copy (within
+        ~0.003 of ``scores``), or the exact scores when this store has no usable copy."""
         if self._copy is None:
-            return self.scores(query)
+            return self.scores(query, np.arange(start, self.rows, dtype=np.int64))
         q = _unit_query(query, self.dim)
         matrix, scales = self._copy.arrays(self.rows)
+        q8, q_scale, offset = vectors_q8.quantize_query(q)
+        return self.int8_kernel().scores(matrix[start:], scales[start:], q8, q_scale, offset)
+
+    def int8_kernel(self) -> Int8DotKernel:
+        """The int8 scorer (shared with the IVF index's probes)."""
         if self._int8_kernel is None:
             self._int8_kernel = Int8DotKernel()
-        q8, q_scale, offset = vectors_q8.quantize_query(q)
-        return self._int8_kernel.scores(matrix, scales, q8, q_scale, offset)
+        return self._int8_kernel
 
     @property
     def has_search_copy(self) -> bool:
@@ -245,9 +250,10 @@ class VectorStore:
 
 
 def remove_vector_files(path: Path) -> None:
-    """Delete a vector file and its int8 copy (after compaction replaced them)."""
+    """Delete a vector file, its int8 copy and its IVF index (after compaction replaced them)."""
     path.unlink(missing_ok=True)
     vectors_q8.remove(path)
+    vectors_ivf.remove(path)
 
 
 def _open_for_writing(path: Path) -> io.BufferedRandom:

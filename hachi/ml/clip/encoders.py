@@ -74,8 +74,10 @@ def _query_threads(graph: str) -> int:
     return min(wanted, os.cpu_count() or 1)
 
 
-def _open(model_dir: Path, filename: str, threads: int | None) -> ort.InferenceSession:
-    return create_session(model_dir / filename, threads=threads)
+def _open(
+    model_dir: Path, filename: str, threads: int | None, prepack: bool = True
+) -> ort.InferenceSession:
+    return create_session(model_dir / filename, threads=threads, prepack=prepack)
 
 
 class ClipImageEncoder(Model):
@@ -95,7 +97,8 @@ class ClipImageEncoder(Model):
         self.config = load_config(self.model_dir)
         self.quantized = self.want_int8 and (self.model_dir / VISUAL_INT8_FILE).is_file()
         name = VISUAL_INT8_FILE if self.quantized else VISUAL_FILE
-        self._session = _open(self.model_dir, name, self.threads)
+        # the float32 tower's prepacked weights would be the indexer's memory peak
+        self._session = _open(self.model_dir, name, self.threads, prepack=self.quantized)
         self._input = self._session.get_inputs()[0].name
 
     def release(self) -> None:

@@ -177,6 +177,11 @@ def schemas() -> dict[str, Schema]:
                 "description": "The relevance score a photo needed; null when all are ranked.",
             },
             hidden={**INT, "description": "Matches the cutoff left out (ask with more=1|2)."},
+            first_pass={
+                "enum": ["index", "all"],
+                "description": "Whether the approximate first pass read the IVF index's "
+                "nearest lists or every photo (semantic results only).",
+            },
             more=INT,
             order={
                 "enum": ["date_desc", "date_asc", "rank"],
