@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +264,30 @@ def test_reembedding_and_compaction_rebuild_the_index(library: tuple) -> None:
     got, first_pass = shown(conn, fast, q)
     assert first_pass == "index"
     assert len({i for i, _ in got} & {i for i, _ in want}) >= 0.99 * len(want)
+
+
+def test_a_video_scores_as_its_best_moment_beside_the_index(library: tuple) -> None:
+    """With the index as first pass, a video's moments are still scored (all of them), so
+    the moment that shows the query lifts the video to the top and names when it starts."""
+    conn, clip, settings, centres, _ = library
+    fast, exact = indexed(clip, settings), SemanticIndex(clip, settings.vectors_dir)
+    ready(fast, conn)
+    q = queries(centres)[2]
+    root = str(settings.home / "videos")
+    folder = add_folder(conn, root)
+    with transaction(conn):
+        clip_record = replace(record(PHOTOS + 1, folder.id, root), kind="video", duration_s=10.0)
+        video = upsert_photo(conn, clip_record, None)
+    far = -q  # the poster and the other moments look like nothing asked for
+    moments = np.stack([far, far, far, q, far]).astype(np.float32)
+    path = vector_file(settings.vectors_dir, MODEL)
+    committed = analyses.committed_rows(conn, MODEL, clip.embed_dim)
+    with VectorStore(path, clip.embed_dim, committed, search_copy=True) as store:
+        first = store.append(moments)
+    with transaction(conn):
+        analyses.store_moments(conn, MODEL, video, first, [0.0, 2.0, 4.0, 6.0, 8.0], poster=0)
+    for index, first_pass in ((fast, "index"), (exact, "all")):
+        result = search(conn, "", limit=LIMIT, semantic=index, query_vector=q).to_dict()
+        assert result["first_pass"] == first_pass
+        top = result["results"][0]
+        assert (top["id"], top["at_s"]) == (video, 6.0)
