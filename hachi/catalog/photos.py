@@ -57,6 +57,8 @@ class PhotoRecord:
     altitude: float | None
     orientation: int | None
     place: PlaceRecord | None
+    phash: int | None = None  # media.perceptual, of the upright image
+    chroma: bytes | None = None
 
     @property
     def name(self) -> str:
@@ -207,6 +209,8 @@ _PHOTO_COLUMNS = (
     "place_id",
     "job_id",
     "indexed_at",
+    "phash",
+    "chroma",
 )
 
 
@@ -247,6 +251,8 @@ def upsert_photo(conn: sqlite3.Connection, rec: PhotoRecord, job_id: int | None)
         _place_id(conn, rec.place),
         job_id,
         utc_now(),
+        rec.phash,
+        rec.chroma,
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in _PHOTO_COLUMNS if c != "path")
     row = conn.execute(

@@ -24,6 +24,7 @@ from hachi.media.decode import decode_image
 from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.geocode import Geocoder
 from hachi.media.hashing import content_hash
+from hachi.media.perceptual import color_layout, perceptual_hash
 from hachi.media.thumbnails import GRID, thumbnail_path, write_thumbnail
 
 MIN_DECODE_SIDE = 240  # a 4:3 photo then still has a 320 px long side for its grid thumbnail
@@ -124,6 +125,8 @@ class Extractor:
             altitude=meta.altitude,
             orientation=meta.orientation,
             place=self._place(meta),
+            phash=perceptual_hash(decoded.image),
+            chroma=color_layout(decoded.image),
         )
         return record, decoded.image
 
