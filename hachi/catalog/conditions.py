@@ -40,6 +40,7 @@ class Match(StrEnum):
     PERSON_ALL = "person_all"  # groups of people ids: someone of every group is there
     PERSON_ONLY = "person_only"  # groups: all of them there, and no other named person
     FACES = "faces"  # (count, or_more) pairs
+    DUPLICATE = "duplicate"  # kinds of near-duplicate group: identical | edited | burst
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,11 @@ def _faces(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({analysed} AND ({' OR '.join(tests)}))", [backend, *params], None
 
 
+def _duplicate(values: tuple[Any, ...], backend: str) -> Clause:
+    sql = f"p.id IN (SELECT photo_id FROM duplicates WHERE kind IN ({_marks(values)}))"
+    return sql, list(values), None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -197,6 +203,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.PERSON_ALL: _person_all,
     Match.PERSON_ONLY: _person_only,
     Match.FACES: _faces,
+    Match.DUPLICATE: _duplicate,
 }
 
 

@@ -173,7 +173,7 @@ def keeper_facts(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> dict[int
         chunk = list(photo_ids[start : start + 500])
         marks = ",".join("?" for _ in chunk)
         rows = conn.execute(
-            "SELECT id, width, height, size, mime, taken_at, taken_source, mtime_ns, "
+            "SELECT id, width, height, size, mime, taken_at, taken_source, mtime_ns, content_hash, "
             "(camera_id IS NOT NULL) + (lens_id IS NOT NULL) + (focal_length IS NOT NULL) + "
             "(aperture IS NOT NULL) + (exposure_time IS NOT NULL) + (iso IS NOT NULL) + "
             "(latitude IS NOT NULL) + (taken_source IS NOT 'file_mtime') "
@@ -182,6 +182,8 @@ def keeper_facts(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> dict[int
         )
         for r in rows:
             facts[int(r[0])] = {
+                "id": int(r[0]),
+                "content_hash": r[8],
                 "width": r[1],
                 "height": r[2],
                 "size": r[3],
@@ -189,6 +191,6 @@ def keeper_facts(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> dict[int
                 "taken_at": r[5],
                 "taken_source": r[6],
                 "mtime_ns": r[7],
-                "exif_fields": int(r[8]),
+                "exif_fields": int(r[9]),
             }
     return facts

@@ -22,6 +22,7 @@ class Criteria:
     words: tuple[str, ...] = ()  # folded free-text words
     order: str = "date_desc"  # date_desc | date_asc | rank
     face_backend: str = "dlib"  # whose faces person: and faces: look at
+    hidden: tuple[int, ...] = ()  # photos left out: stacked under a better-ranked copy
 
     @property
     def fts(self) -> str | None:
@@ -47,6 +48,9 @@ def _build(criteria: Criteria) -> _Sql:
     if criteria.fts:
         sql.where.append("p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)")
         sql.params.append(criteria.fts)
+    if criteria.hidden:
+        sql.where.append("p.id NOT IN (SELECT value FROM json_each(?))")
+        sql.params.append(json.dumps(list(criteria.hidden)))
     return sql
 
 

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from hachi.catalog import queries
 from hachi.catalog.queries import Criteria
 from hachi.errors import BadRequest, ModelUnavailable
-from hachi.search import hybrid
+from hachi.search import hybrid, stacks
 from hachi.search.filters import FILTERS, FilterKey, Resolver
 from hachi.search.query import Query, SortOrder, parse_query
 from hachi.search.ranking import MAX_MORE
@@ -135,11 +135,17 @@ def search(
     query = parse_query(q)
     plan = plan_query(conn, query, _order(query), face_backend)
     vector = _query_vector(conn, plan, semantic, query_vector)
+    stacking = stacks.wanted(query)
     if vector is None:
         if query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
-        total = queries.count_matching(conn, plan.criteria)
-        hits = queries.ids_matching(conn, plan.criteria, limit, offset)
+        criteria = plan.criteria
+        found = stacks.Stacks()
+        if stacking:
+            found = stacks.of_ranked(conn, [pid for pid, _ in stacks.grouped_matches(conn, criteria)])
+            criteria = replace(criteria, hidden=found.hidden)
+        total = queries.count_matching(conn, criteria)
+        hits = queries.ids_matching(conn, criteria, limit, offset)
         extra: dict[str, Any] = {"semantic": False}
     else:
         assert semantic is not None
@@ -147,6 +153,10 @@ def search(
         ranked_ids, ranked_scores, extra = hybrid.rank_semantic(
             conn, semantic, query, criteria, vector, set(plan.similar), more
         )
+        found = stacks.Stacks()
+        if stacking:
+            found = stacks.of_ranked(conn, ranked_ids)
+            ranked_ids, ranked_scores = found.without_hidden(ranked_ids, ranked_scores)
         total = len(ranked_ids)
         hits = list(
             zip(
@@ -157,6 +167,9 @@ def search(
         )
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     results = [summary(rows[pid], score) for pid, score in hits if pid in rows]
+    for hit in results:
+        if hit["id"] in found.tiles:
+            hit["stack"] = found.tiles[hit["id"]]
     more_left = offset + len(hits) < total
     return SearchResult(
         query=q,

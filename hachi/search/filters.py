@@ -24,6 +24,7 @@ from hachi.catalog import queries
 from hachi.catalog.conditions import Condition, Match
 from hachi.media.formats import MIMES_BY_TYPE
 from hachi.search.query_values import (
+    DUPLICATE_KINDS,
     DateRange,
     FacesCount,
     FilterToken,
@@ -32,6 +33,8 @@ from hachi.search.query_values import (
     Value,
     parse_after,
     parse_before,
+    parse_duplicate,
+    parse_stack,
     parse_faces,
     parse_orientation,
     parse_photo_id,
@@ -58,6 +61,8 @@ class FilterKey(StrEnum):
     TEXT = "text"
     SIMILAR = "similar"
     FACES = "faces"
+    DUPLICATE = "duplicate"
+    STACK = "stack"
 
 
 @dataclass
@@ -86,6 +91,10 @@ def _counts(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
 
 def _mimes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     return tuple(sorted({m for v in values for m in MIMES_BY_TYPE[str(v)]}))
+
+
+def _kinds(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    return tuple(sorted({kind for v in values for kind in DUPLICATE_KINDS[str(v)]}))
 
 
 def _countries(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
@@ -151,6 +160,12 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.TEXT, Match.TEXT),
         FilterSpec(FilterKey.SIMILAR, None, parse=parse_photo_id, negatable=False),
         FilterSpec(FilterKey.FACES, Match.FACES, parse=parse_faces, resolve=_counts),
+        FilterSpec(
+            FilterKey.DUPLICATE, Match.DUPLICATE, parse=parse_duplicate, resolve=_kinds,
+            aliases=("duplicates",),
+        ),
+        # Not a filter: how the hits are shown (a near-duplicate group as one hit, or all).
+        FilterSpec(FilterKey.STACK, None, parse=parse_stack, negatable=False),
     )
 }  # fmt: skip
 

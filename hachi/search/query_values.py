@@ -18,6 +18,8 @@ Rules and decisions:
   ``orientation:`` is portrait, landscape or square. ``type:`` names a file type or extension of a
   format Hachi indexes (``hachi.media.formats``), normalised (``jpg`` -> ``jpeg``, ``tif`` ->
   ``tiff``, ``heif`` -> ``heic``); ``raw`` means any camera raw format.
+* ``duplicate:`` is any, identical, edited or burst (the tiers of near-duplicate groups);
+  ``stack:`` is on (the default: a group shows as one hit) or off.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ ORIENTATIONS = {
     "portrait": "portrait", "vertical": "portrait", "landscape": "landscape",
     "horizontal": "landscape", "square": "square",
 }  # fmt: skip
+DUPLICATE_KINDS = {
+    "any": ("identical", "edited", "burst"), "identical": ("identical",),
+    "edited": ("edited",), "burst": ("burst",),
+}  # fmt: skip
+STACKING = {"on": "on", "off": "off"}
 FILE_TYPES = FILE_TYPE_NAMES  # what type: accepts, from the formats Hachi indexes
 
 _T = TypeVar("_T")
@@ -173,6 +180,15 @@ def parse_photo_id(item: Span, token: FilterToken) -> Value:
 
 def parse_orientation(item: Span, token: FilterToken) -> Value:
     return lookup(ORIENTATIONS, item, token, "portrait, landscape or square")
+
+
+def parse_duplicate(item: Span, token: FilterToken) -> Value:
+    lookup(DUPLICATE_KINDS, item, token, "any, identical, edited or burst")
+    return item.text.lower()
+
+
+def parse_stack(item: Span, token: FilterToken) -> Value:
+    return lookup(STACKING, item, token, "on or off")
 
 
 def parse_type(item: Span, token: FilterToken) -> Value:

@@ -5,6 +5,7 @@
 export const FILTER_KEYS = [
   'person', 'people', 'place', 'country', 'camera', 'make', 'model', 'lens', 'after', 'before',
   'year', 'date', 'folder', 'file', 'type', 'ext', 'orientation', 'text', 'similar', 'faces',
+  'duplicate', 'duplicates', 'stack',
 ];
 export const SORT_KEY = 'sort';
 
