@@ -59,7 +59,7 @@ class Duplicates:
         ids = [pid for _, members in listed for pid in members]
         rows = queries.photo_rows(self.conn, ids)
         facts = dups_db.keeper_facts(self.conn, ids)
-        groups = []
+        groups: list[dict[str, Any]] = []
         for group_kind, members in listed:
             present = [m for m in members if m in rows and m in facts]
             if len(present) < 2:

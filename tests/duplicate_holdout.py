@@ -24,7 +24,7 @@ import argparse
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,9 @@ def _render(
         elif shape.kind == "rectangle":
             draw.rectangle(box, fill=colour)
         else:
-            draw.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])], colour)
+            draw.polygon(
+                [(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) / 2, box[1])], colour
+            )
     return image
 
 
@@ -168,9 +170,7 @@ def generate(root: Path, scenes: int, seed: int = 7, twins: bool = True) -> list
         palette = _palette(rng)
         variants = [("s", shapes, palette, background)]
         if twins:
-            moved = [
-                _Shape(s.kind, _moved(s.box, rng), s.colour) for s in shapes
-            ]
+            moved = [_Shape(s.kind, _moved(s.box, rng), s.colour) for s in shapes]
             variants.append(("recolour", shapes, _palette(rng), background))
             variants.append(("rearranged", moved, palette, background))
         for name, layout, colours, back in variants:
@@ -179,9 +179,9 @@ def generate(root: Path, scenes: int, seed: int = 7, twins: bool = True) -> list
     return samples
 
 
-def _moved(box: tuple[float, float, float, float], rng: np.random.Generator) -> tuple[
-    float, float, float, float
-]:
+def _moved(
+    box: tuple[float, float, float, float], rng: np.random.Generator
+) -> tuple[float, float, float, float]:
     dx, dy = rng.uniform(-0.35, 0.35, 2)
     return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
 
@@ -214,7 +214,9 @@ def _scene_files(
         frame_shapes += shapes[1:]
         moved = _render(frame_shapes, background, palette, seed * 1000 + index, shift, frame)
         frame_exif = _shot_exif(index, (0 if scene.endswith("-s") else 30) + frame)
-        samples.append(_write(folder / f"burst-{frame}.jpg", _jpeg(moved, 92, frame_exif), scene, "burst"))
+        samples.append(
+            _write(folder / f"burst-{frame}.jpg", _jpeg(moved, 92, frame_exif), scene, "burst")
+        )
     return samples
 
 
@@ -249,7 +251,7 @@ def fingerprints(samples: list[Sample]) -> Fingerprints:
 def _seconds(taken_at: str | None) -> float:
     if not taken_at:
         return float("nan")
-    return datetime.fromisoformat(taken_at[:19]).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(taken_at[:19]).replace(tzinfo=UTC).timestamp()
 
 
 @dataclass(frozen=True)

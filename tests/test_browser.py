@@ -29,6 +29,7 @@ from hachi.ml.download import MIRROR_ENV
 from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
 from tests.browser.stack import REPO, STATIC, Stack, hachi, running_stack
+from tests.duplicate_holdout import generate
 from tests.model_mirror import FileServer, write_manifest
 from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 
@@ -52,6 +53,7 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
+DUPLICATE_SCENES = 2
 A11Y_PAGES = 14  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
@@ -305,6 +307,22 @@ def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:
         run_node("perf.test.js", stack, {"HACHI_EXPECT_TOTAL": str(BIG_LIBRARY)})
     figures = json.loads((ARTIFACTS / "ui_perf.json").read_text())
     assert figures["total"] == BIG_LIBRARY
+
+
+def test_ui_duplicates_page_and_stacks(tmp_path: Path) -> None:
+    """Generated scenes with their edits and bursts: the Duplicates page lists each group
+    with its keeper, exports the redundant paths, and search stacks each group."""
+    library = tmp_path / "library"
+    samples = generate(library, DUPLICATE_SCENES, seed=11, twins=False)
+    with running_stack(tmp_path / "home", PASSWORD, [library], STACK_SETTINGS) as stack:
+        facts = {
+            "HACHI_EXPECT_GROUPS": str(DUPLICATE_SCENES),
+            "HACHI_EXPECT_TOTAL": str(len(samples)),
+        }
+        output = run_node("duplicates.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+    for width in (375, 1920):
+        assert (ARTIFACTS / "screenshots" / f"duplicates-{width}.png").stat().st_size > 0
 
 
 def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:

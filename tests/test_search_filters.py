@@ -87,7 +87,7 @@ def test_every_suggest_kind_is_answered(settings: Settings) -> None:
 SAMPLE_VALUES = {
     FilterKey.AFTER: "2019", FilterKey.BEFORE: "2019-06", FilterKey.YEAR: "2020-01-02",
     FilterKey.TYPE: "jpg", FilterKey.ORIENTATION: "portrait", FilterKey.SIMILAR: "7",
-    FilterKey.FACES: "2+",
+    FilterKey.FACES: "2+", FilterKey.DUPLICATE: "any", FilterKey.STACK: "off",
 }  # fmt: skip
 
 

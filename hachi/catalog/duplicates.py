@@ -41,9 +41,13 @@ def fingerprint_columns(conn: sqlite3.Connection) -> FingerprintColumns:
         "WHERE phash IS NOT NULL AND length(chroma) > 0 ORDER BY id"
     ).fetchall()
     hashes = [r[3] for r in rows]
-    _, content = np.unique(np.array(hashes, dtype=object), return_inverse=True) if rows else (
-        None,
-        np.zeros(0, dtype=np.int64),
+    _, content = (
+        np.unique(np.array(hashes, dtype=object), return_inverse=True)
+        if rows
+        else (
+            None,
+            np.zeros(0, dtype=np.int64),
+        )
     )
     taken = np.array([r[5] or "NaT" for r in rows], dtype="datetime64[s]")
     seconds = taken.astype(np.int64).astype(np.float64)
@@ -136,7 +140,9 @@ def drop_lone(conn: sqlite3.Connection) -> None:
     )
 
 
-def all_groups(conn: sqlite3.Connection, kinds: Sequence[str] = KINDS) -> list[tuple[str, list[int]]]:
+def all_groups(
+    conn: sqlite3.Connection, kinds: Sequence[str] = KINDS
+) -> list[tuple[str, list[int]]]:
     """(kind, member ids) of every group of two or more photos, largest groups first."""
     marks = ",".join("?" for _ in kinds)
     rows = conn.execute(

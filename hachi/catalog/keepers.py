@@ -42,7 +42,9 @@ def _dated(p: dict[str, Any]) -> tuple[int, str]:
 CRITERIA: tuple[_Criterion, ...] = (
     _Criterion(
         _pixels,
-        lambda k, r: f"largest: {k['width']}x{k['height']} pixels (next {r['width']}x{r['height']})",
+        lambda k, r: (
+            f"largest: {k['width']}x{k['height']} pixels (next {r['width']}x{r['height']})"
+        ),
     ),
     _Criterion(
         lambda p: int(p.get("mime") not in CONVERSION_MIMES),

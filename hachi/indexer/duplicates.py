@@ -73,7 +73,9 @@ def fill_fingerprints(
     done, after = 0, 0
     while chunk := dups_db.lacking_fingerprints(conn, after, CHUNK):
         after = chunk[-1][0]
-        computed = [(pid, *_fingerprint(settings, rules, path, digest)) for pid, path, digest in chunk]
+        computed = [
+            (pid, *_fingerprint(settings, rules, path, digest)) for pid, path, digest in chunk
+        ]
         with transaction(conn):
             for photo_id, phash, chroma in computed:
                 dups_db.store_fingerprint(conn, photo_id, phash, chroma)
@@ -125,9 +127,7 @@ def clip_vectors(
     return ClipVectors(store.matrix(), dict(zip(photo_ids.tolist(), rows.tolist(), strict=True)))
 
 
-def fingerprints(
-    columns: dups_db.FingerprintColumns, clip: ClipVectors | None
-) -> Fingerprints:
+def fingerprints(columns: dups_db.FingerprintColumns, clip: ClipVectors | None) -> Fingerprints:
     rows: NDArray[np.int64] | None = None
     if clip is not None:
         rows = np.array([clip.rows.get(int(i), -1) for i in columns.ids], dtype=np.int64)

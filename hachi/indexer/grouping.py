@@ -35,6 +35,7 @@ from hachi.media.perceptual import chroma_distances
 NONE, IDENTICAL, EDITED, BURST = 0, 1, 2, 3
 KINDS = {IDENTICAL: "identical", EDITED: "edited", BURST: "burst"}
 
+HASH_BITS = 64
 LSH_TABLES = 48
 LSH_BITS = 16
 BUCKET_WINDOW = 24
@@ -43,6 +44,8 @@ CLIP_CHUNK = 4096
 LINKAGE = "average"
 LINKAGE_CUT = 0.49
 """Average linkage cut below one half: a group's photos are each linked to most of it."""
+APART = 1000.0
+"""The distance of two photos taken at different moments: average linkage never joins them."""
 FULL_REGROUP_SHARE = 0.05
 """More new photos than this share of the library are grouped by buckets, not one by one."""
 
@@ -51,10 +54,10 @@ FULL_REGROUP_SHARE = 0.05
 class Thresholds:
     """The largest differences a link allows; measured, see the module docstring."""
 
-    edit_bits: int = 12
-    burst_bits: int = 20
-    chroma: float = 8.0
-    hues: float = 45.0
+    edit_bits: int = 14
+    burst_bits: int = 22
+    chroma: float = 9.0
+    hues: float = 55.0
     burst_seconds: float = 10.0
     clip_min: float = 0.85
 
@@ -294,7 +297,11 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
     if (kinds != NONE).all():
         labels = np.ones(len(nodes), dtype=np.int64)
     else:
-        distance = np.where(kinds != NONE, 0.0, 1.0)
+        # Linked pairs are nearer the fewer bits they differ by, so an undated copy that
+        # looks like two moments of one scene joins the one it is closest to.
+        bits = popcount(fp.phash[nodes[i]] ^ fp.phash[nodes[j]]) / (4.0 * HASH_BITS)
+        distance = np.where(kinds != NONE, bits, 1.0)
+        distance[_moments_apart(fp, nodes[i], nodes[j], th)] = APART
         tree = linkage(distance, method=LINKAGE)
         labels = fcluster(tree, t=LINKAGE_CUT, criterion="distance")
     matrix = squareform(kinds.astype(np.float64))
@@ -310,6 +317,15 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
             kind = _kind(matrix[np.ix_(inside, inside)][np.triu_indices(len(inside), k=1)])
         groups.append(Group(tuple(int(m) for m in rows), kind))
     return groups
+
+
+def _moments_apart(
+    fp: Fingerprints, left: NDArray[np.int64], right: NDArray[np.int64], th: Thresholds
+) -> NDArray[np.bool_]:
+    """Pairs whose metadata dates are further apart than a burst: two moments, which no
+    number of undated copies in between may put into one group."""
+    gap = np.abs(fp.taken[left] - fp.taken[right])
+    return np.nan_to_num(gap, nan=0.0) > th.burst_seconds
 
 
 def _kind(pair_kinds: NDArray[np.generic]) -> str:

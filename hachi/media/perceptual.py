@@ -71,9 +71,9 @@ def _hue_histogram(rgb: Image.Image) -> bytes:
     return bytes(out.tobytes())
 
 
-def chroma_distances(a: NDArray[np.int16], b: NDArray[np.int16]) -> tuple[
-    NDArray[np.float64], NDArray[np.float64]
-]:
+def chroma_distances(
+    a: NDArray[np.int16], b: NDArray[np.int16]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Row-wise distances of two (n, 48) arrays: the grid's mean absolute chromaticity
     difference, and the hue histograms' total variation, both on a 0-255 scale."""
     grid = np.abs(a[:, :GRID_BYTES] - b[:, :GRID_BYTES]).mean(axis=1)

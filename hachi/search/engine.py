@@ -142,7 +142,9 @@ def search(
         criteria = plan.criteria
         found = stacks.Stacks()
         if stacking:
-            found = stacks.of_ranked(conn, [pid for pid, _ in stacks.grouped_matches(conn, criteria)])
+            found = stacks.of_ranked(
+                conn, [pid for pid, _ in stacks.grouped_matches(conn, criteria)]
+            )
             criteria = replace(criteria, hidden=found.hidden)
         total = queries.count_matching(conn, criteria)
         hits = queries.ids_matching(conn, criteria, limit, offset)

@@ -13,6 +13,7 @@ from hachi.server.context import Services, attach, services
 from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
 from hachi.server.routes import auth as routes_auth
+from hachi.server.routes import duplicates as routes_duplicates
 from hachi.server.routes import folders as routes_folders
 from hachi.server.routes import jobs as routes_jobs
 from hachi.server.routes import models as routes_models
@@ -39,6 +40,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_search,
         routes_photos,
         routes_people,
+        routes_duplicates,
     ):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
 

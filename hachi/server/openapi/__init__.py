@@ -7,6 +7,7 @@ two in step in both directions. Limits are the routes' own constants, so they ca
 
 from __future__ import annotations
 
+from hachi.server.openapi.duplicates import duplicate_paths
 from hachi.server.openapi.models import model_paths, model_schemas
 from hachi.server.openapi.parts import (
     BOOL,
@@ -446,6 +447,7 @@ def paths() -> dict[str, Schema]:
         photo_paths,
         search_image_paths,
         people_paths,
+        duplicate_paths,
         browse_paths,
         model_paths,
     )

@@ -266,6 +266,13 @@ def search_result_schema() -> Schema:
         place=nullable("string"),
         thumbnail_url=STR,
         preview_url=STR,
+        stack=obj(
+            ("group", "kind", "count", "ids"),
+            group=INT,
+            kind={"type": "string", "enum": ["identical", "edited", "burst"]},
+            count=INT,
+            ids={"type": "array", "items": INT},
+        ),
     )
 
 
