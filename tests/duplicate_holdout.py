@@ -232,7 +232,7 @@ def fingerprints(samples: list[Sample]) -> Fingerprints:
         data = sample.path.read_bytes()
         image = decode_image(data, MIN_DECODE_SIDE, sample.path.name).image
         meta = read_metadata(data, sample.path.name)
-        rows.append((perceptual_hash(image), color_layout(image), content_hash(data), meta))
+        rows.append((perceptual_hash(image), color_layout(image), content_hash(data), meta, image.size))
     contents = {digest: n for n, digest in enumerate(sorted({r[2] for r in rows}))}
     cameras = {c: n for n, c in enumerate(sorted({f"{r[3].make}/{r[3].model}" for r in rows}))}
     return Fingerprints(
@@ -245,6 +245,7 @@ def fingerprints(samples: list[Sample]) -> Fingerprints:
             dtype=np.int64,
         ),
         taken=np.array([_seconds(r[3].taken_at) for r in rows], dtype=np.float64),
+        aspect=np.log(np.array([r[4][0] / r[4][1] for r in rows], dtype=np.float64)),
     )
 
 

@@ -86,6 +86,7 @@ def _fingerprints(images: list[Image.Image]) -> Fingerprints:
         content=np.arange(n, dtype=np.int64),
         camera=np.full(n, -1, dtype=np.int64),
         taken=np.full(n, np.nan),
+        aspect=np.log(np.array([i.width / i.height for i in images], dtype=np.float64)),
     )
 
 

@@ -138,6 +138,7 @@ def fingerprints(columns: dups_db.FingerprintColumns, clip: ClipVectors | None) 
         content=columns.content,
         camera=columns.camera,
         taken=columns.taken,
+        aspect=columns.aspect,
         clip=clip.matrix if clip is not None else None,
         clip_rows=rows,
     )

@@ -21,11 +21,12 @@ distinct scenes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
@@ -57,7 +58,8 @@ class Thresholds:
     edit_bits: int = 14
     burst_bits: int = 22
     chroma: float = 9.0
-    hues: float = 55.0
+    hues: float = 30.0
+    aspect: float = 0.08
     burst_seconds: float = 10.0
     clip_min: float = 0.85
 
@@ -72,6 +74,7 @@ class Fingerprints:
     content: NDArray[np.int64]  # equal numbers: equal content hashes
     camera: NDArray[np.int64]  # -1: unknown
     taken: NDArray[np.float64]  # seconds of the metadata's date; NaN: no metadata date
+    aspect: NDArray[np.float64] | None = None  # log(width / height) upright; NaN: unknown
     clip: NDArray[np.floating] | None = None  # CLIP vectors (unit length), e.g. a memory map
     clip_rows: NDArray[np.int64] | None = None  # each photo's row of ``clip``; -1: none
 
@@ -107,6 +110,9 @@ def link_kinds(
     bits = popcount(fp.phash[left] ^ fp.phash[right])
     grid, hues = chroma_distances(fp.chroma[left], fp.chroma[right])
     looks_alike = (grid <= th.chroma) & (hues <= th.hues)
+    if fp.aspect is not None:  # copies keep their shape; a crop of a few % barely moves it
+        stretch = np.abs(fp.aspect[left] - fp.aspect[right])
+        looks_alike &= ~(stretch > th.aspect)
     if fp.clip is not None and fp.clip_rows is not None:
         looks_alike &= _clip_agrees(fp.clip, fp.clip_rows[left], fp.clip_rows[right], th)
     dated = ~np.isnan(fp.taken[left]) & ~np.isnan(fp.taken[right])
@@ -148,12 +154,8 @@ def _clip_agrees(
 # -- candidates ------------------------------------------------------------------------
 
 
-def _bits_matrix(phash: NDArray[np.uint64]) -> NDArray[np.uint8]:
-    return np.unpackbits(phash.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
-
-
 def _neighbours_in_order(
-    order: NDArray[np.int64], keys: NDArray[np.int64], window: int
+    order: NDArray[np.int64], keys: NDArray[np.integer], window: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Pairs of rows up to ``window`` apart in ``order`` whose ``keys`` are equal."""
     lefts, rights = [], []
@@ -181,12 +183,11 @@ def bucket_pairs(fp: Fingerprints, th: Thresholds) -> tuple[NDArray[np.int64], N
     a, b = _neighbours_in_order(by_content, fp.content, n)
     lefts.append(a)
     rights.append(b)
-    bits = _bits_matrix(fp.phash)
     rng = np.random.default_rng(LSH_SEED)
-    weights = (1 << np.arange(LSH_BITS, dtype=np.int64))[::-1]
     for _ in range(LSH_TABLES):
-        chosen = rng.choice(64, LSH_BITS, replace=False)
-        keys = bits[:, chosen].astype(np.int64) @ weights
+        keys = np.zeros(n, dtype=np.uint64)
+        for bit in rng.choice(64, LSH_BITS, replace=False):
+            keys = (keys << np.uint64(1)) | ((fp.phash >> np.uint64(bit)) & np.uint64(1))
         order = np.lexsort((fp.phash, keys))
         a, b = _neighbours_in_order(order, keys, BUCKET_WINDOW)
         lefts.append(a)
@@ -271,13 +272,30 @@ def group(
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     count, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels, minlength=count)
-    groups: list[Group] = []
     order = np.argsort(labels, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
-    for label in np.flatnonzero(sizes >= 2):
-        members = order[starts[label] : starts[label + 1]]
-        groups += _complete_groups(fp, th, members)
+    components = [order[starts[c] : starts[c + 1]] for c in np.flatnonzero(sizes >= 2)]
+    # Most components are linked throughout: their pairs are checked in one batch, and
+    # only the others are split (one by one, by linkage).
+    pairs = [_pairs_of(len(members)) for members in components]
+    left = np.concatenate([m[i] for m, (i, _) in zip(components, pairs, strict=True)] or [[]])
+    right = np.concatenate([m[j] for m, (_, j) in zip(components, pairs, strict=True)] or [[]])
+    kinds = link_kinds(fp, left.astype(np.int64), right.astype(np.int64), th)
+    ends = np.cumsum([len(i) for i, _ in pairs])
+    groups: list[Group] = []
+    for members, end, (i, _) in zip(components, ends, pairs, strict=True):
+        inside = kinds[end - len(i) : end]
+        if (inside != NONE).all():
+            groups.append(Group(tuple(int(m) for m in members), _kind(inside)))
+        else:
+            groups += _complete_groups(fp, th, members)
     return groups
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs_of(size: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    i, j = np.triu_indices(size, k=1)
+    return i, j
 
 
 def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64]) -> list[Group]:
@@ -302,8 +320,7 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
         bits = popcount(fp.phash[nodes[i]] ^ fp.phash[nodes[j]]) / (4.0 * HASH_BITS)
         distance = np.where(kinds != NONE, bits, 1.0)
         distance[_moments_apart(fp, nodes[i], nodes[j], th)] = APART
-        tree = linkage(distance, method=LINKAGE)
-        labels = fcluster(tree, t=LINKAGE_CUT, criterion="distance")
+        labels = _cut(linkage(distance, method=LINKAGE), len(nodes))
     matrix = squareform(kinds.astype(np.float64))
     groups = []
     for label in np.unique(labels):
@@ -317,6 +334,22 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
             kind = _kind(matrix[np.ix_(inside, inside)][np.triu_indices(len(inside), k=1)])
         groups.append(Group(tuple(int(m) for m in rows), kind))
     return groups
+
+
+def _cut(tree: NDArray[np.float64], n: int) -> NDArray[np.int64]:
+    """Flat clusters of a linkage tree: its merges up to LINKAGE_CUT (fcluster's
+    "distance" criterion, without its validation, which costs more than the tree)."""
+    cluster = list(range(2 * n - 1))
+    for k, (a, b, height, _) in enumerate(tree):
+        if height <= LINKAGE_CUT:
+            cluster[int(a)] = cluster[int(b)] = n + k
+    labels = np.zeros(n, dtype=np.int64)
+    for leaf in range(n):
+        node = leaf
+        while cluster[node] != node:
+            node = cluster[node]
+        labels[leaf] = node
+    return labels
 
 
 def _moments_apart(
