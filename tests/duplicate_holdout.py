@@ -268,12 +268,10 @@ def score(scenes: list[str], groups: list[list[int]]) -> Score:
     predicted = {
         (min(a, b), max(a, b)) for members in groups for a in members for b in members if a < b
     }
-    truth = {
-        (a, b)
-        for a in range(len(scenes))
-        for b in range(a + 1, len(scenes))
-        if scenes[a] == scenes[b]
-    }
+    by_scene: dict[str, list[int]] = {}
+    for index, scene in enumerate(scenes):
+        by_scene.setdefault(scene, []).append(index)
+    truth = {(a, b) for members in by_scene.values() for a in members for b in members if a < b}
     hits = len(predicted & truth)
     mixed = sum(len({scenes[m] for m in members}) > 1 for members in groups)
     return Score(

@@ -2,9 +2,9 @@
 
 Hachi deletes nothing; this is a suggestion for the person (or their script) cleaning up.
 The criteria, in order: the most pixels; a camera's own format over a conversion (a PNG or
-WebP made from a JPEG adds no detail); the most complete metadata; the larger file at the
-same pixels (less compressed); the oldest date, then the oldest file (the original
-usually came first). The first criterion that tells the keeper from the runner-up is the
+WebP made from a JPEG adds no detail); the most complete metadata; the oldest date, then the
+oldest file (the original came first, edits and exports after it); then the larger file
+(less compressed). The first criterion that tells the keeper from the runner-up is the
 reason given.
 """
 
@@ -54,12 +54,14 @@ CRITERIA: tuple[_Criterion, ...] = (
         lambda p: int(p.get("exif_fields") or 0),
         lambda k, r: f"most complete metadata: {k['exif_fields']} fields (next {r['exif_fields']})",
     ),
+    _Criterion(_dated, lambda k, r: f"oldest: taken {k['taken_at']}"),
+    _Criterion(
+        lambda p: -int(p.get("mtime_ns") or 0), lambda k, r: "oldest file: the others came later"
+    ),
     _Criterion(
         lambda p: int(p.get("size") or 0),
         lambda k, r: f"same pixels, larger file: less compressed ({k['size']} bytes)",
     ),
-    _Criterion(_dated, lambda k, r: f"oldest: taken {k['taken_at']}"),
-    _Criterion(lambda p: -int(p.get("mtime_ns") or 0), lambda k, r: "oldest file"),
     _Criterion(lambda p: -int(p["id"]), lambda k, r: "indexed first"),
 )
 

@@ -183,6 +183,7 @@ def bucket_pairs(fp: Fingerprints, th: Thresholds) -> tuple[NDArray[np.int64], N
     a, b = _neighbours_in_order(by_content, fp.content, n)
     lefts.append(a)
     rights.append(b)
+    reach = th.edit_bits  # the tables look for edited copies; bursts come from time order
     rng = np.random.default_rng(LSH_SEED)
     for _ in range(LSH_TABLES):
         keys = np.zeros(n, dtype=np.uint64)
@@ -190,8 +191,11 @@ def bucket_pairs(fp: Fingerprints, th: Thresholds) -> tuple[NDArray[np.int64], N
             keys = (keys << np.uint64(1)) | ((fp.phash >> np.uint64(bit)) & np.uint64(1))
         order = np.lexsort((fp.phash, keys))
         a, b = _neighbours_in_order(order, keys, BUCKET_WINDOW)
-        lefts.append(a)
-        rights.append(b)
+        # Most pairs sharing a bucket share it by chance: drop them here, cheaply, before
+        # they are gathered and compared in full.
+        near = popcount(fp.phash[a] ^ fp.phash[b]) <= reach
+        lefts.append(a[near])
+        rights.append(b[near])
     a, b = _burst_neighbours(fp, th)
     lefts.append(a)
     rights.append(b)
@@ -247,7 +251,9 @@ def _unique_pairs(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     lo, hi = np.minimum(left, right), np.maximum(left, right)
     keep = lo != hi
-    codes = np.unique(lo[keep] * n + hi[keep])
+    codes = np.sort(lo[keep] * n + hi[keep])  # sorting beats np.unique's hashing here
+    if len(codes):
+        codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
     return codes // n, codes % n
 
 
@@ -278,8 +284,9 @@ def group(
     # Most components are linked throughout: their pairs are checked in one batch, and
     # only the others are split (one by one, by linkage).
     pairs = [_pairs_of(len(members)) for members in components]
-    left = np.concatenate([m[i] for m, (i, _) in zip(components, pairs, strict=True)] or [[]])
-    right = np.concatenate([m[j] for m, (_, j) in zip(components, pairs, strict=True)] or [[]])
+    none = [np.zeros(0, dtype=np.int64)]
+    left = np.concatenate([m[i] for m, (i, _) in zip(components, pairs, strict=True)] or none)
+    right = np.concatenate([m[j] for m, (_, j) in zip(components, pairs, strict=True)] or none)
     kinds = link_kinds(fp, left.astype(np.int64), right.astype(np.int64), th)
     ends = np.cumsum([len(i) for i, _ in pairs])
     groups: list[Group] = []
@@ -306,11 +313,15 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
     only when it is linked to most of it, so a chain of small steps (a slow pan) or one
     false link never carries a distinct scene into a group.
     """
-    _, first, node_of = np.unique(fp.content[members], return_index=True, return_inverse=True)
+    node_by_content: dict[int, int] = {}
+    node_of = np.array(
+        [node_by_content.setdefault(int(c), len(node_by_content)) for c in fp.content[members]]
+    )
+    first = np.array([int(np.argmax(node_of == k)) for k in range(len(node_by_content))])
     nodes = members[first]
     if len(nodes) == 1:
         return [Group(tuple(int(m) for m in members), KINDS[IDENTICAL])]
-    i, j = np.triu_indices(len(nodes), k=1)
+    i, j = _pairs_of(len(nodes))
     kinds = link_kinds(fp, nodes[i], nodes[j], th)
     if (kinds != NONE).all():
         labels = np.ones(len(nodes), dtype=np.int64)
@@ -323,7 +334,7 @@ def _complete_groups(fp: Fingerprints, th: Thresholds, members: NDArray[np.int64
         labels = _cut(linkage(distance, method=LINKAGE), len(nodes))
     matrix = squareform(kinds.astype(np.float64))
     groups = []
-    for label in np.unique(labels):
+    for label in sorted(set(labels.tolist())):
         inside = np.flatnonzero(labels == label)
         rows = members[np.isin(node_of, inside)]
         if len(rows) < 2:
