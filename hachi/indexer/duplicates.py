@@ -30,11 +30,13 @@ from hachi.indexer.extract import MIN_DECODE_SIDE
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.grouping import (
     FULL_REGROUP_SHARE,
+    NONE,
     ClipVectors,
     Fingerprints,
     Thresholds,
     bucket_pairs,
     group,
+    link_kinds,
     pairs_with,
 )
 from hachi.media.decode import decode_image
@@ -164,6 +166,8 @@ def update_groups(
         checked = np.arange(len(fp))
     else:
         left, right = pairs_with(fp, pending, th)
+        linked = link_kinds(fp, left, right, th) != NONE  # only real links pull groups in
+        left, right = left[linked], right[linked]
         position = {int(pid): k for k, pid in enumerate(fp.ids)}
         touched = set(fp.ids[pending].tolist()) | set(fp.ids[right].tolist())
         touched |= set(fp.ids[left].tolist())
