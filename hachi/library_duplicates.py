@@ -65,6 +65,7 @@ class Duplicates:
             if len(present) < 2:
                 continue  # a photo removed since the query began
             keep, why = choose_keeper([facts[m] for m in present])
+            present.sort(key=lambda m: m != keep)  # the keeper first, then by id
             groups.append(
                 {
                     "id": min(present),
