@@ -232,7 +232,9 @@ def fingerprints(samples: list[Sample]) -> Fingerprints:
         data = sample.path.read_bytes()
         image = decode_image(data, MIN_DECODE_SIDE, sample.path.name).image
         meta = read_metadata(data, sample.path.name)
-        rows.append((perceptual_hash(image), color_layout(image), content_hash(data), meta, image.size))
+        rows.append(
+            (perceptual_hash(image), color_layout(image), content_hash(data), meta, image.size)
+        )
     contents = {digest: n for n, digest in enumerate(sorted({r[2] for r in rows}))}
     cameras = {c: n for n, c in enumerate(sorted({f"{r[3].make}/{r[3].model}" for r in rows}))}
     return Fingerprints(

@@ -393,3 +393,22 @@ def test_an_upgraded_library_gets_fingerprints_without_a_reindex(
         assert lib.duplicates.update() == 0  # nothing left: a second call is a no-op
     finally:
         lib.close()
+
+
+def test_a_group_left_with_one_photo_is_no_group(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    first = write_photo(photos / "a.jpg", Shot(seed=7))
+    shutil.copy2(first, photos / "copy_of_a.jpg")
+    write_photo(photos / "b.jpg", Shot(taken="2015:01:01 10:00:00", seed=8))
+    lib = Library(make_settings(tmp_path / "home"))
+    try:
+        folder, _ = lib.add_folder(str(photos))
+        lib.index_pending(with_models=False)
+        assert len(_search(lib, "duplicate:identical stack:off")["results"]) == 2
+        (photos / "copy_of_a.jpg").unlink()
+        lib.rescan([folder.id])
+        lib.index_pending(with_models=False)
+        assert _search(lib, "duplicate:any")["results"] == []
+        assert lib.duplicates.groups()["groups"] == []
+    finally:
+        lib.close()

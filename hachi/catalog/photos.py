@@ -352,6 +352,11 @@ def delete_photos(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> int:
         marks = ",".join("?" for _ in chunk)
         conn.execute(f"DELETE FROM photos_fts WHERE rowid IN ({marks})", chunk)
         conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+    if ids:  # a near-duplicate group left with one photo is no group
+        conn.execute(
+            "DELETE FROM duplicates WHERE group_id IN "
+            "(SELECT group_id FROM duplicates GROUP BY group_id HAVING COUNT(*) < 2)"
+        )
     return len(ids)
 
 

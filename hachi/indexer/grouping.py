@@ -3,7 +3,9 @@
 Three tiers, the closest first: *identical* (the same bytes), *edited* copies (resized,
 recompressed, converted, cropped a little, brightened, turned by an orientation tag) and
 *bursts* (frames seconds apart from one camera). The thresholds below were measured on the
-generated hold-out in tests/duplicate_holdout.py (README, "Duplicates").
+generated hold-out in tests/duplicate_holdout.py, with the drawn shapes of the semantic
+tests as extra negatives (README, "Duplicates"); the CLIP cosine is a conservative veto,
+not measured (no trained CLIP weights are available to the tests).
 
 Candidates come from buckets, never from all pairs: byte-identical files share a content
 hash; bursts are neighbours in (camera, time) order; edited copies share a bucket in at
@@ -13,10 +15,11 @@ hash (within a bucket, rows are sorted by the whole hash and compared with their
 are instead compared with every photo (one vectorised XOR each), which is exact.
 
 A candidate pair is *linked* only when it passes every test of its tier (hash bits, colour
-layout, dates, CLIP cosine when both photos have vectors). Groups are then the connected
-components of links, except that a component whose members are not all linked to each
-other is split by complete linkage: a chain of small steps (a slow pan) never joins two
-distinct scenes.
+layout, aspect ratio, dates, CLIP cosine when both photos have vectors). Groups are then
+the connected components of links, except that a component whose members are not all
+linked to each other is split by average linkage below one half, with dates more than a
+burst apart as cannot-links: a photo joins a group only when it is linked to most of it,
+so a chain of small steps (a slow pan) or one false link never joins two distinct scenes.
 """
 
 from __future__ import annotations
