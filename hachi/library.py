@@ -32,6 +32,7 @@ from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
 from hachi.indexer.runner import BackgroundIndexer, inline_stages, pass_stages, run_next_job
 from hachi.indexer.watch import FolderWatcher, watch_status
 from hachi.library_albums import Albums
+from hachi.library_duplicates import Duplicates
 from hachi.library_models import ModelService, library_clip
 from hachi.library_people import People
 from hachi.media.decode import decode_image
@@ -72,6 +73,7 @@ class Library:
         self._plan_cache: tuple[tuple[int, str | None], float, list[PlannedPass]] | None = None
         self.people = People(self.catalog, settings, self.original_path)
         self.albums = Albums(self.catalog, self.matching_ids)
+        self.duplicates = Duplicates(self.catalog, settings, lambda: self.models.clip_name)
         self.model_service = ModelService(
             settings, lambda: self.conn, lambda: self.models, self._wake
         )

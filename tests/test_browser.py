@@ -29,6 +29,7 @@ from hachi.ml.download import MIRROR_ENV
 from hachi.ml.store import install_model
 from tests.browser.big_library import build_catalog
 from tests.browser.stack import REPO, STATIC, Stack, hachi, running_stack
+from tests.duplicate_holdout import generate
 from tests.model_mirror import FileServer, write_manifest
 from tests.photo_factory import CORPUS, Shot, require_corpus, write_photo
 
@@ -52,7 +53,8 @@ SHAPE_CLASSES = (("red", "circle"), ("blue", "square"), ("yellow", "star"), ("gr
 SHAPES_PER_CLASS = 6
 SHAPES_SEED = 5
 SIGN_TEXT = "HAPPY BIRTHDAY"
-A11Y_PAGES = 19  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
+DUPLICATE_SCENES = 2
+A11Y_PAGES = 20  # pages and states a11y.test.js checks, each at 2 widths and 2 themes
 # OCR reads every photo after the scan and takes about a minute for the face photos on a
 # small machine; the UI tests leave it off (faces stay on: dlib needs no download).
 STACK_SETTINGS = {"HACHI_OCR": "0"}
@@ -138,8 +140,10 @@ def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
     added = write_added_folder(base / "to-add")
     library = [base / "library"]
     with running_stack(base / "home", PASSWORD, library, STACK_SETTINGS) as stack:
+        shown = shown_total(stack)  # near-duplicates show as one hit each (search stacks)
+        assert 0 < shown <= counts["total"]
         facts = {
-            "HACHI_EXPECT_TOTAL": str(counts["total"]),
+            "HACHI_EXPECT_TOTAL": str(shown),
             "HACHI_EXPECT_CANON": str(counts["canon"]),
             "HACHI_EXPECT_ADDED": str(ADDED_PHOTOS),
             "HACHI_ADD_FOLDER": str(added),
@@ -147,6 +151,17 @@ def small_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
             "HACHI_LIBRARY": str((base / "library").resolve()),
         }
         yield stack, facts
+
+
+def shown_total(stack: Stack) -> int:
+    """How many hits the whole library shows: the corpus holds a PNG conversion of one of
+    its photos, which search stacks with it."""
+    request = urllib.request.Request(
+        f"{stack.api_url}/api/search?q=&limit=1",
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.loads(response.read())["total"])
 
 
 def run_node(script: str, stack: Stack, extra: dict[str, str]) -> str:
@@ -378,6 +393,22 @@ def test_ui_speed_on_a_10000_photo_library(tmp_path: Path) -> None:
         run_node("perf.test.js", stack, {"HACHI_EXPECT_TOTAL": str(BIG_LIBRARY)})
     figures = json.loads((ARTIFACTS / "ui_perf.json").read_text())
     assert figures["total"] == BIG_LIBRARY
+
+
+def test_ui_duplicates_page_and_stacks(tmp_path: Path) -> None:
+    """Generated scenes with their edits and bursts: the Duplicates page lists each group
+    with its keeper, exports the redundant paths, and search stacks each group."""
+    library = tmp_path / "library"
+    samples = generate(library, DUPLICATE_SCENES, seed=11, twins=False)
+    with running_stack(tmp_path / "home", PASSWORD, [library], STACK_SETTINGS) as stack:
+        facts = {
+            "HACHI_EXPECT_GROUPS": str(DUPLICATE_SCENES),
+            "HACHI_EXPECT_TOTAL": str(len(samples)),
+        }
+        output = run_node("duplicates.test.js", stack, facts)
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output[-2000:]
+    for width in (375, 1920):
+        assert (ARTIFACTS / "screenshots" / f"duplicates-{width}.png").stat().st_size > 0
 
 
 def test_ui_account_page_lists_and_ends_sessions(tmp_path: Path) -> None:

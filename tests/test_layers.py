@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog",),
     ("indexer",),
     ("search",),
-    ("library_models", "library_people", "library_albums"),
+    ("library_models", "library_people", "library_albums", "library_duplicates"),
     ("library",),
     ("server",),
     ("cli",),

@@ -46,6 +46,7 @@ class Match(StrEnum):
     BOX = "box"  # (south, west, north, east) boxes, all of which must hold
     DURATION = "duration"  # (comparison, seconds) pairs: videos by length
     ALBUM = "album"  # ("photos", album id) | ("all", conditions of a smart album's query)
+    DUPLICATE = "duplicate"  # kinds of near-duplicate group: identical | edited | burst
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,11 @@ def _album(values: tuple[Any, ...], backend: str) -> Clause:
     return f"({' OR '.join(tests) or '0'})", params, None
 
 
+def _duplicate(values: tuple[Any, ...], backend: str) -> Clause:
+    sql = f"p.id IN (SELECT photo_id FROM duplicates WHERE kind IN ({_marks(values)}))"
+    return sql, list(values), None
+
+
 _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.CAMERA: _camera,
     Match.LENS: _lens,
@@ -289,6 +295,7 @@ _BUILDERS: dict[Match, Callable[[tuple[Any, ...], str], Clause]] = {
     Match.BOX: _box,
     Match.DURATION: _duration,
     Match.ALBUM: _album,
+    Match.DUPLICATE: _duplicate,
 }
 
 

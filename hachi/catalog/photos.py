@@ -61,6 +61,8 @@ class PhotoRecord:
     duration_s: float | None = None  # videos only, as are the two below
     frame_rate: float | None = None
     codec: str | None = None
+    phash: int | None = None  # media.perceptual, of the upright image
+    chroma: bytes | None = None
 
     @property
     def name(self) -> str:
@@ -215,6 +217,8 @@ _PHOTO_COLUMNS = (
     "duration_s",
     "frame_rate",
     "codec",
+    "phash",
+    "chroma",
 )
 
 
@@ -259,6 +263,8 @@ def upsert_photo(conn: sqlite3.Connection, rec: PhotoRecord, job_id: int | None)
         rec.duration_s,
         rec.frame_rate,
         rec.codec,
+        rec.phash,
+        rec.chroma,
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in _PHOTO_COLUMNS if c != "path")
     row = conn.execute(
@@ -358,6 +364,11 @@ def delete_photos(conn: sqlite3.Connection, photo_ids: Iterable[int]) -> int:
         marks = ",".join("?" for _ in chunk)
         conn.execute(f"DELETE FROM photos_fts WHERE rowid IN ({marks})", chunk)
         conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+    if ids:  # a near-duplicate group left with one photo is no group
+        conn.execute(
+            "DELETE FROM duplicates WHERE group_id IN "
+            "(SELECT group_id FROM duplicates GROUP BY group_id HAVING COUNT(*) < 2)"
+        )
     return len(ids)
 
 

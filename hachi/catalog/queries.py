@@ -31,6 +31,7 @@ class Criteria:
     order: str = "date_desc"  # date_desc | date_asc | rank | distance
     face_backend: str = "dlib"  # whose faces person: and faces: look at
     origin: tuple[float, float] | None = None  # order "distance": nearest to this point first
+    hidden: tuple[int, ...] = ()  # photos left out: stacked under a better-ranked copy
 
     @property
     def fts(self) -> str | None:
@@ -52,6 +53,9 @@ def _build(criteria: Criteria) -> _Sql:
     if criteria.fts:
         sql.where.append("p.id IN (SELECT rowid FROM photos_fts WHERE photos_fts MATCH ?)")
         sql.params.append(criteria.fts)
+    if criteria.hidden:
+        sql.where.append("p.id NOT IN (SELECT value FROM json_each(?))")
+        sql.params.append(json.dumps(list(criteria.hidden)))
     return sql
 
 

@@ -319,6 +319,21 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX album_photos_photo ON album_photos (photo_id);
     """,
+    # 12: near-duplicates. Each photo's perceptual hash and colour layout (NULL both until
+    # computed: a library indexed before this migration gets them from its thumbnails, an
+    # empty chroma marks a photo they could not be computed for), the content hash it was
+    # last grouped with (unequal: to be grouped again), and the groups themselves.
+    """
+    ALTER TABLE photos ADD COLUMN phash INTEGER;
+    ALTER TABLE photos ADD COLUMN chroma BLOB;
+    ALTER TABLE photos ADD COLUMN grouped_hash TEXT;
+    CREATE TABLE duplicates (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        group_id INTEGER NOT NULL,
+        kind TEXT NOT NULL
+    );
+    CREATE INDEX duplicates_group ON duplicates (group_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

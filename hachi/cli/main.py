@@ -273,12 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional(sub: Any) -> None:
     from hachi.cli import albums as cli_albums
     from hachi.cli import auth as cli_auth
+    from hachi.cli import duplicates as cli_duplicates
     from hachi.cli import models as cli_models
     from hachi.cli import people as cli_people
     from hachi.cli import service as cli_service
 
     cli_albums.register(sub, add_common)
     cli_auth.register(sub, add_common)
+    cli_duplicates.register(sub, add_common)
     cli_models.register(sub, add_common)
     cli_people.register(sub, add_common)
     cli_service.register(sub, add_common)

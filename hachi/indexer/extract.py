@@ -26,6 +26,7 @@ from hachi.media.exif import PhotoMetadata, read_metadata
 from hachi.media.formats import is_video_path
 from hachi.media.geocode import Geocoder
 from hachi.media.hashing import content_hash, hash_stream
+from hachi.media.perceptual import color_layout, perceptual_hash
 from hachi.media.thumbnails import (
     INDEXED_KINDS,
     fit,
@@ -219,6 +220,8 @@ class Extractor:
             altitude=meta.altitude,
             orientation=meta.orientation,
             place=self._place(meta),
+            phash=perceptual_hash(decoded.image),
+            chroma=color_layout(decoded.image),
         )
         return record, decoded.image
 

@@ -15,6 +15,7 @@ from hachi.catalog.db import connect, refresh_statistics
 from hachi.catalog.model_settings import active_clip_model
 from hachi.config import Settings
 from hachi.indexer.compaction import compact_all
+from hachi.indexer.duplicates import catch_up
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import run_pass
@@ -77,6 +78,7 @@ def run_next_job(
             # a model that arrived during the scan (a background download) runs right away
             for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules, stopping)
+            catch_up(conn, settings, rules, _clip_name(models), stopping)
             compact_all(conn, settings.vectors_dir)
             if job.paths is None:  # a few changed files leave the statistics as they were
                 refresh_statistics(conn)
@@ -94,6 +96,24 @@ def run_next_job(
         else:
             jobs_db.finish_job(conn, job.id, "done")
         return jobs_db.get_job(conn, job.id), progress
+    finally:
+        conn.close()
+
+
+def _clip_name(models: AvailableModels | None) -> str | None:
+    return models.clip_name if models is not None else None
+
+
+def catch_up_duplicates(
+    settings: Settings,
+    models: AvailableModels | None = None,
+    stopping: threading.Event | None = None,
+) -> int:
+    """Fingerprints and groups for what no job has covered (a library indexed before
+    duplicates existed): run when the indexer is idle; a count when there is nothing."""
+    conn = connect(settings.catalog_path)
+    try:
+        return catch_up(conn, settings, None, _clip_name(models), stopping)
     finally:
         conn.close()
 
@@ -163,6 +183,12 @@ class BackgroundIndexer:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _catch_up(self) -> None:
+        try:
+            catch_up_duplicates(self.settings, self.models, self._stop)
+        except Exception:  # noqa: BLE001 - a later idle moment tries again; keep serving
+            log.exception("grouping duplicates failed")
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -175,6 +201,7 @@ class BackgroundIndexer:
             except Exception:  # noqa: BLE001 - logged in run_next_job; keep serving
                 ran = None
             if ran is None:
+                self._catch_up()
                 if self.models is not None:
                     self.models.release_idle(IMAGE_MODELS_IDLE_S)
                 self._wake.wait(IDLE_POLL_S)

@@ -24,7 +24,7 @@ from hachi.catalog.conditions import Condition
 from hachi.catalog.queries import Criteria
 from hachi.errors import BadRequest, ModelUnavailable
 from hachi.media.placenames import NamedPlace
-from hachi.search import albums, hybrid
+from hachi.search import albums, hybrid, stacks
 from hachi.search.filters import FILTERS, FilterKey, Resolver
 from hachi.search.query import Query, SortOrder, parse_query
 from hachi.search.ranking import MAX_MORE
@@ -157,6 +157,18 @@ def base_order(query: Query) -> str:
     return "rank"
 
 
+def stacked_criteria(
+    conn: sqlite3.Connection, criteria: Criteria, stacking: bool
+) -> tuple[Criteria, stacks.Stacks]:
+    """A filter-only answer with each near-duplicate group shown as its first photo in the
+    answer's order (the others hidden), unless ``stack:off``: what search pages, and so what
+    the timeline counts and "select all" takes."""
+    if not stacking:
+        return criteria, stacks.Stacks()
+    found = stacks.of_ranked(conn, [pid for pid, _ in stacks.grouped_matches(conn, criteria)])
+    return replace(criteria, hidden=found.hidden), found
+
+
 def search(
     conn: sqlite3.Connection,
     q: str,
@@ -177,11 +189,13 @@ def search(
     query = parse_query(q)
     plan = plan_query(conn, query, None, face_backend)
     vector = vector_for(conn, plan, semantic, query_vector)
+    stacking = stacks.wanted(plan.query)
     if vector is None:
         if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
-        total = queries.count_matching(conn, plan.criteria)
-        hits = queries.ids_matching(conn, plan.criteria, limit, offset)
+        criteria, found = stacked_criteria(conn, plan.criteria, stacking)
+        total = queries.count_matching(conn, criteria)
+        hits = queries.ids_matching(conn, criteria, limit, offset)
         extra: dict[str, Any] = {"semantic": False}
     else:
         assert semantic is not None
@@ -193,6 +207,10 @@ def search(
             ranked_ids, ranked_scores = queries.by_distance(
                 conn, plan.criteria.origin, ranked_ids, ranked_scores
             )
+        found = stacks.Stacks()
+        if stacking:
+            found = stacks.of_ranked(conn, ranked_ids)
+            ranked_ids, ranked_scores = found.without_hidden(ranked_ids, ranked_scores)
         total = len(ranked_ids)
         hits = list(
             zip(
@@ -205,6 +223,9 @@ def search(
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     starts: dict[int, float] = extra.pop("moments", {})
     results = [summary(rows[pid], score, starts.get(pid)) for pid, score in hits if pid in rows]
+    for hit in results:
+        if hit["id"] in found.tiles:
+            hit["stack"] = found.tiles[hit["id"]]
     more_left = offset + len(hits) < total
     return SearchResult(
         query=q,
@@ -275,13 +296,17 @@ def matching_ids(
     all the results at once (an album, a download) without building a row for each."""
     plan = plan_query(conn, parse_query(q), None, face_backend)
     vector = vector_for(conn, plan, semantic, None)
+    stacking = stacks.wanted(plan.query)
     if vector is None:
-        return [pid for pid, _ in queries.ids_matching(conn, plan.criteria, limit)]
+        criteria, _ = stacked_criteria(conn, plan.criteria, stacking)
+        return [pid for pid, _ in queries.ids_matching(conn, criteria, limit)]
     assert semantic is not None
     criteria = replace(plan.criteria, words=(), order="date_desc")
-    ranked, _, _ = hybrid.rank_semantic(
+    ranked, scores, _ = hybrid.rank_semantic(
         conn, semantic, plan.query, criteria, vector, set(plan.similar), 0
     )
+    if stacking:
+        ranked, scores = stacks.of_ranked(conn, ranked).without_hidden(ranked, scores)
     return [int(pid) for pid in ranked[:limit]]
 
 

@@ -27,6 +27,7 @@ from hachi.errors import QuerySyntaxError
 from hachi.media.formats import MIMES_BY_TYPE
 from hachi.media.placenames import NamedPlace, PlaceNames, default_place_names
 from hachi.search.query_values import (
+    DUPLICATE_KINDS,
     DateRange,
     DurationBound,
     FacesCount,
@@ -40,6 +41,7 @@ from hachi.search.query_values import (
     parse_after,
     parse_before,
     parse_box,
+    parse_duplicate,
     parse_duration,
     parse_faces,
     parse_month_day,
@@ -47,6 +49,7 @@ from hachi.search.query_values import (
     parse_orientation,
     parse_period,
     parse_photo_id,
+    parse_stack,
     parse_text,
     parse_type,
 )
@@ -74,6 +77,8 @@ class FilterKey(StrEnum):
     WITHIN = "within"
     DURATION = "duration"
     ALBUM = "album"
+    DUPLICATE = "duplicate"
+    STACK = "stack"
 
 
 @dataclass
@@ -114,6 +119,10 @@ def _mimes(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
 
 def _durations(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
     return tuple((v.op, v.seconds) for v in values if isinstance(v, DurationBound))
+
+
+def _kinds(_: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
+    return tuple(sorted({kind for v in values for kind in DUPLICATE_KINDS[str(v)]}))
 
 
 def _countries(resolver: Resolver, values: tuple[Value, ...]) -> tuple[Any, ...]:
@@ -242,6 +251,12 @@ FILTERS: dict[FilterKey, FilterSpec] = {
         FilterSpec(FilterKey.WITHIN, Match.BOX, resolve=_boxes, parse_token=parse_box),
         FilterSpec(FilterKey.DURATION, Match.DURATION, parse=parse_duration, resolve=_durations),
         FilterSpec(FilterKey.ALBUM, Match.ALBUM, resolve=_albums, suggest="album"),
+        FilterSpec(
+            FilterKey.DUPLICATE, Match.DUPLICATE, parse=parse_duplicate, resolve=_kinds,
+            aliases=("duplicates",),
+        ),
+        # Not a filter: how the hits are shown (a near-duplicate group as one hit, or all).
+        FilterSpec(FilterKey.STACK, None, parse=parse_stack, negatable=False),
     )
 }  # fmt: skip
 

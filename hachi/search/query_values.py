@@ -24,6 +24,8 @@ Rules and decisions:
   ``within:S,W,N,E`` is one box in degrees (south <= north; west > east crosses the
   antimeridian). Several ``near:``/``within:`` filters must all hold. (``within:`` was never a
   filter before: the date filter that means "within this period" is ``year:``/``date:``.)
+* ``duplicate:`` is any, identical, edited or burst (the tiers of near-duplicate groups);
+  ``stack:`` is on (the default: a group shows as one hit) or off.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ ORIENTATIONS = {
     "portrait": "portrait", "vertical": "portrait", "landscape": "landscape",
     "horizontal": "landscape", "square": "square",
 }  # fmt: skip
+DUPLICATE_KINDS = {
+    "any": ("identical", "edited", "burst"), "identical": ("identical",),
+    "edited": ("edited",), "burst": ("burst",),
+}  # fmt: skip
+STACKING = {"on": "on", "off": "off"}
 FILE_TYPES = FILE_TYPE_NAMES  # what type: accepts, from the formats Hachi indexes
 
 _T = TypeVar("_T")
@@ -250,6 +257,15 @@ def parse_photo_id(item: Span, token: FilterToken) -> Value:
 
 def parse_orientation(item: Span, token: FilterToken) -> Value:
     return lookup(ORIENTATIONS, item, token, "portrait, landscape or square")
+
+
+def parse_duplicate(item: Span, token: FilterToken) -> Value:
+    lookup(DUPLICATE_KINDS, item, token, "any, identical, edited or burst")
+    return item.text.lower()
+
+
+def parse_stack(item: Span, token: FilterToken) -> Value:
+    return lookup(STACKING, item, token, "on or off")
 
 
 def parse_type(item: Span, token: FilterToken) -> Value:

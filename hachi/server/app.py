@@ -14,6 +14,7 @@ from hachi.server.credentials import Credentials
 from hachi.server.login_links import LoginLinks
 from hachi.server.routes import albums as routes_albums
 from hachi.server.routes import auth as routes_auth
+from hachi.server.routes import duplicates as routes_duplicates
 from hachi.server.routes import folders as routes_folders
 from hachi.server.routes import jobs as routes_jobs
 from hachi.server.routes import models as routes_models
@@ -45,6 +46,7 @@ def _register_blueprints(app: Flask) -> None:
         routes_videos,
         routes_people,
         routes_albums,
+        routes_duplicates,
     ):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
 

@@ -9,6 +9,7 @@ export const NAV_ITEMS = [
   { id: 'places', href: '/places', label: 'Places', icon: 'place' },
   { id: 'map', href: '/map', label: 'Map', icon: 'map' },
   { id: 'years', href: '/years', label: 'Years', icon: 'calendar' },
+  { id: 'duplicates', href: '/duplicates', label: 'Duplicates', icon: 'duplicates' },
   { id: 'folders', href: '/folders', label: 'Folders', icon: 'folder' },
   { id: 'account', href: '/account', label: 'Account', icon: 'account' },
 ];
@@ -31,6 +32,7 @@ export const ICONS = {
   account: 'M12 4a4 4 0 1 0 0 8 4 4 0 0 0 0-8Zm0 1.5a2.5 2.5 0 1 1 0 5 2.5 2.5 0 0 1 0-5ZM12 13.5c-4 0-7 2-7 4.8V20h14v-1.7c0-2.8-3-4.8-7-4.8Zm0 1.5c3 0 5.3 1.3 5.5 3.5h-11C6.7 16.3 9 15 12 15Z',
   map: 'M9 3.9 3 5.9v14.2l6-2 6 2 6-2V3.9l-6 2-6-2Zm-.75 2.1v10.9l-3.75 1.25V7l3.75-1Zm1.5 0 4.5 1.5v10.9l-4.5-1.5V6Zm10.75-.9v11.1l-3.75 1.25V6.4l3.75-1.3Z',
   album: 'M4.5 4A1.5 1.5 0 0 0 3 5.5v13A1.5 1.5 0 0 0 4.5 20h15a1.5 1.5 0 0 0 1.5-1.5v-13A1.5 1.5 0 0 0 19.5 4h-15Zm0 1.5h15v8.4l-3.7-3.7-4.3 4.3-2.5-2.5-4.5 4.5V5.5Zm4 1.5a2 2 0 1 0 0 4 2 2 0 0 0 0-4Z',
+  duplicates: 'M8 3.5A1.5 1.5 0 0 0 6.5 5v10A1.5 1.5 0 0 0 8 16.5h11a1.5 1.5 0 0 0 1.5-1.5V5A1.5 1.5 0 0 0 19 3.5H8ZM8 5h11v10H8V5ZM3.5 8v11A1.5 1.5 0 0 0 5 20.5h11V19H5V8H3.5Z',
   more: 'M5 10.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3Zm7 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3Zm7 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3Z',
   generic: 'M5 5h14v14H5z',
 };

@@ -8,6 +8,7 @@ export const FILTER_KEYS = [
   'near', 'within',
   'duration',
   'album',
+  'duplicate', 'duplicates', 'stack',
 ];
 export const SORT_KEY = 'sort';
 

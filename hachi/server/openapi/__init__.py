@@ -8,6 +8,7 @@ two in step in both directions. Limits are the routes' own constants, so they ca
 from __future__ import annotations
 
 from hachi.server.openapi.albums import album_paths, selection_paths
+from hachi.server.openapi.duplicates import duplicate_paths
 from hachi.server.openapi.models import model_paths, model_schemas
 from hachi.server.openapi.parts import (
     BOOL,
@@ -490,6 +491,7 @@ def paths() -> dict[str, Schema]:
         search_image_paths,
         people_paths,
         overview_paths,
+        duplicate_paths,
         browse_paths,
         model_paths,
         album_paths,

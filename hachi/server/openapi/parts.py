@@ -326,6 +326,13 @@ def search_result_schema() -> Schema:
             **nullable("number"),
             "description": "Videos: when the moment that matched best starts, in seconds.",
         },
+        stack=obj(
+            ("group", "kind", "count", "ids"),
+            group=INT,
+            kind={"type": "string", "enum": ["identical", "edited", "burst"]},
+            count=INT,
+            ids={"type": "array", "items": INT},
+        ),
     )
 
 
