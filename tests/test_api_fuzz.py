@@ -51,6 +51,7 @@ SEMANTIC_INPUT = {
     "search": "the query language (quotes, filters, dates), opaque cursors, cursor with offset",
     "searchByImage": "the uploaded bytes must be a photo; the query language; cursors",
     "timeline": "the query language",
+    "searchPoints": "the query language",
     "addFolder": "the path must be an existing, readable folder outside system folders",
     "createAlbum": "names unique regardless of case, 200 characters trimmed; the query language",
     "updateAlbum": "the same, and only smart albums have a query",

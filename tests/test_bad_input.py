@@ -11,7 +11,7 @@ import pytest
 
 from hachi.catalog.db import connect
 from hachi.config import Settings
-from hachi.media.formats import is_photo_path
+from hachi.media.formats import is_media_path
 from tests.test_indexer_pipeline import index
 
 
@@ -22,7 +22,7 @@ def test_every_corpus_photo_is_indexed_or_failed_with_a_reason(
     exif = (corpus / "exif").resolve()
     job = index(settings, exif)
     assert job["state"] == "done"
-    photo_files = {str(p) for p in exif.iterdir() if p.is_file() and is_photo_path(p)}
+    photo_files = {str(p) for p in exif.iterdir() if p.is_file() and is_media_path(p)}
     conn = connect(settings.catalog_path)
     try:
         indexed = {r[0] for r in conn.execute("SELECT path FROM photos")}

@@ -109,6 +109,7 @@ checkPage('places-country', '/places?country=France', visible('.cards a'));
 checkPage('account', '/account', visible('main h1'));
 checkPage('map', '/map', visible('[data-testid=map][data-ready=true] .cluster'));
 checkPage('api', '/docs/api', visible('[data-testid=operation]'));
+checkPage('duplicates', '/duplicates', visible('.duplicates .groups, .duplicates .empty'));
 test('making albums', async () => {
   const origin = new URL(env('HACHI_UI_URL')).origin;
   for (const data of [{ name: 'Holiday' }, { name: 'Oldest', query: 'sort:oldest' }]) {

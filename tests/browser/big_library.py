@@ -67,6 +67,9 @@ def record(i: int, folder_id: int, root: Path) -> PhotoRecord:
         aperture=2.8,
         exposure_time=0.004,
         iso=200,
+        # No fingerprint (an empty one: none could be made), as for a file Hachi cannot
+        # read: the photos share 16 thumbnails, not their content, so none is a duplicate.
+        chroma=b"",
         latitude=None,
         longitude=None,
         altitude=None,
