@@ -282,6 +282,8 @@ def test_search_stacks_each_group_into_its_best_ranked_photo(library: Any) -> No
     found = lib.duplicates.groups()
     stacked = _search(lib, "")
     assert stacked["total"] == len(files) - found["redundant"]
+    assert stacked["stacked"] == found["redundant"], "the copies inside stacks are counted"
+    assert _search(lib, "stack:off")["stacked"] == 0
     tiles = [h for h in stacked["results"] if "stack" in h]
     assert len(tiles) == len(found["groups"])
     everything = [h["id"] for h in _search(lib, "stack:off")["results"]]  # newest first

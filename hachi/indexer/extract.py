@@ -148,6 +148,40 @@ class Extractor:
             longitude=info.longitude,
             altitude=info.altitude,
         )
+        return self._photo_record(
+            found, folder_id, root, digest, meta, info.mime, info.width, info.height,
+            kind="video", duration_s=info.duration_s, frame_rate=info.frame_rate,
+            codec=info.codec,
+        )  # fmt: skip
+
+    def _record(
+        self, found: FoundFile, folder_id: int, root: str, data: bytes
+    ) -> tuple[PhotoRecord, Image.Image]:
+        name = os.path.basename(found.path)
+        digest = content_hash(data)
+        meta = read_metadata(data, name)
+        decoded = decode_image(data, self.min_side, name)
+        self._write_tiles(decoded.image, digest)
+        record = self._photo_record(
+            found, folder_id, root, digest, meta, decoded.mime, decoded.width, decoded.height,
+            phash=perceptual_hash(decoded.image), chroma=color_layout(decoded.image),
+        )  # fmt: skip
+        return record, decoded.image
+
+    def _photo_record(
+        self,
+        found: FoundFile,
+        folder_id: int,
+        root: str,
+        digest: str,
+        meta: PhotoMetadata,
+        mime: str,
+        width: int | None,
+        height: int | None,
+        **media: Any,
+    ) -> PhotoRecord:
+        """One catalog row from what was read, for a photo or a video alike (``media``: the
+        fields only one of them has), so both date, place and label a file the same way."""
         taken_at, source = _taken(meta, found)
         dir_path = os.path.dirname(found.path)
         return PhotoRecord(
@@ -158,52 +192,9 @@ class Extractor:
             size=found.size,
             mtime_ns=found.mtime_ns,
             content_hash=digest,
-            mime=info.mime,
-            width=info.width,
-            height=info.height,
-            taken_at=taken_at,
-            tz_offset=meta.tz_offset if source == meta.taken_source else None,
-            taken_source=source,
-            camera_make=meta.make,
-            camera_model=meta.model,
-            camera_label=camera_label(meta.make, meta.model),
-            lens=None,
-            focal_length=None,
-            aperture=None,
-            exposure_time=None,
-            iso=None,
-            latitude=meta.latitude,
-            longitude=meta.longitude,
-            altitude=meta.altitude,
-            orientation=None,
-            place=self._place(meta),
-            kind="video",
-            duration_s=info.duration_s,
-            frame_rate=info.frame_rate,
-            codec=info.codec,
-        )
-
-    def _record(
-        self, found: FoundFile, folder_id: int, root: str, data: bytes
-    ) -> tuple[PhotoRecord, Image.Image]:
-        name = os.path.basename(found.path)
-        digest = content_hash(data)
-        meta = read_metadata(data, name)
-        decoded = decode_image(data, self.min_side, name)
-        self._write_tiles(decoded.image, digest)
-        taken_at, source = _taken(meta, found)
-        dir_path = os.path.dirname(found.path)
-        record = PhotoRecord(
-            path=found.path,
-            folder_id=folder_id,
-            dir_path=dir_path,
-            dir_label=_dir_label(root, dir_path),
-            size=found.size,
-            mtime_ns=found.mtime_ns,
-            content_hash=digest,
-            mime=decoded.mime,
-            width=decoded.width,
-            height=decoded.height,
+            mime=mime,
+            width=width,
+            height=height,
             taken_at=taken_at,
             tz_offset=meta.tz_offset if source == meta.taken_source else None,
             taken_source=source,
@@ -220,10 +211,8 @@ class Extractor:
             altitude=meta.altitude,
             orientation=meta.orientation,
             place=self._place(meta),
-            phash=perceptual_hash(decoded.image),
-            chroma=color_layout(decoded.image),
+            **media,
         )
-        return record, decoded.image
 
     def _write_tiles(self, image: Image.Image, digest: str) -> None:
         """The grid tiles, largest first, each smaller one shrunk from the one before (a

@@ -220,6 +220,7 @@ def search(
             )
         )
     extra["order"] = effective_order(plan, vector is not None)
+    extra["stacked"] = len(found.hidden)
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     starts: dict[int, float] = extra.pop("moments", {})
     results = [summary(rows[pid], score, starts.get(pid)) for pid, score in hits if pid in rows]

@@ -21,6 +21,7 @@ class SearchState {
   searching = $state(false); // a new search is on its way: what is shown answers the last one
   more = $state(0);
   hidden = $state(0); // photos the relevance cutoff left out
+  stacked = $state(0); // near-duplicate copies shown inside another hit's stack
   image = $state.raw(null); // { file, name, url, key } while searching with a photo
   nextCursor = null;
   openedFromGrid = false;
@@ -140,6 +141,7 @@ class SearchState {
     this.notices = page.notices || [];
     this.nextCursor = page.next_cursor;
     this.hidden = page.semantic && this.more < MAX_MORE ? page.hidden || 0 : 0;
+    this.stacked = page.stacked || 0;
   }
 
   #fail(e) {
@@ -147,6 +149,7 @@ class SearchState {
     this.timeline = null;
     this.total = 0;
     this.hidden = 0;
+    this.stacked = 0;
     this.notices = [];
     this.error = e instanceof ApiError ? e : new ApiError(0, 'client', String(e), null);
   }

@@ -183,10 +183,15 @@ def schemas() -> dict[str, Schema]:
                 "nearest lists or every photo (semantic results only).",
             },
             more=INT,
+            stacked={
+                **INT,
+                "description": "Matching photos not shown as hits of their own: near-duplicate "
+                "copies stacked under a hit's `stack` (0 with `stack:off`).",
+            },
             order={
-                "enum": ["date_desc", "date_asc", "rank"],
-                "description": "How the results are ordered: newest or oldest first, or by "
-                "relevance.",
+                "enum": ["date_desc", "date_asc", "distance", "rank"],
+                "description": "How the results are ordered: newest or oldest first, nearest "
+                "first (`sort:distance`), or by relevance.",
             },
             timeline={
                 "anyOf": [ref("Timeline"), {"type": "null"}],
@@ -196,7 +201,7 @@ def schemas() -> dict[str, Schema]:
         "Timeline": obj(
             ("query", "order", "total", "days", "undated"),
             query=STR,
-            order={"enum": ["date_desc", "date_asc", "rank"]},
+            order={"enum": ["date_desc", "date_asc", "distance", "rank"]},
             total={
                 **nullable("integer"),
                 "description": "Photos found; null when ranked by relevance (no timeline).",
