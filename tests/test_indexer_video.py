@@ -1,5 +1,6 @@
 """The indexer's video path (hachi.indexer.extract): the record, the poster thumbnail, the
-time budget, a link swapped after the walk, and the scan finding videos at all."""
+time budget, a link swapped after the walk, the scan finding videos at all, and videos as
+near-duplicates of videos (never of photos)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from hachi.config import Settings
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.scan import walk_photos
+from hachi.library import Library
 from hachi.media.thumbnails import GRID, thumbnail_path
-from tests.video_factory import shapes_video
+from tests.video_factory import shape_frame, shapes_video
 
 
 @pytest.fixture
@@ -69,3 +71,24 @@ def test_a_video_replaced_after_the_walk_is_not_read(
     extracted = Extractor(settings).extract(found, 1, str(folder))
     assert extracted.record is None
     assert "replaced while indexing" in (extracted.error or "")
+
+
+def test_a_re_encoded_video_groups_with_its_original_but_not_with_a_still(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Videos are fingerprinted by their poster: a smaller re-encode of one is an edited
+    copy; a photo of the same picture is not a copy of the video, nor another video one."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shapes_video(folder / "party.mp4", [("red", "circle", 2.0)])
+    shapes_video(folder / "party_small.mp4", [("red", "circle", 2.0)], size=(160, 120), fps=15)
+    shapes_video(folder / "other.mp4", [("blue", "square", 2.0)])
+    shape_frame("red", "circle", (192, 144), seed=0).save(folder / "still.jpg", quality=92)
+    with Library(settings) as lib:
+        lib.add_folder(str(folder))
+        lib.index_pending(with_models=False)
+        groups = lib.duplicates.groups()["groups"]
+    assert [sorted(Path(p["path"]).name for p in g["photos"]) for g in groups] == [
+        ["party.mp4", "party_small.mp4"]
+    ]
+    assert groups[0]["kind"] == "edited"

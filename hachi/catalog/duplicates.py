@@ -32,13 +32,14 @@ class FingerprintColumns:
     taken: NDArray[np.float64]  # seconds of the metadata's date; NaN: from the file's mtime
     grouped: NDArray[np.bool_]  # grouped with its current content already
     aspect: NDArray[np.float64]  # log(width / height) as displayed; NaN: unknown
+    video: NDArray[np.bool_]  # a video (fingerprinted from its poster frame)
 
 
 def fingerprint_columns(conn: sqlite3.Connection) -> FingerprintColumns:
     rows = conn.execute(
         "SELECT id, phash, chroma, content_hash, COALESCE(camera_id, -1), "
         "CASE WHEN taken_source = 'file_mtime' THEN NULL ELSE substr(taken_at, 1, 19) END, "
-        "grouped_hash IS content_hash, width, height FROM photos "
+        "grouped_hash IS content_hash, width, height, kind = 'video' FROM photos "
         "WHERE phash IS NOT NULL AND length(chroma) > 0 ORDER BY id"
     ).fetchall()
     hashes = [r[3] for r in rows]
@@ -64,6 +65,7 @@ def fingerprint_columns(conn: sqlite3.Connection) -> FingerprintColumns:
         aspect=np.array(
             [np.log(r[7] / r[8]) if r[7] and r[8] else np.nan for r in rows], dtype=np.float64
         ),
+        video=np.array([bool(r[9]) for r in rows], dtype=bool),
     )
 
 

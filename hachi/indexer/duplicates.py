@@ -141,6 +141,7 @@ def fingerprints(columns: dups_db.FingerprintColumns, clip: ClipVectors | None) 
         camera=columns.camera,
         taken=columns.taken,
         aspect=columns.aspect,
+        video=columns.video,
         clip=clip.matrix if clip is not None else None,
         clip_rows=rows,
     )

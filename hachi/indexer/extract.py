@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -110,7 +110,11 @@ class Extractor:
         except UnreadableFile as exc:
             return Extracted(found, folder_id, None, exc.message)
         self._write_tiles(video.poster.image, digest)
-        record = self._video_record(found, folder_id, root, digest, video.info)
+        record = replace(
+            self._video_record(found, folder_id, root, digest, video.info),
+            phash=perceptual_hash(video.poster.image),  # re-encoded copies group together
+            chroma=color_layout(video.poster.image),
+        )
         result = Extracted(found, folder_id, record, None)
         for preparer in self.preparers:
             try:

@@ -78,6 +78,7 @@ class Fingerprints:
     camera: NDArray[np.int64]  # -1: unknown
     taken: NDArray[np.float64]  # seconds of the metadata's date; NaN: no metadata date
     aspect: NDArray[np.float64] | None = None  # log(width / height) upright; NaN: unknown
+    video: NDArray[np.bool_] | None = None  # videos (by their poster) group only with videos
     clip: NDArray[np.floating] | None = None  # CLIP vectors (unit length), e.g. a memory map
     clip_rows: NDArray[np.int64] | None = None  # each photo's row of ``clip``; -1: none
 
@@ -116,6 +117,8 @@ def link_kinds(
     if fp.aspect is not None:  # copies keep their shape; a crop of a few % barely moves it
         stretch = np.abs(fp.aspect[left] - fp.aspect[right])
         looks_alike &= ~(stretch > th.aspect)
+    if fp.video is not None:  # a still of a video's poster is not a copy of the video
+        looks_alike &= fp.video[left] == fp.video[right]
     if fp.clip is not None and fp.clip_rows is not None:
         looks_alike &= _clip_agrees(fp.clip, fp.clip_rows[left], fp.clip_rows[right], th)
     dated = ~np.isnan(fp.taken[left]) & ~np.isnan(fp.taken[right])
