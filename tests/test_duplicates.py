@@ -261,6 +261,16 @@ def test_cli_duplicates_json_shape(library: Any, capsys: pytest.CaptureFixture[s
         "keep",
     } <= set(group["photos"][0])
     assert main(["duplicates", "--kind", "nonsense", "--home", str(base / "home")]) == 2
+    # hachi search lists each stack once and says how many copies it left out, so a script
+    # that counts lines is not surprised; stack:off lists every file.
+    home = ["--home", str(base / "home")]
+    assert main(["search", "", "--format", "paths", "--limit", "1000", *home]) == 0
+    stacked = capsys.readouterr()
+    assert f"{out['redundant']} more stacked as copies" in stacked.err
+    assert main(["search", "stack:off", "--format", "paths", "--limit", "1000", *home]) == 0
+    every = capsys.readouterr()
+    assert len(every.out.splitlines()) == len(stacked.out.splitlines()) + out["redundant"]
+    assert "stacked" not in every.err
 
 
 def test_filters_select_grouped_photos_and_their_complement(library: Any) -> None:

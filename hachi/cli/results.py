@@ -41,7 +41,9 @@ def print_results(result: dict[str, Any], form: str, print0: bool = False) -> No
             when = (hit["taken_at"] or "")[:16].replace("T", " ")
             extras = " · ".join(x for x in (when, _video(hit), hit["camera"], hit["place"]) if x)
             print(f"{hit['path']}\t{extras}")
-    print(f"{result['total']} photos, {result['took_ms']:.1f} ms", file=sys.stderr)
+    stacked = result.get("stacked") or 0
+    copies = f", {stacked} more stacked as copies (stack:off lists them)" if stacked else ""
+    print(f"{result['total']} photos{copies}, {result['took_ms']:.1f} ms", file=sys.stderr)
 
 
 def add_result_format(p: argparse.ArgumentParser) -> None:
