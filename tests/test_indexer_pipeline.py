@@ -18,13 +18,16 @@ from PIL import Image, ImageOps
 from hachi.catalog import analyses
 from hachi.catalog.db import connect
 from hachi.config import Settings
+from hachi.indexer.extract import Extractor
 from hachi.indexer.passes import run_pass
 from hachi.indexer.pipeline import PHOTOS_PER_COMMIT, Progress
 from hachi.indexer.runner import run_next_job
 from hachi.indexer.stage_runner import Stopped, StopReason
 from hachi.indexer.stages import Stage
 from hachi.library import Library
+from hachi.media.geocode import Gazetteer, Geocoder, load_gazetteer
 from hachi.media.thumbnails import GRID, thumbnail_path
+from hachi.ml.store import install_model
 from tests.photo_factory import Shot, jpeg_bytes, write_photo
 
 
@@ -364,3 +367,35 @@ def test_removing_a_folder_during_a_model_pass_drops_its_results(
     finally:
         conn.close()
         library.close()
+
+
+def test_only_a_first_index_loads_the_places_before_its_photos(tmp_path: Path) -> None:
+    """The gazetteer (~145 MB, seconds to load) is loaded up front for a folder's first
+    index with CLIP on, so its peak and the CLIP tower's never add up; a rescan that finds
+    nothing new (one runs at every start) leaves it unloaded."""
+    settings = Settings(
+        home=tmp_path / "home", workers=1, ocr=False, face_backend="none",
+        clip_model="shapes-clip",
+    )  # fmt: skip
+    settings.ensure_dirs()
+    install_model(settings, Path(__file__).resolve().parents[1] / "models/test/shapes-clip")
+    photos = tmp_path / "photos"
+    for i in range(3):
+        write_photo(photos / f"p{i}.jpg", Shot(seed=i))  # no GPS: no lookup loads it either
+    loads: list[int] = []
+
+    def counted() -> Gazetteer:
+        loads.append(1)
+        return load_gazetteer()
+
+    extractor = Extractor(settings, Geocoder(loader=counted))
+    with Library(settings) as lib:
+        folder, _ = lib.add_folder(str(photos))
+        assert lib.models.clip is not None, "CLIP is on, so the scan embeds inline"
+        while run_next_job(settings, extractor, models=lib.models):
+            pass
+        assert len(loads) == 1
+        lib.rescan([folder.id])
+        while run_next_job(settings, extractor, models=lib.models):
+            pass
+    assert len(loads) == 1, "an unchanged rescan did not load the places"

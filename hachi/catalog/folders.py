@@ -96,6 +96,16 @@ def mark_scanned(conn: sqlite3.Connection, folder_id: int) -> None:
         conn.execute("UPDATE folders SET last_scan_at = ? WHERE id = ?", (utc_now(), folder_id))
 
 
+def any_never_scanned(conn: sqlite3.Connection, folder_ids: list[int]) -> bool:
+    """Whether any of these folders has yet to finish its first whole scan."""
+    marks = ",".join("?" * len(folder_ids))
+    row = conn.execute(
+        f"SELECT 1 FROM folders WHERE id IN ({marks}) AND last_scan_at IS NULL LIMIT 1",
+        folder_ids,
+    ).fetchone()
+    return row is not None
+
+
 def folders_scanned_before(conn: sqlite3.Connection, cutoff: str) -> list[Folder]:
     """Folders whose last whole scan is older than cutoff (a utc_now() timestamp)."""
     rows = conn.execute(_SELECT + " WHERE f.last_scan_at < ? ORDER BY f.path", (cutoff,))

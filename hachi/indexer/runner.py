@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog.db import connect, refresh_statistics
 from hachi.catalog.model_settings import active_clip_model
@@ -62,9 +63,11 @@ def run_next_job(
         rules = FolderRules.for_settings(settings)
         try:
             inline = _stages(models, conn, inline=True)
-            if inline and job.paths is None:
-                # whole folders: load the gazetteer before the CLIP tower, so that the two
-                # loads' transient peaks (~140 and ~200 MB) never add up
+            if inline and job.paths is None and folders_db.any_never_scanned(conn, job.folder_ids):
+                # a first index: load the gazetteer before the CLIP tower, so that the two
+                # loads' transient peaks (~140 and ~200 MB) never add up. A rescan (at every
+                # start, and every HACHI_RESCAN_HOURS) mostly finds nothing new: it loads the
+                # places lazily, only for a geotagged new photo.
                 extractor.geocoder.load()
                 trim_heap()
             started = time.monotonic()
