@@ -157,18 +157,6 @@ def base_order(query: Query) -> str:
     return "rank"
 
 
-def stacked_criteria(
-    conn: sqlite3.Connection, criteria: Criteria, stacking: bool
-) -> tuple[Criteria, stacks.Stacks]:
-    """A filter-only answer with each near-duplicate group shown as its first photo in the
-    answer's order (the others hidden), unless ``stack:off``: what search pages, and so what
-    the timeline counts and "select all" takes."""
-    if not stacking:
-        return criteria, stacks.Stacks()
-    found = stacks.of_ranked(conn, [pid for pid, _ in stacks.grouped_matches(conn, criteria)])
-    return replace(criteria, hidden=found.hidden), found
-
-
 def search(
     conn: sqlite3.Connection,
     q: str,
@@ -193,7 +181,7 @@ def search(
     if vector is None:
         if plan.query.text and semantic is None:
             plan.notices.append(off_notice or SEMANTIC_OFF)
-        criteria, found = stacked_criteria(conn, plan.criteria, stacking)
+        criteria, found = stacks.of_filtered(conn, plan.criteria, stacking)
         total = queries.count_matching(conn, criteria)
         hits = queries.ids_matching(conn, criteria, limit, offset)
         extra: dict[str, Any] = {"semantic": False}
@@ -207,10 +195,9 @@ def search(
             ranked_ids, ranked_scores = queries.by_distance(
                 conn, plan.criteria.origin, ranked_ids, ranked_scores
             )
-        found = stacks.Stacks()
-        if stacking:
-            found = stacks.of_ranked(conn, ranked_ids)
-            ranked_ids, ranked_scores = found.without_hidden(ranked_ids, ranked_scores)
+        ranked_ids, ranked_scores, found = stacks.of_ranking(
+            conn, ranked_ids, ranked_scores, stacking
+        )
         total = len(ranked_ids)
         hits = list(
             zip(
@@ -299,15 +286,14 @@ def matching_ids(
     vector = vector_for(conn, plan, semantic, None)
     stacking = stacks.wanted(plan.query)
     if vector is None:
-        criteria, _ = stacked_criteria(conn, plan.criteria, stacking)
+        criteria, _ = stacks.of_filtered(conn, plan.criteria, stacking)
         return [pid for pid, _ in queries.ids_matching(conn, criteria, limit)]
     assert semantic is not None
     criteria = replace(plan.criteria, words=(), order="date_desc")
     ranked, scores, _ = hybrid.rank_semantic(
         conn, semantic, plan.query, criteria, vector, set(plan.similar), 0
     )
-    if stacking:
-        ranked, scores = stacks.of_ranked(conn, ranked).without_hidden(ranked, scores)
+    ranked, _, _ = stacks.of_ranking(conn, ranked, scores, stacking)
     return [int(pid) for pid in ranked[:limit]]
 
 

@@ -78,3 +78,26 @@ def of_ranked(conn: sqlite3.Connection, ranked: Sequence[int]) -> Stacks:
         hidden += ids[1:]
     stacks.hidden = tuple(hidden)
     return stacks
+
+
+def of_filtered(
+    conn: sqlite3.Connection, criteria: Criteria, stacking: bool
+) -> tuple[Criteria, Stacks]:
+    """A filter-only answer with each group shown as its first photo in the answer's order
+    (the others hidden), unless ``stack:off``: what search pages, and so what the timeline
+    counts and "select all" takes."""
+    if not stacking:
+        return criteria, Stacks()
+    found = of_ranked(conn, [pid for pid, _ in grouped_matches(conn, criteria)])
+    return replace(criteria, hidden=found.hidden), found
+
+
+def of_ranking(
+    conn: sqlite3.Connection, ids: Sequence[int], scores: Sequence[float], stacking: bool
+) -> tuple[list[int], list[float], Stacks]:
+    """A ranked answer with each group shown as its best-ranked photo, unless ``stack:off``."""
+    if not stacking:
+        return list(ids), list(scores), Stacks()
+    found = of_ranked(conn, ids)
+    kept_ids, kept_scores = found.without_hidden(ids, scores)
+    return kept_ids, kept_scores, found

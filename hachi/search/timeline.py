@@ -17,7 +17,7 @@ from typing import Any
 from hachi.catalog import queries
 from hachi.errors import BadRequest
 from hachi.search import hybrid, stacks
-from hachi.search.engine import effective_order, plan_query, stacked_criteria, vector_for
+from hachi.search.engine import effective_order, plan_query, vector_for
 from hachi.search.query import parse_query
 from hachi.search.ranking import MAX_MORE
 from hachi.search.semantic import SemanticIndex
@@ -42,7 +42,7 @@ def timeline(
         return {"query": q, "order": order, "total": None, "days": [], "undated": 0}
     stacking = stacks.wanted(plan.query)
     if vector is None:
-        criteria, _ = stacked_criteria(conn, plan.criteria, stacking)
+        criteria, _ = stacks.of_filtered(conn, plan.criteria, stacking)
         days = queries.days_matching(conn, criteria)
     else:
         assert semantic is not None
@@ -50,8 +50,7 @@ def timeline(
         ids, scores, _extra = hybrid.rank_semantic(
             conn, semantic, plan.query, criteria, vector, set(plan.similar), more
         )
-        if stacking:
-            ids, scores = stacks.of_ranked(conn, ids).without_hidden(ids, scores)
+        ids, scores, _ = stacks.of_ranking(conn, ids, scores, stacking)
         days = queries.days_among(conn, ids)
     dated = [{"day": day, "count": count} for day, count in days if day is not None]
     if order == "date_asc":
