@@ -217,7 +217,7 @@ class Library:
         if cached is not None and cached[0] == key and now - cached[1] < PLAN_TTL_S:
             return cached[2]
         models = self.models
-        inline = {stage.task for stage in inline_stages(models)}
+        inline = {stage.task for stage in inline_stages(models) if stage.complete}
         needing = analyses.count_needing
         planned = [
             PlannedPass(s.task, s.task in inline, needing(self.conn, s.task, s.model))

@@ -12,6 +12,8 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,3 +220,31 @@ def test_unload_then_predict_reloads() -> None:
     backend.unload()
     assert not backend.loaded
     assert backend.predict(image) == [] and backend.loaded
+
+
+@pytest.mark.slow
+def test_threads_share_one_backend_and_find_what_one_thread_finds() -> None:
+    """A catch-up pass runs dlib on its reader threads (``concurrent``): every face and
+    embedding must be exactly what one thread finds, and each thread must have had its
+    own detector and ResNet (dlib's keep scratch state between calls)."""
+    backend = DlibBackend()
+    assert backend.concurrent
+    names = sorted(corpus_labels())
+    photos = [open_photo(name) for name in names]
+    serial = {face.photo: [] for face in corpus_faces()}
+    for face in corpus_faces():
+        serial[face.photo].append(face.face)
+    threads: set[int] = set()
+
+    def faces_of(image: Image.Image) -> list[DetectedFace]:
+        threads.add(threading.get_ident())
+        return sorted(backend.predict(image), key=lambda face: face.box[0])
+
+    with ThreadPoolExecutor(2) as pool:
+        found = list(zip(names * 2, pool.map(faces_of, photos * 2), strict=True))
+    assert len(threads) == 2
+    for name, faces in found:
+        expected = sorted(serial.get(name, []), key=lambda face: face.box[0])
+        assert [f.box for f in faces] == [f.box for f in expected], name
+        for got, want in zip(faces, expected, strict=True):
+            np.testing.assert_allclose(got.embedding, want.embedding, atol=1e-6)

@@ -187,3 +187,32 @@ def test_reading_order_groups_words_on_one_row() -> None:
     left = TextLine("HELLO", 0.9, (100, 100, 100, 40))
     below = TextLine("BYE", 0.9, (100, 300, 100, 40))
     assert reading_order([below, right, left]) == [left, right, below]
+
+
+def test_threads_read_with_their_own_engines_and_agree_with_one_thread() -> None:
+    """The OCR pass reads photos on its reader threads (``concurrent``), each thread with
+    its own engine (rapidocr keeps per-call state): the text must be what one thread reads."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ("KING STREET", "CAFE ROMA", "EXIT 24", "NO PARKING")
+    photos = [
+        sign((1600, 1200), text, (200 + 150 * i, 500), 70, ("lightblue", "black"))[0]
+        for i, text in enumerate(texts)
+    ]
+    reader = TextReader(max_side=OCR_INDEX_SIDE)
+    assert reader.concurrent
+    serial = [squash(reader.read_text(photo)) for photo in photos]
+    assert serial == [squash(text) for text in texts]
+    engines: set[int] = set()
+
+    def read(photo: Image.Image) -> str:
+        text = reader.read_text(photo)
+        engines.add(id(reader._engine()))
+        assert threading.current_thread() is not threading.main_thread()
+        return squash(text)
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(read, photos * 3)) == serial * 3
+    assert len(engines) == 2, "each reader thread had an engine of its own"
+    reader.unload()

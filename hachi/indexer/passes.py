@@ -97,7 +97,7 @@ def run_pass(
 
 def _prepare_one(stage: Stage, rules: FolderRules, photo: tuple[int, str]) -> _Photo:
     """The photo's stage input, or why there is none (one photo's failure is recorded,
-    not fatal)."""
+    not fatal); for a stage that runs on the readers, its result already."""
     photo_id, path = photo
     item = _Photo(photo_id)
     try:
@@ -108,6 +108,8 @@ def _prepare_one(stage: Stage, rules: FolderRules, photo: tuple[int, str]) -> _P
         item.stage_errors[stage.task] = f"cannot read file: {exc.strerror or exc}"
     except Exception as exc:  # noqa: BLE001 - recorded for this photo, the pass goes on
         item.stage_errors[stage.task] = f"{type(exc).__name__}: {exc}"
+    if stage.on_readers:
+        run_stages([stage], [item])  # the decoded photo is freed here, not a batch later
     return item
 
 

@@ -23,7 +23,7 @@ from hachi.indexer.passes import run_pass
 from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import IndexJob, Progress
 from hachi.indexer.stage_runner import Stopped, StopReason
-from hachi.indexer.stages import ClipStage, FaceStage, OcrStage, Stage
+from hachi.indexer.stages import ClipStage, FaceScreenStage, FaceStage, OcrStage, Stage
 from hachi.ml.available import AvailableModels, active_clip
 from hachi.ml.sessions import trim_heap
 
@@ -63,7 +63,12 @@ def run_next_job(
         rules = FolderRules.for_settings(settings)
         try:
             inline = _stages(models, conn, inline=True)
-            if inline and job.paths is None and folders_db.any_never_scanned(conn, job.folder_ids):
+            loads_model = any(stage.complete for stage in inline)
+            if (
+                loads_model
+                and job.paths is None
+                and folders_db.any_never_scanned(conn, job.folder_ids)
+            ):
                 # a first index: load the gazetteer before the CLIP tower, so that the two
                 # loads' transient peaks (~140 and ~200 MB) never add up. A rescan (at every
                 # start, and every HACHI_RESCAN_HOURS) mostly finds nothing new: it loads the
@@ -138,7 +143,15 @@ def _stages(models: AvailableModels | None, conn: sqlite3.Connection, inline: bo
 
 
 def inline_stages(models: AvailableModels) -> list[Stage]:
-    """Stages cheap enough to run while the photo is decoded for indexing anyway."""
+    """Stages cheap enough to run while the photo is decoded for indexing anyway: CLIP,
+    and the faces pass's screen (which rules most photos out before that pass)."""
+    stages: list[Stage] = clip_stages(models)
+    if models.faces is not None and models.faces.screens:
+        stages.append(FaceScreenStage(models.faces))
+    return stages
+
+
+def clip_stages(models: AvailableModels) -> list[Stage]:
     if models.clip is None:
         return []
     batch = models.clip_batch or ClipStage.batch_size
@@ -147,7 +160,7 @@ def inline_stages(models: AvailableModels) -> list[Stage]:
 
 def pass_stages(models: AvailableModels) -> list[Stage]:
     """Catch-up and slow stages, run after the scan, in this order."""
-    stages = inline_stages(models)
+    stages = clip_stages(models)
     if models.faces is not None:
         stages.append(FaceStage(models.faces, models.settings.vectors_dir))
     if models.ocr is not None:

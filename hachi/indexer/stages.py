@@ -37,6 +37,12 @@ class Stage(ABC):
     batch_size: int = 16
     per_moment: bool = False
     """Whether a video's input is every sampled moment (else its poster frame alone)."""
+    complete: bool = True
+    """Whether running in the scan does the whole task (a screen only rules photos out)."""
+    on_readers: bool = False
+    """Whether a catch-up pass may ``run`` one photo at a time on its reader threads, right
+    after decoding: for models that are thread-safe and do not gain from batches, so every
+    core works instead of the single thread that runs the batches."""
 
     @abstractmethod
     def prepare(self, image: Image.Image) -> Any:
@@ -145,6 +151,7 @@ class OcrStage(Stage):
     def __init__(self, reader: TextReader) -> None:
         self.reader = reader
         self.model = reader.name
+        self.on_readers = reader.concurrent
         # A 4:3 photo then reaches the reader with the long side it works at.
         self.min_side = reader.max_side * 3 // 4
 
@@ -177,6 +184,7 @@ class FaceStage(Stage):
         self.model = backend.name
         self.vector_model = f"{analyses.FACE_VECTORS_PREFIX}{backend.name}"
         self.vectors_dir = vectors_dir
+        self.on_readers = backend.concurrent
         self._store: VectorStore | None = None
 
     def begin(self, conn: sqlite3.Connection) -> None:
@@ -212,6 +220,43 @@ class FaceStage(Stage):
             )
             faces_db.inherit_people(conn, pid, self.model)
             analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+class FaceScreenStage(Stage):
+    """The faces pass's first look, taken in the scan from the photo it decodes anyway.
+
+    Most photos hold no face, and the faces pass spent most of its time on them decoding
+    the photo again at 1600 px only for its gate to find nothing. Here the backend's
+    screen looks at the scan's small copy (no model loaded, a few milliseconds): a photo
+    it rules out gets its empty faces row now and the pass never opens it; any other photo
+    is left to the pass, which decodes it and runs its own gate and detector as before.
+    """
+
+    task = "faces"
+    complete = False
+    min_side = 0  # the scan's decode for the grid is enough
+    batch_size = 16
+
+    def __init__(self, backend: FaceBackend) -> None:
+        self.backend = backend
+        self.model = backend.name
+
+    def prepare(self, image: Image.Image) -> bool:
+        try:
+            return self.backend.might_hold_faces(image)
+        except Exception:  # noqa: BLE001 - unsure: the pass looks at it properly
+            return True
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        return list(prepared)
+
+    def store(
+        self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
+    ) -> None:
+        for pid, maybe in zip(photo_ids, results, strict=True):
+            if not maybe:  # what the pass would store for a photo without faces
+                faces_db.replace_faces(conn, pid, self.model, [], 0)
+                analyses.record_analysis(conn, pid, self.task, self.model)
 
 
 def _fractions(face: DetectedFace, width: int, height: int) -> faces_db.NewFace:

@@ -146,20 +146,24 @@ def stroke_rows(
     return (per_row >= MIN_CROSSINGS).reshape(rows, tile, cols).sum(axis=1)
 
 
-def skin_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
-    """Tiles where a face could be: enough skin-coloured pixels, as shot or once the
-    light's colour is taken out (stage lights, shade and fluorescent tubes push skin out of
-    the box); every tile when the photo has too little colour for skin to tell."""
+def skin_tiles(
+    rgb: NDArray[np.uint8], tile: int, share: float = SKIN_TILE_SHARE
+) -> NDArray[np.bool_]:
+    """Tiles where a face could be: a ``share`` of skin-coloured pixels, as shot or once
+    the light's colour is taken out (stage lights, shade and fluorescent tubes push skin out
+    of the box); every tile when the photo has too little colour for skin to tell. Whether
+    the balance turned the whole scene skin-coloured is judged at the usual share, so a
+    lower ``share`` only ever marks more tiles."""
     pixels = rgb.astype(np.int32)
     skin, chroma = _skin(pixels)
     shares = tile_shares(skin, tile)
     if float(chroma.mean()) < COLOURLESS_CHROMA:
         return np.ones(shares.shape, dtype=np.bool_)
-    as_shot = shares >= SKIN_TILE_SHARE
-    balanced = tile_shares(_skin(white_balanced(pixels))[0], tile) >= SKIN_TILE_SHARE
-    if balanced.mean() > BALANCED_SKIN_LIMIT:
+    as_shot = shares >= share
+    balanced = tile_shares(_skin(white_balanced(pixels))[0], tile)
+    if (balanced >= SKIN_TILE_SHARE).mean() > BALANCED_SKIN_LIMIT:
         return as_shot  # the balance turned the scene itself skin-coloured
-    return as_shot | balanced
+    return as_shot | (balanced >= share)
 
 
 def white_balanced(pixels: NDArray[np.int32]) -> NDArray[np.int32]:
@@ -182,10 +186,13 @@ def _skin(pixels: NDArray[np.int32]) -> tuple[NDArray[np.bool_], NDArray[np.int3
     return skin, np.abs(cb - 128) + np.abs(cr - 128)
 
 
-def textured_tiles(rgb: NDArray[np.uint8], tile: int) -> NDArray[np.bool_]:
+def textured_tiles(
+    rgb: NDArray[np.uint8], tile: int, share: float = FEATURE_TILE_SHARE
+) -> NDArray[np.bool_]:
     """Tiles with some detail (a face has eyes, brows, a mouth; a skin-coloured wall has
-    none): a few pixels whose 3 x 3 neighbourhood spans ``FEATURE_CONTRAST`` grey levels."""
-    return tile_shares(local_contrast(grey(rgb)) >= FEATURE_CONTRAST, tile) >= FEATURE_TILE_SHARE
+    none): a ``share`` of pixels whose 3 x 3 neighbourhood spans ``FEATURE_CONTRAST`` grey
+    levels."""
+    return tile_shares(local_contrast(grey(rgb)) >= FEATURE_CONTRAST, tile) >= share
 
 
 def regions(

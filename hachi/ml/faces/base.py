@@ -44,10 +44,21 @@ class FaceBackend(Model):
 
     name: str = ""
     dim: int = 0
+    concurrent: bool = False
+    """Whether ``predict`` may run on several threads at once (then a pass runs it on its
+    reader threads, one photo each, and both cores work)."""
+
+    screens: bool = False
+    """Whether ``might_hold_faces`` can rule photos out (else it always says yes)."""
 
     @abstractmethod
     def predict(self, image: Image.Image, scale: float = 1.0) -> list[DetectedFace]:
         """Find, align and embed every face in one (already oriented) photo."""
+
+    def might_hold_faces(self, image: Image.Image) -> bool:
+        """False only when ``image`` (any size; the indexer's small decode) surely holds no
+        face this backend would find; needs no model loaded."""
+        return True
 
 
 def rgb_array(image: Image.Image) -> NDArray[np.uint8]:

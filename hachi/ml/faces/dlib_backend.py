@@ -27,6 +27,8 @@ sepia) is scanned whole. ``gate=False`` scans every photo whole (the old path, k
 from __future__ import annotations
 
 import importlib.util
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +63,24 @@ GATE_TILE = 16  # px of that copy: ~64 px of the detection image, under a face's
 GATE_MARGIN = 24  # px of that copy grown around each skin group (~96 of the detection image)
 HOG_CELL = 8  # px; crops start on a cell boundary
 GATE_MIN_SIDE = 256  # detection images smaller than this are scanned whole: cheap anyway
+# The indexer's first look (``might_hold_faces``) sees the small decode it makes for the
+# grid, not the 1600 px one, so its tiles are resampled from fewer pixels and fall a little
+# off the detection gate's grid. It asks for this share of each threshold, so every photo
+# the detection gate would look into is still looked into (checked on the face corpus,
+# also under coloured light, by tests/test_faces_dlib.py and bench/bench_throughput.py).
+SCREEN_LENIENCY = 0.5
 
 RawFace = tuple[tuple[float, float, float, float], float]
+
+
+@dataclass(frozen=True)
+class _Models:
+    """One thread's copies: dlib's detector and ResNet keep scratch state between calls,
+    so two threads must never share one (dlib documents them as not thread-safe)."""
+
+    detector: Any
+    shapes: Any
+    encoder: Any
 
 
 def locate_weights() -> Path:
@@ -104,37 +122,51 @@ class DlibBackend(FaceBackend):
 
     name = "dlib"
     dim = 128
+    concurrent = True  # dlib releases the GIL while it works; each thread has its own copies
 
     def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, gate: bool = True) -> None:
         super().__init__()
         self.detect_long_side = detect_long_side
         self.gate = gate
+        self.screens = gate
         self._dlib: Any = None
-        self._detector: Any = None
-        self._shapes: Any = None
-        self._encoder: Any = None
+        self._weights: Path | None = None
+        self._local = threading.local()
 
     def load(self) -> None:
-        weights = locate_weights()
-        dlib = _import_dlib()
-        self._detector = dlib.get_frontal_face_detector()
-        self._shapes = dlib.shape_predictor(str(weights / SHAPE_PREDICTOR_FILE))
-        self._encoder = dlib.face_recognition_model_v1(str(weights / DESCRIPTOR_FILE))
-        self._dlib = dlib
+        self._weights = locate_weights()
+        self._dlib = _import_dlib()
+        self._models()  # the loading thread's copies: a bad weight file fails here
 
     def release(self) -> None:
-        self._detector = self._shapes = self._encoder = self._dlib = None
+        self._dlib = self._weights = None
+        self._local = threading.local()  # every thread's copies go with the old one
+
+    def _models(self) -> _Models:
+        """This thread's detector, aligner and ResNet (about 30 MB), made on its first call."""
+        models: _Models | None = getattr(self._local, "models", None)
+        if models is None:
+            assert self._weights is not None, "load() was not called"
+            dlib = self._dlib
+            models = _Models(
+                dlib.get_frontal_face_detector(),
+                dlib.shape_predictor(str(self._weights / SHAPE_PREDICTOR_FILE)),
+                dlib.face_recognition_model_v1(str(self._weights / DESCRIPTOR_FILE)),
+            )
+            self._local.models = models
+        return models
 
     def predict(self, image: Image.Image, scale: float = 1.0) -> list[DetectedFace]:
         self.ensure_loaded()
-        raw = self._detect(image)
+        models = self._models()
+        raw = self._detect(image, models.detector)
         if not raw:
             return []
         pixels = rgb_array(image)
         shapes = self._dlib.full_object_detections()
         for box, _ in raw:
-            shapes.append(self._shapes(pixels, self._dlib.rectangle(*map(round, box))))
-        vectors = self._encoder.compute_face_descriptor(
+            shapes.append(models.shapes(pixels, self._dlib.rectangle(*map(round, box))))
+        vectors = models.encoder.compute_face_descriptor(
             pixels, shapes, DESCRIPTOR_JITTERS, CHIP_PADDING
         )
         return [
@@ -147,7 +179,28 @@ class DlibBackend(FaceBackend):
             for (box, score), shape, vector in zip(raw, shapes, vectors, strict=True)
         ]
 
-    def _detect(self, image: Image.Image) -> list[RawFace]:
+    def might_hold_faces(self, image: Image.Image) -> bool:
+        """Whether any tile of a copy the size the detection gate looks at is both skin
+        coloured and detailed, at ``SCREEN_LENIENCY`` of the gate's thresholds."""
+        if not self.gate:
+            return True
+        factor = min(1.0, self.detect_long_side / max(1, max(image.size)))
+        if max(image.size) * factor < GATE_MIN_SIDE:
+            return True  # scanned whole by the detection pass anyway
+        side = max(1, round(self.detect_long_side / GATE_REDUCTION))
+        copy = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+        if max(copy.size) > side:
+            scale = side / max(copy.size)
+            size = (max(1, round(copy.width * scale)), max(1, round(copy.height * scale)))
+            copy = copy.resize(size, Image.Resampling.BOX)
+        quarter = rgb_array(copy)
+        skin = regions.skin_tiles(quarter, GATE_TILE, regions.SKIN_TILE_SHARE * SCREEN_LENIENCY)
+        detail = regions.textured_tiles(
+            quarter, GATE_TILE, regions.FEATURE_TILE_SHARE * SCREEN_LENIENCY
+        )
+        return bool((skin & detail).any())
+
+    def _detect(self, image: Image.Image, detector: Any) -> list[RawFace]:
         """HOG boxes in the pixels of ``image``, strongest first, small ones dropped."""
         factor, upsample = detection_plan(image.size, self.detect_long_side)
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
@@ -161,7 +214,7 @@ class DlibBackend(FaceBackend):
         faces: list[RawFace] = []
         for x0, y0, x1, y1 in areas:
             crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-            rects, scores, _ = self._detector.run(crop, upsample, MIN_DETECTION_SCORE)
+            rects, scores, _ = detector.run(crop, upsample, MIN_DETECTION_SCORE)
             for rect, score in zip(rects, scores, strict=True):
                 box = (
                     (rect.left() + x0) / factor,
