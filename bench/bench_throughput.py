@@ -132,6 +132,7 @@ def run(code_root: Path, folder: Path, extra_env: dict[str, str]) -> dict[str, A
     )
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    rss: dict[str, int] = {}
     peak = 0
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -152,6 +153,7 @@ def run(code_root: Path, folder: Path, extra_env: dict[str, str]) -> dict[str, A
                 mem = status_mb(child.pid)
                 if mem is not None:
                     peak = max(peak, mem["VmHWM"])
+                    rss[name] = max(rss.get(name, 0), mem["VmRSS"])
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -161,7 +163,14 @@ def run(code_root: Path, folder: Path, extra_env: dict[str, str]) -> dict[str, A
     stop.set()
     sampler.join()
     shutil.rmtree(home, ignore_errors=True)
-    return {"exit": code, "seconds": elapsed, "wall": wall, "cpu": cpu, "peak_mb": peak}
+    return {
+        "exit": code,
+        "seconds": elapsed,
+        "wall": wall,
+        "cpu": cpu,
+        "rss": rss,
+        "peak_mb": peak,
+    }
 
 
 def show(label: str, report: dict[str, Any], photos: int) -> None:
@@ -176,6 +185,7 @@ def show(label: str, report: dict[str, Any], photos: int) -> None:
         print(
             f"         {name:<6} {seconds:6.1f} s  {1000 * used / photos:6.1f} CPU-ms/photo"
             f"  cores busy {used / max(seconds, 1e-9):.2f} of {CORES}"
+            f"  RSS up to {report['rss'].get(name, 0)} MB"
         )
 
 

@@ -216,3 +216,32 @@ def test_threads_read_with_their_own_engines_and_agree_with_one_thread() -> None
         assert list(pool.map(read, photos * 3)) == serial * 3
     assert len(engines) == 2, "each reader thread had an engine of its own"
     reader.unload()
+
+
+def test_the_pixel_budget_lets_small_crops_share_and_big_ones_run_alone() -> None:
+    import threading
+    import time
+
+    from hachi.ml.ocr import PixelBudget
+
+    budget = PixelBudget(100)
+    inside: list[int] = []
+    most = [0]
+    lock = threading.Lock()
+
+    def hold(pixels: int) -> None:
+        with budget.held(pixels):
+            with lock:
+                inside.append(pixels)
+                most[0] = max(most[0], sum(inside))
+            time.sleep(0.05)
+            with lock:
+                inside.remove(pixels)
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in (40, 40, 90, 150, 30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] <= 150, "never more than the budget, save one oversized call alone"
+    assert not inside

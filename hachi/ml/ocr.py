@@ -25,6 +25,8 @@ import importlib.util
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,10 @@ class TextReader(Model):
         # rapidocr keeps use_cls / use_rec as engine state between calls, so an engine is
         # never shared: each thread that reads gets its own (about 20 MB of weights).
         self._local = threading.local()
+        # The detector's activations grow with the pixels it sees (~200 MB for a whole
+        # working image): two whole photos at once would cost the memory budget more
+        # than the second core gains, so threads share one whole image's worth.
+        self._pixels = PixelBudget(max_side * max_side * 3 // 4)
 
     def load(self) -> None:
         try:
@@ -156,7 +162,8 @@ class TextReader(Model):
         """Bounds of the lines rapidocr's detector alone finds in ``area``, in ``pixels``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        result = self._engine()(crop, use_det=True, use_cls=False, use_rec=False)
+        with self._pixels.held(crop.shape[0] * crop.shape[1]):
+            result = self._engine()(crop, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(result, "boxes", None)
         if boxes is None:
             return []
@@ -168,7 +175,8 @@ class TextReader(Model):
         """(corners in ``pixels``, text, score) of each line rapidocr reads in ``area``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        result = self._engine()(crop, use_det=True, use_cls=True, use_rec=True)
+        with self._pixels.held(crop.shape[0] * crop.shape[1]):
+            result = self._engine()(crop, use_det=True, use_cls=True, use_rec=True)
         boxes = getattr(result, "boxes", None)
         texts = getattr(result, "txts", None) or ()
         scores = getattr(result, "scores", None) or ()
@@ -186,6 +194,28 @@ class TextReader(Model):
     def read_text(self, image: Image.Image) -> str:
         """All the text of a photo: a row's pieces joined by spaces, rows by newlines."""
         return "\n".join(" ".join(line.text for line in row) for row in rows(self.predict(image)))
+
+
+class PixelBudget:
+    """At most ``limit`` pixels in the detector at once, across threads; a call larger than
+    the whole budget still runs, alone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_use = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def held(self, pixels: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_use == 0 or self._in_use + pixels <= self.limit)
+            self._in_use += pixels
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_use -= pixels
+                self._changed.notify_all()
 
 
 def ocr_installed() -> bool:
