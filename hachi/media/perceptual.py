@@ -32,13 +32,21 @@ HIST_BYTES = 16
 """12 hue bins, the grey share, and padding; the bins sum to about 255."""
 CHROMA_BYTES = GRID_BYTES + HIST_BYTES
 HIST_SIDE = 64
+HASH_SOURCE_SIDE = 256
+"""imagehash shrinks to 32 x 32 with Lanczos, whose cost grows with the source: 11 ms a
+photo from the indexer's 1000 px decode. A box reduction to about this size first costs
+under 1 ms and leaves the 32 x 32 picture, and so the hash, all but the same."""
 
 _SIGN = 1 << 63
 
 
 def perceptual_hash(image: Image.Image) -> int:
     """The 64-bit DCT hash of ``image`` as a signed integer (what SQLite stores)."""
-    bits = imagehash.phash(_rgb(image), hash_size=8).hash.flatten()
+    rgb = _rgb(image)
+    factor = max(rgb.size) // HASH_SOURCE_SIDE
+    if factor > 1:
+        rgb = rgb.reduce(factor)
+    bits = imagehash.phash(rgb, hash_size=8).hash.flatten()
     value = 0
     for bit in bits:
         value = (value << 1) | int(bit)
