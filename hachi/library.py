@@ -217,12 +217,15 @@ class Library:
         if cached is not None and cached[0] == key and now - cached[1] < PLAN_TTL_S:
             return cached[2]
         models = self.models
-        inline = {stage.task for stage in inline_stages(models) if stage.complete}
-        needing = analyses.count_needing
-        planned = [
-            PlannedPass(s.task, s.task in inline, needing(self.conn, s.task, s.model))
-            for s in pass_stages(models)
-        ]
+        scan_stages = inline_stages(models)
+        inline = {stage.task for stage in scan_stages if stage.complete}
+        screened = {stage.task for stage in scan_stages if not stage.complete}
+        planned = []
+        for stage in pass_stages(models):
+            pending = analyses.count_needing(self.conn, stage.task, stage.model)
+            # what the screen has left the pass of the photos scanned so far
+            share = min(1.0, pending / job.done) if stage.task in screened and job.done else 1.0
+            planned.append(PlannedPass(stage.task, stage.task in inline, pending, share))
         self._plan_cache = (key, now, planned)
         return planned
 

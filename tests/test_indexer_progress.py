@@ -7,6 +7,7 @@ committed all its photos. Unit tests on the estimate, then the API and the CLI.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from hachi.indexer.runner import run_next_job
 from hachi.library import Library
 from tests.photo_factory import Shot, write_photo
 from tests.server_fixtures import create_token, make_settings, running_app
+from tests.test_face_screen import FACES, landscape
 
 NOW = 1_800_000_000.0
 
@@ -90,6 +92,56 @@ def test_a_pass_never_timed_makes_the_eta_a_lower_bound() -> None:
     assert ocr["total"] == 100  # 40 indexed without text yet, and 60 still to scan
     assert ocr["eta_s"] is None and "clip" not in by_task(progress)  # CLIP runs inline
     assert progress["eta_partial"] and progress["eta_s"] == pytest.approx(30)
+
+
+def test_a_screened_pass_counts_only_the_share_the_scan_leaves_it() -> None:
+    """The faces screen in the scan rules most photos out: of 60 photos still to scan, the
+    faces pass will see the share of the first 40 it was left (10 of 40), not all 60."""
+    job = running_job(found=100, done=40, phase=None)
+    started = float(int(time.time()) - 20)
+    job = replace(job, started_at=_iso(started))
+    planned = [PlannedPass("faces", False, 10, share=10 / 40), PlannedPass("ocr", False, 40)]
+    progress = job_progress(job, planned, {"faces": 5.0, "ocr": 2.0}, started + 20)
+    faces, ocr = by_task(progress)["faces"], by_task(progress)["ocr"]
+    assert faces["total"] == 10 + 15 and faces["eta_s"] == pytest.approx(25 / 5.0)
+    assert ocr["total"] == 100
+
+
+@pytest.mark.slow
+def test_the_library_plans_the_faces_pass_from_what_the_screen_left(tmp_path: Path) -> None:
+    """With dlib's screen in the scan, the planned faces pass is the photos it was left
+    plus that share of the files the running job has still to scan."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(FACES / "obama_1.jpg", photos / "obama_1.jpg")
+    for i in range(3):
+        landscape(photos / f"field{i}.jpg", i)
+    settings = make_settings(tmp_path / "home", face_backend="dlib", auto_models=False)
+    settings.ensure_dirs()
+    with Library(settings) as library:
+        library.add_folder(str(photos))
+        library.index_pending(with_models=True)
+        conn = connect(settings.catalog_path)
+        try:  # as if the face photo's pass were still to come, in a job 4 files into 8
+            conn.execute(
+                "DELETE FROM analyses WHERE task = 'faces' AND photo_id IN "
+                "(SELECT id FROM photos WHERE path LIKE '%obama%')"
+            )
+            job = jobs_db.create_job(conn, [])
+            conn.execute(
+                "UPDATE jobs SET state = 'running', started_at = ?, found = 8, done = 4 "
+                "WHERE id = ?",
+                (utc_now(), job.id),
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        running = library.get_job(job.id)
+        planned = library._planned_passes(running)
+        progress = job_progress(running, planned, {"faces": 1.0}, time.time())
+    faces = next(p for p in planned if p.task == "faces")
+    assert (faces.pending, faces.share, faces.inline) == (1, 0.25, False)
+    assert by_task(progress)["faces"]["total"] == 1 + 1  # one of the 4 still to scan
 
 
 def test_never_zero_seconds_while_work_is_left() -> None:

@@ -28,6 +28,8 @@ class PlannedPass:
     task: str
     inline: bool  # also runs during the scan, so the scan's photos will not need it
     pending: int  # photos in the catalog without this analysis now
+    share: float = 1.0  # of the photos still to scan, how many this pass will see (a
+    # screen in the scan rules some out: the share the scan has left it so far)
 
 
 def _since(started_at: str | None, now: float) -> float | None:
@@ -87,7 +89,8 @@ def _passes(
             state = "done" if job.phase_done >= job.phase_total else "running"
             phases.append(_phase(task, state, job.phase_done, job.phase_total, rate))
         else:
-            total = planned_pass.pending + (0 if planned_pass.inline else scan_left)
+            to_come = 0 if planned_pass.inline else round(scan_left * planned_pass.share)
+            total = planned_pass.pending + to_come
             if total:
                 phases.append(_phase(task, "pending", 0, total, recorded))
     return phases
