@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from onnx import GraphProto, TensorProto, helper
 
 from hachi.ml.sessions import create_session
+
+if TYPE_CHECKING:
+    from onnx import GraphProto
 
 KERNEL_CHUNK_ROWS = 512
 """Rows converted to float32 at a time inside the kernel: 1 MB at D=512, resident in L2."""
@@ -122,6 +125,8 @@ _IR_VERSION = 8  # the oldest ONNX Runtime Hachi supports (1.17) reads IR 8 / op
 
 def _scan_dot_model() -> bytes:
     """Y[k, c, 1] = float32(X[k, c, d]) @ Q[d, 1], one Scan step per chunk of c rows."""
+    from onnx import TensorProto, helper  # 17 MB and 0.8 s to import: only when searched
+
     body = helper.make_graph(
         [
             helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
@@ -146,6 +151,8 @@ def _scan_dot_model() -> bytes:
 
 def _int8_dot_model() -> bytes:
     """Y[n, 1] = A[n, d] @ B[d, 1] in int32, A uint8 and B int8."""
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
         [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
         "int8_dot",
@@ -159,6 +166,8 @@ def _int8_dot_model() -> bytes:
 
 
 def _model(graph: GraphProto) -> bytes:
+    from onnx import helper
+
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION
     )

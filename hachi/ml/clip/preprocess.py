@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
@@ -121,6 +120,8 @@ def normalize(
     OpenCV's table lookup writes each channel plane straight into the output, so the only
     other pass over the pixels is the split into planes.
     """
+    import cv2  # only where photos are embedded: a server answering text queries never needs it
+
     if image.mode != "RGB":
         raise ValueError(f"normalize needs an RGB image, got mode {image.mode}")
     table = level_table(mean, std)
