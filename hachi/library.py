@@ -50,6 +50,7 @@ from hachi.ml.available import AvailableModels
 from hachi.search import engine, timeline
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
+from hachi.stopping import Part, StopReport, stop_together
 from hachi.textnorm import without_ocr_noise
 
 PLAN_TTL_S = 10.0  # how long a running job's pending-pass counts are reused
@@ -115,9 +116,11 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        self.model_service.stop_downloads()
-        self.stop_background()
+    def close(self, *, stopped: bool = False) -> None:
+        """Stop the background work (unless the caller already did: ``stopped``, as
+        `hachi serve` does with its other parts) and close this thread's connection."""
+        if not stopped:
+            self.stop_background()
         self.catalog.close()
 
     # -- background indexing ------------------------------------------------------------
@@ -141,11 +144,25 @@ class Library:
             ran += 1
         return ran
 
-    def stop_background(self) -> None:
+    def stop_parts(self) -> list[Part]:
+        """The library's background work, to be stopped together (hachi.stopping)."""
+        parts = []
         if self._watcher is not None:
-            self._watcher.stop()
+            parts.append(Part.of("folder watcher", self._watcher))
         if self._background is not None:
-            self._background.stop()
+            parts.append(Part.of("indexer", self._background))
+        downloader = self.model_service.downloader()
+        if downloader is not None:
+            parts.append(Part.of("model downloads", downloader))
+        semantic = self._semantic
+        if semantic is not None:
+            parts.append(Part("vector index build", semantic.stop_build, semantic.wait_for_index))
+        return parts
+
+    def stop_background(self) -> StopReport:
+        """Stop the watcher, the indexer, downloads and index builds, all at once, within
+        one deadline (instant for those already stopped)."""
+        return stop_together(self.stop_parts())
 
     def _wake(self) -> None:
         if self._background is not None:
