@@ -275,9 +275,24 @@ class Library:
         }
 
     def search(
-        self, q: str, limit: int = 100, cursor: str | None = None, more: int = 0
+        self,
+        q: str,
+        limit: int = 100,
+        cursor: str | None = None,
+        more: int = 0,
+        with_timeline: bool = False,
     ) -> dict[str, Any]:
-        return self._search(q, limit, cursor, more)
+        """A page of results; ``with_timeline`` adds the days of the whole answer (None
+        when it is ranked by relevance), counted from this search's own ranking."""
+        found = self._result(q, limit, cursor, more)
+        page = found.to_dict()
+        if with_timeline:
+            answer = found.answer
+            assert answer is not None
+            page["timeline"] = (
+                None if answer.order == "rank" else timeline.of_answer(self.conn, q, answer)
+            )
+        return page
 
     def _search(
         self,
@@ -287,6 +302,16 @@ class Library:
         more: int,
         vector: NDArray[np.float32] | None = None,
     ) -> dict[str, Any]:
+        return self._result(q, limit, cursor, more, vector).to_dict()
+
+    def _result(
+        self,
+        q: str,
+        limit: int,
+        cursor: str | None,
+        more: int,
+        vector: NDArray[np.float32] | None = None,
+    ) -> engine.SearchResult:
         return engine.search(
             self.conn,
             q,
@@ -297,7 +322,7 @@ class Library:
             query_vector=vector,
             face_backend=self.settings.face_backend,
             off_notice=self.models.semantic_off_notice(),
-        ).to_dict()
+        )
 
     def points(self, q: str, more: int = 0) -> dict[str, Any]:
         """The geotagged photos a query finds, all of them, for a map."""

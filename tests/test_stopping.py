@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from hachi.indexer.duplicates import catch_up, fill_fingerprints
 from hachi.indexer.extract import Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.runner import BackgroundIndexer
+from hachi.indexer.stage_runner import in_order
 from hachi.library import Library
 from hachi.server.caddy import Caddy
 from hachi.stopping import Part, stop_together
@@ -158,3 +160,23 @@ def test_an_ivf_build_leaves_off_and_leaves_nothing(tmp_path: Path) -> None:
         ivf.build(f16_path, f16, stopping=stopping)
     assert os.listdir(tmp_path) == []
     assert ivf.build(f16_path, f16, stopping=threading.Event()).exists()
+
+
+def test_leaving_in_order_early_drops_the_work_not_begun() -> None:
+    """A stopped job closes its reader: the pool's shutdown then waits for the files in
+    hand only, not for the whole window queued behind them."""
+    began: list[int] = []
+    release = threading.Event()
+
+    def work(item: int) -> int:
+        began.append(item)
+        if item > 0:
+            release.wait(30)  # the items in hand when the reader is closed
+        return item
+
+    with ThreadPoolExecutor(2) as pool:
+        reader = in_order(pool, work, range(100), window=40)
+        assert next(reader) == 0
+        reader.close()
+        release.set()
+    assert sorted(began) == [0, 1, 2], "only the two items in hand ran on"
