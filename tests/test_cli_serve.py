@@ -313,6 +313,10 @@ def test_sigterm_mid_job_leaves_it_queued_to_resume(tmp_path: Path) -> None:
         stop_within_the_deadline(served)
     state, done = _job(home)
     assert state == "queued" and 0 < done < SIGTERM_LIBRARY, (state, done)
+    with closing(sqlite3.connect(home / "catalog.db")) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        photos = conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+    assert photos == done, "every photo the job counted is in the catalog, no more"
     finished = subprocess.run(
         [sys.executable, "-m", "hachi.cli", "index", "--quiet", str(folder)],
         env={**os.environ, "HACHI_HOME": str(home), "PYTHONPATH": str(REPO)},
@@ -324,6 +328,46 @@ def test_sigterm_mid_job_leaves_it_queued_to_resume(tmp_path: Path) -> None:
     assert _job(home) == ("done", SIGTERM_LIBRARY), "the interrupted job resumed and counted"
     with closing(sqlite3.connect(home / "catalog.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == SIGTERM_LIBRARY
+
+
+@pytest.mark.slow
+def test_a_part_that_cannot_stop_does_not_hold_the_exit(tmp_path: Path) -> None:
+    """Another process holds the catalog's write lock, so the indexer (and the watcher)
+    cannot leave their work: serve still exits 0 at the deadline, naming them, and the job
+    resumes at the next start as after a crash."""
+    folder, home = tmp_path / "photos", tmp_path / "home"
+    count = 400
+    _library(folder, count)
+    with serving(home, "--port", str(free_port()), "--index", str(folder)) as served:
+        deadline = time.monotonic() + 60
+        while _job(home)[1] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        holder = sqlite3.connect(home / "catalog.db", timeout=60, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            served.process.send_signal(signal.SIGTERM)
+            code = served.process.wait(STOP_BOUND_S + 30)
+            took = time.monotonic() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert code == 0, served.stderr()
+    assert took < STOP_BOUND_S, (took, served.stderr())
+    assert "hachi: indexer did not stop within" in served.stderr(), served.stderr()
+    assert "hachi: web server stopped in" in served.stderr()
+    with closing(sqlite3.connect(home / "catalog.db")) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finished = subprocess.run(
+        [sys.executable, "-m", "hachi.cli", "index", "--quiet", str(folder)],
+        env={**os.environ, "HACHI_HOME": str(home), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert _job(home) == ("done", count), "the job left behind resumed and counted"
 
 
 def _job(home: Path) -> tuple[str, int]:
