@@ -155,7 +155,7 @@ class Library:
         if downloader is not None:
             parts.append(Part.of("model downloads", downloader))
         semantic = self._semantic
-        if semantic is not None:
+        if semantic is not None and semantic.building():
             parts.append(Part("vector index build", semantic.stop_build, semantic.wait_for_index))
         return parts
 
