@@ -50,6 +50,7 @@ from hachi.ml.available import AvailableModels
 from hachi.search import engine, timeline
 from hachi.search.filters import SUGGEST_KINDS
 from hachi.search.semantic import SemanticIndex
+from hachi.stopping import Part, StopReport, stop_together
 from hachi.textnorm import without_ocr_noise
 
 PLAN_TTL_S = 10.0  # how long a running job's pending-pass counts are reused
@@ -115,9 +116,11 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        self.model_service.stop_downloads()
-        self.stop_background()
+    def close(self, *, stopped: bool = False) -> None:
+        """Stop the background work (unless the caller already did: ``stopped``, as
+        `hachi serve` does with its other parts) and close this thread's connection."""
+        if not stopped:
+            self.stop_background()
         self.catalog.close()
 
     # -- background indexing ------------------------------------------------------------
@@ -141,11 +144,25 @@ class Library:
             ran += 1
         return ran
 
-    def stop_background(self) -> None:
+    def stop_parts(self) -> list[Part]:
+        """The library's background work, to be stopped together (hachi.stopping)."""
+        parts = []
         if self._watcher is not None:
-            self._watcher.stop()
+            parts.append(Part.of("folder watcher", self._watcher))
         if self._background is not None:
-            self._background.stop()
+            parts.append(Part.of("indexer", self._background))
+        downloader = self.model_service.downloader()
+        if downloader is not None:
+            parts.append(Part.of("model downloads", downloader))
+        semantic = self._semantic
+        if semantic is not None and semantic.building():
+            parts.append(Part("vector index build", semantic.stop_build, semantic.wait_for_index))
+        return parts
+
+    def stop_background(self) -> StopReport:
+        """Stop the watcher, the indexer, downloads and index builds, all at once, within
+        one deadline (instant for those already stopped)."""
+        return stop_together(self.stop_parts())
 
     def _wake(self) -> None:
         if self._background is not None:
@@ -261,9 +278,24 @@ class Library:
         }
 
     def search(
-        self, q: str, limit: int = 100, cursor: str | None = None, more: int = 0
+        self,
+        q: str,
+        limit: int = 100,
+        cursor: str | None = None,
+        more: int = 0,
+        with_timeline: bool = False,
     ) -> dict[str, Any]:
-        return self._search(q, limit, cursor, more)
+        """A page of results; ``with_timeline`` adds the days of the whole answer (None
+        when it is ranked by relevance), counted from this search's own ranking."""
+        found = self._result(q, limit, cursor, more)
+        page = found.to_dict()
+        if with_timeline:
+            answer = found.answer
+            assert answer is not None
+            page["timeline"] = (
+                None if answer.order == "rank" else timeline.of_answer(self.conn, q, answer)
+            )
+        return page
 
     def _search(
         self,
@@ -273,6 +305,16 @@ class Library:
         more: int,
         vector: NDArray[np.float32] | None = None,
     ) -> dict[str, Any]:
+        return self._result(q, limit, cursor, more, vector).to_dict()
+
+    def _result(
+        self,
+        q: str,
+        limit: int,
+        cursor: str | None,
+        more: int,
+        vector: NDArray[np.float32] | None = None,
+    ) -> engine.SearchResult:
         return engine.search(
             self.conn,
             q,
@@ -283,7 +325,7 @@ class Library:
             query_vector=vector,
             face_backend=self.settings.face_backend,
             off_notice=self.models.semantic_off_notice(),
-        ).to_dict()
+        )
 
     def points(self, q: str, more: int = 0) -> dict[str, Any]:
         """The geotagged photos a query finds, all of them, for a map."""

@@ -124,9 +124,9 @@ class ModelService:
         )
         self._downloader.start()
 
-    def stop_downloads(self) -> None:
-        if self._downloader is not None:
-            self._downloader.stop()
+    def downloader(self) -> ModelDownloader | None:
+        """The background downloads, when started (to be stopped with the rest)."""
+        return self._downloader
 
     # -- reporting ----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hachi"
 # Earlier parts never import later ones. The first row holds the small base modules every
 # layer may use; catalog/ and vectors/ come before the indexer, which writes them.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config", "paths", "textnorm"),
+    ("errors", "config", "paths", "textnorm", "stopping"),
     ("media",),
     ("ml",),
     ("vectors",),

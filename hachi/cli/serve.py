@@ -7,13 +7,17 @@ Everything that can be refused (a second server on the library, a non-loopback
 HACHI_HOST, a busy port, Caddy failing) is checked before anything is announced.
 SIGTERM and SIGINT (systemd, docker, kill, Ctrl-C) stop it cleanly with exit 0: the
 server finishes its requests, Caddy is stopped, and the indexer leaves its job between
-batches, queued to resume on the next start.
+batches, queued to resume on the next start. All of them are asked at once and waited for
+until one deadline (hachi.stopping.STOP_DEADLINE_S); the log says what each took, and a
+part past the deadline is named and left behind (the process exits anyway, still 0).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -21,9 +25,12 @@ from typing import TYPE_CHECKING
 
 from hachi.config import Settings
 from hachi.library import Library
+from hachi.stopping import Part, StopReport, stop_together
 
 if TYPE_CHECKING:
+    from hachi.server.caddy import Caddy
     from hachi.server.lifecycle import StopSignals
+    from hachi.server.serve import Server
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -36,12 +43,33 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.caddy or args.lan:  # the Caddy we start proves itself with this: security.TrustedProxy
         settings = dataclasses.replace(settings, proxy_secret=secrets.token_urlsafe(32))
     settings.ensure_dirs()
+    _log_the_stop()
     with StopSignals() as stop_signals, LibraryLock(settings.home):
-        _serve_library(args, settings, stop_signals)
+        report = _serve_library(args, settings, stop_signals)
+    if report is not None and not report.clean:
+        # a part still busy past the deadline (its thread, or a worker pool's, would hold
+        # the interpreter's exit): leave now, as a crash would, which the catalog survives
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
-def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: StopSignals) -> None:
+def _log_the_stop() -> None:
+    """The stop's timings (INFO) and overruns (WARNING) on stderr, whatever else logs."""
+    logger = logging.getLogger("hachi.stopping")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("hachi: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _serve_library(
+    args: argparse.Namespace, settings: Settings, stop_signals: StopSignals
+) -> StopReport | None:
     from hachi.server.app import create_app
     from hachi.server.auth import mint_login_link
     from hachi.server.caddy import INSTALL_HINT, caddy_binary, start_caddy
@@ -50,7 +78,9 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
     from hachi.server.serve import make_server, serve
 
     library = Library(settings)
-    server = caddy = None
+    server: Server | None = None
+    caddy: Caddy | None = None
+    report: StopReport | None = None
     try:
         app = create_app(settings, library)
         server = make_server(app, settings.host, settings.port)
@@ -91,14 +121,22 @@ def _serve_library(args: argparse.Namespace, settings: Settings, stop_signals: S
         )
         if caddy is not None:
             print(_certificate_notice(settings.home, args.trust_ca), flush=True)
-        serve(server, stop_signals)
+        report = serve(server, stop_signals, also_stop=lambda: _parts(None, caddy, library))
     finally:
         remember_server_url(settings.home, None)
-        if server is not None:
-            server.stop()
+        if report is None:  # an error before or while serving: stop what had started
+            stop_together(_parts(server, caddy, library))
         if caddy is not None:
-            caddy.stop()
-        library.close()
+            caddy.kill()  # past the deadline, or stopped already: never left running
+        library.close(stopped=True)
+    return report
+
+
+def _parts(server: Server | None, caddy: Caddy | None, library: Library) -> list[Part]:
+    parts = [Part.of("web server", server)] if server is not None else []
+    if caddy is not None:
+        parts.append(Part.of("caddy", caddy))
+    return parts + library.stop_parts()
 
 
 def _certificate_notice(home: Path, trusted: bool) -> str:

@@ -22,13 +22,13 @@ from hachi.config import Settings
 from hachi.errors import HachiError
 from hachi.ml.download import manifest_entry, pull_model
 from hachi.ml.store import InstalledModel, pull_command
+from hachi.stopping import Stoppable
 
 log = logging.getLogger(__name__)
 RECORD_EVERY_S = 0.5
 HEARTBEAT_S = 10.0
 """A stalled download still refreshes its record this often, so that it does not read as
 abandoned (model_settings.DOWNLOAD_STALE_S) while its thread is alive and waiting."""
-STOP_TIMEOUT_S = 5.0
 
 Installed = Callable[[InstalledModel], object]
 
@@ -37,7 +37,7 @@ class DownloadStopped(Exception):
     """Raised from the progress callback to end a download early (server stopping)."""
 
 
-class ModelDownloader:
+class ModelDownloader(Stoppable):
     """Downloads ``wanted`` model names one after another, then calls ``on_installed``."""
 
     def __init__(self, settings: Settings, wanted: list[str], on_installed: Installed) -> None:
@@ -52,10 +52,13 @@ class ModelDownloader:
             self._thread = threading.Thread(target=self._run, name="hachi-models", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        self._stop.set()
+    def request_stop(self) -> None:
+        self._stop.set()  # the next bytes that arrive end the download (DownloadStopped)
+
+    def wait_stopped(self, timeout: float) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
 
     def _run(self) -> None:
         conn = connect(self.settings.catalog_path, migrate_schema=False)

@@ -61,9 +61,14 @@ def catch_up(
     if dups_db.pending_count(conn) == 0:
         return 0
     fill_fingerprints(conn, settings, rules or FolderRules.for_settings(settings), stopping)
-    if stopping is not None and stopping.is_set():
+    if _stopping(stopping):
         return 0
-    return update_groups(conn, clip_vectors(conn, settings.vectors_dir, clip_model))
+    clip = clip_vectors(conn, settings.vectors_dir, clip_model)
+    return update_groups(conn, clip, stopping=stopping)
+
+
+def _stopping(stopping: threading.Event | None) -> bool:
+    return stopping is not None and stopping.is_set()
 
 
 def fill_fingerprints(
@@ -72,17 +77,21 @@ def fill_fingerprints(
     rules: FolderRules,
     stopping: threading.Event | None = None,
 ) -> int:
+    """Fingerprints, a chunk per transaction; ``stopping`` is looked at after each photo
+    (a chunk is hundreds of decodes), and what was computed by then is kept."""
     done, after = 0, 0
     while chunk := dups_db.lacking_fingerprints(conn, after, CHUNK):
         after = chunk[-1][0]
-        computed = [
-            (pid, *_fingerprint(settings, rules, path, digest)) for pid, path, digest in chunk
-        ]
+        computed = []
+        for pid, path, digest in chunk:
+            computed.append((pid, *_fingerprint(settings, rules, path, digest)))
+            if _stopping(stopping):
+                break
         with transaction(conn):
             for photo_id, phash, chroma in computed:
                 dups_db.store_fingerprint(conn, photo_id, phash, chroma)
-        done += len(chunk)
-        if stopping is not None and stopping.is_set():
+        done += len(computed)
+        if _stopping(stopping):
             break
     return done
 
@@ -152,8 +161,12 @@ def update_groups(
     clip: ClipVectors | None = None,
     thresholds: Thresholds | None = None,
     full: bool = False,
+    stopping: threading.Event | None = None,
 ) -> int:
-    """Groups the pending photos (every photo when ``full``); how many were checked."""
+    """Groups the pending photos (every photo when ``full``); how many were checked.
+
+    The groups are written in one transaction at the end; ``stopping`` set before then
+    writes nothing (0), and the photos stay pending for the next idle moment."""
     th = thresholds or Thresholds()
     columns = dups_db.fingerprint_columns(conn)
     pending = np.flatnonzero(~columns.grouped) if not full else np.arange(len(columns.ids))
@@ -180,7 +193,11 @@ def update_groups(
         involved = {int(p) for p in pending} | {int(r) for rows in earlier for r in rows}
         involved |= set(left.tolist()) | set(right.tolist())
         checked = np.array(sorted(involved), dtype=np.int64)
+    if _stopping(stopping):
+        return 0
     found = group(fp, th, left, right, earlier)
+    if _stopping(stopping):
+        return 0
     with transaction(conn):
         dups_db.replace_groups(
             conn,

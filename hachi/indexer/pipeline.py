@@ -185,6 +185,8 @@ class IndexJob:
         batch: list[Extracted] = []
         infer_every = max([1, *(stage.batch_size for stage in self.stages)])
         for extracted in batched(self._results(plan.todo, infer_every), infer_every):
+            if self.stopping is not None and self.stopping.is_set():
+                raise Stopped(StopReason.INTERRUPTED)  # the batch in hand is read again
             batch += run_stages(self.stages, extracted)
             if len(batch) >= PHOTOS_PER_COMMIT or self._commit_due():
                 self._write(batch, moved_from, plan)

@@ -22,10 +22,11 @@ from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.passes import run_pass
 from hachi.indexer.people_sync import update_people
 from hachi.indexer.pipeline import IndexJob, Progress
-from hachi.indexer.stage_runner import Stopped, StopReason
+from hachi.indexer.stage_runner import Stopped, StopReason, check_stop
 from hachi.indexer.stages import ClipStage, FaceScreenStage, FaceStage, OcrStage, Stage
 from hachi.ml.available import AvailableModels, active_clip
 from hachi.ml.sessions import trim_heap
+from hachi.stopping import Stoppable
 
 log = logging.getLogger(__name__)
 RELEASE_GEOCODER_MIN_PHOTOS = 32
@@ -87,10 +88,12 @@ def run_next_job(
             for stage in _stages(models, conn, inline=False):
                 run_pass(conn, job.id, stage, settings.workers, rules, stopping)
             catch_up(conn, settings, rules, _clip_name(models), stopping)
+            check_stop(conn, job.id, stopping)  # the steps below are long in a big library
             compact_all(conn, settings.vectors_dir)
             if job.paths is None:  # a few changed files leave the statistics as they were
                 refresh_statistics(conn)
             if models is not None and models.faces is not None:
+                check_stop(conn, job.id, stopping)
                 update_people(conn, settings.face_backend, settings.vectors_dir)
         except Stopped as stop:
             if stop.reason is StopReason.INTERRUPTED:
@@ -168,8 +171,9 @@ def pass_stages(models: AvailableModels) -> list[Stage]:
     return stages
 
 
-class BackgroundIndexer:
-    """A daemon thread that runs jobs as they are queued, so the server stays responsive."""
+class BackgroundIndexer(Stoppable):
+    """A daemon thread that runs jobs as they are queued, so the server stays responsive;
+    asked to stop, it leaves its job (or the duplicates catch-up) between batches."""
 
     def __init__(
         self,
@@ -193,11 +197,14 @@ class BackgroundIndexer:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+    def wait_stopped(self, timeout: float) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
 
     def _catch_up(self) -> None:
         try:

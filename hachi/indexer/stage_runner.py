@@ -70,12 +70,18 @@ def in_order(
     """``work(item)`` for every item on the pool's threads, yielded in input order with at
     most ``window`` in flight (bounded memory)."""
     pending: deque[Future[R]] = deque()
-    for item in items:
-        pending.append(pool.submit(work, item))
-        if len(pending) >= window:
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:
+        # left early (a stop, a cancel, an error): the work not yet begun is dropped, so
+        # the pool's shutdown waits for the items in hand only, not for a whole window
+        for future in pending:
+            future.cancel()
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

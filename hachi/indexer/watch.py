@@ -45,6 +45,7 @@ from hachi.config import Settings
 from hachi.indexer.fs_events import NETWORK_FILESYSTEMS, filesystem_type, inotify_watches
 from hachi.indexer.scan import is_settled, is_skipped_name, narrow_scope
 from hachi.media.formats import is_media_path
+from hachi.stopping import Stoppable
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ NOT_THERE = "the folder is not there (an unplugged drive or an unmounted share?)
 STEP_MS = 100  # a reader looks at its stop event this often
 DEBOUNCE_MS = 500
 READ_TIMEOUT_MS = 1_000
+SOURCE_STOP_S = 5.0  # all of a watcher's readers together
 
 
 @dataclass
@@ -76,7 +78,7 @@ class _Source:
     error: str | None = None
 
 
-class FolderWatcher:
+class FolderWatcher(Stoppable):
     """A daemon thread that turns changes under the indexed folders into scoped jobs,
     and queues the scheduled whole rescan; ``wake`` tells the indexer there is work."""
 
@@ -104,10 +106,13 @@ class FolderWatcher:
         """Look at the folders again now (one was added or removed)."""
         self._refresh.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
+
+    def wait_stopped(self, timeout: float) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
 
     # -- the watcher thread -------------------------------------------------------------
 
@@ -119,8 +124,7 @@ class FolderWatcher:
                 self._catch_up(conn)
             self._loop(conn)
         finally:
-            for root in list(self._sources):
-                self._stop_source(root)
+            self._stop_sources(list(self._sources))
             watching.clear_watch_state(conn)
             conn.close()
 
@@ -307,10 +311,18 @@ class FolderWatcher:
             source.notify.close()
 
     def _stop_source(self, root: str) -> None:
-        source = self._sources.pop(root)
-        source.stop.set()
-        if source.thread is not None:
-            source.thread.join(5.0)
+        self._stop_sources([root])
+
+    def _stop_sources(self, roots: list[str]) -> None:
+        """Every reader is told at once, then all are waited for until one deadline (a
+        reader looks at its event every STEP_MS, so this is quick unless one is stuck)."""
+        sources = [self._sources.pop(root) for root in roots]
+        for source in sources:
+            source.stop.set()
+        ends = time.monotonic() + SOURCE_STOP_S
+        for source in sources:
+            if source.thread is not None:
+                source.thread.join(max(0.0, ends - time.monotonic()))
 
     def _state(self) -> dict[str, Any]:
         folders = [

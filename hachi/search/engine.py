@@ -34,6 +34,17 @@ from hachi.textnorm import fold
 MAX_LIMIT = 1_000_000
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The whole answer a search pages through, ranked, filtered and stacked once, for
+    what is computed over all of it (the timeline) without planning and ranking again:
+    a filter-only answer as its stacked ``criteria``, a ranked one as every id in order."""
+
+    order: str
+    criteria: Criteria | None = None
+    ranked: list[int] | None = None
+
+
 @dataclass
 class SearchResult:
     query: str
@@ -44,6 +55,7 @@ class SearchResult:
     next_cursor: str | None
     notices: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    answer: Answer | None = field(default=None, repr=False)  # not sent: see Answer
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +197,7 @@ def search(
         total = queries.count_matching(conn, criteria)
         hits = queries.ids_matching(conn, criteria, limit, offset)
         extra: dict[str, Any] = {"semantic": False}
+        answer = Answer(effective_order(plan, False), criteria=criteria)
     else:
         assert semantic is not None
         criteria = replace(plan.criteria, words=(), order="date_desc")
@@ -199,6 +212,7 @@ def search(
             conn, ranked_ids, ranked_scores, stacking
         )
         total = len(ranked_ids)
+        answer = Answer(effective_order(plan, True), ranked=ranked_ids)
         hits = list(
             zip(
                 ranked_ids[offset : offset + limit],
@@ -206,7 +220,7 @@ def search(
                 strict=True,
             )
         )
-    extra["order"] = effective_order(plan, vector is not None)
+    extra["order"] = answer.order
     extra["stacked"] = len(found.hidden)
     rows = queries.photo_rows(conn, [pid for pid, _ in hits])
     starts: dict[int, float] = extra.pop("moments", {})
@@ -224,6 +238,7 @@ def search(
         next_cursor=encode_cursor(offset + len(hits)) if more_left else None,
         notices=plan.notices,
         extra=extra,
+        answer=answer,
     )
 
 

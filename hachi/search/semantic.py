@@ -161,6 +161,7 @@ class SemanticIndex:
         self.index_min_rows = index_min_rows
         self.probe_min_rows = probe_min_rows
         self._builder: threading.Thread | None = None
+        self._stopping = threading.Event()  # set: the running build leaves off
         self._lock = threading.Lock()
         self._snapshot = Snapshot(np.zeros(0, np.int64), np.zeros(0, np.int64), None, None)
         self._texts: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
@@ -196,15 +197,23 @@ class SemanticIndex:
         """Build the index on a daemon thread (called with the lock held); one at a time."""
         if self._builder is not None and self._builder.is_alive():
             return
+        self._stopping = threading.Event()
         self._builder = threading.Thread(
-            target=self._build, args=(path, rows, state), name="hachi-ivf", daemon=True
+            target=self._build,
+            args=(path, rows, state, self._stopping),
+            name="hachi-ivf",
+            daemon=True,
         )
         self._builder.start()
 
-    def _build(self, path: Path, rows: int, state: tuple[int, int, int]) -> None:
+    def _build(
+        self, path: Path, rows: int, state: tuple[int, int, int], stopping: threading.Event
+    ) -> None:
         try:
             with VectorStore(path, self.clip.embed_dim, rows, read_only=True) as store:
-                vectors_ivf.build(path, store.matrix())
+                vectors_ivf.build(path, store.matrix(), stopping=stopping)
+        except vectors_ivf.BuildStopped:
+            return  # the next start builds it again
         except Exception:  # a failed build costs speed only: searches score every row
             log.exception("building the vector index %s failed", path)
             return
@@ -216,6 +225,14 @@ class SemanticIndex:
             if snap.state == state and snap.store is not None:
                 ann = vectors_ivf.IvfIndex.open_valid(path, snap.store.matrix(), snap.store.rows)
                 self._snapshot = replace(snap, ann=ann, held_rows=snap.held_rows)
+
+    def building(self) -> bool:
+        return self._builder is not None and self._builder.is_alive()
+
+    def stop_build(self) -> None:
+        """Let the background build leave off, between chunks (the process is ending; a
+        later snapshot starts it again)."""
+        self._stopping.set()
 
     def wait_for_index(self, timeout: float | None = None) -> bool:
         """Wait for a background build to end; True when none is running any more."""

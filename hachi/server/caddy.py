@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hachi.errors import HachiError
+from hachi.stopping import Stoppable
 
 CADDYFILE = Path(__file__).resolve().with_name("Caddyfile")  # travels with the package
 READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
 SIOCGIFADDR = 0x8915
 CADDY_LOG = "caddy.log"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -31,17 +33,31 @@ INSTALL_HINT = "install Caddy (Debian/Ubuntu: sudo apt-get install caddy; see ca
 
 
 @dataclass
-class Caddy:
+class Caddy(Stoppable):
     process: subprocess.Popen[bytes]
     urls: list[str]
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            self.process.terminate()  # Caddy finishes its requests in flight, then exits
+
+    def wait_stopped(self, timeout: float) -> bool:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Stop it, killed when it has not ended within ``timeout``: never left running."""
+        if not super().stop(timeout):
+            self.kill()
+        return True
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def caddy_binary() -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
@@ -23,13 +23,15 @@ from hachi.errors import HachiError
 from hachi.server.intake import HachiChannel
 from hachi.server.lifecycle import StopSignals
 from hachi.server.security import MAX_UPLOAD_LENGTH, is_loopback
+from hachi.stopping import Part, StopReport, stop_together
 
 SERVER_THREADS = 8
 # The largest body of any route; each request gets its own path's limit (intake.py), and
 # waitress refuses a body when it reaches its limit, hence the one byte more.
 WAITRESS_BODY_LIMIT = MAX_UPLOAD_LENGTH + 1
 CHANNEL_TIMEOUT_S = 120
-SHUTDOWN_GRACE_S = 5.0  # how long requests in flight may take to finish at stop
+SHUTDOWN_GRACE_S = 5.0  # how long requests in flight may take to finish at stop (the
+# whole stop, every part together, is bounded by hachi.stopping.STOP_DEADLINE_S)
 
 
 def check_loopback(host: str) -> None:
@@ -81,6 +83,7 @@ class Server:
         self._state = "bound"  # -> running -> stopping -> closed
         self._close_lock = threading.Lock()
         self._closed = False
+        self._done = threading.Event()  # closed: requests finished (or the grace ran out)
 
     @property
     def effective_port(self) -> int:
@@ -114,14 +117,24 @@ class Server:
         if state == "bound":
             self._close()
 
+    def request_stop(self) -> None:
+        self.stop()
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """True once closed: the requests in flight finished, or their grace ran out."""
+        return self._done.wait(timeout)
+
     def _close(self) -> None:
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
-        wasyncore.dispatcher.close(self._server)  # no new connections
-        self._server.task_dispatcher.shutdown(timeout=SHUTDOWN_GRACE_S)
-        wasyncore.close_all(self._server._map)  # connections and the trigger; the loop ends
+        try:
+            wasyncore.dispatcher.close(self._server)  # no new connections
+            self._server.task_dispatcher.shutdown(timeout=SHUTDOWN_GRACE_S)
+            wasyncore.close_all(self._server._map)  # connections and the trigger; loop ends
+        finally:
+            self._done.set()
 
 
 def make_server(app: Flask, host: str, port: int) -> Server:
@@ -148,33 +161,40 @@ def serve(
     server: Server,
     stop_signals: StopSignals | None = None,
     on_ready: Callable[[int], None] | None = None,
-) -> None:
+    also_stop: Callable[[], Sequence[Part]] | None = None,
+) -> StopReport | None:
     """Serve until SIGTERM or SIGINT (``stop_signals``, when the caller watches them).
 
     The loop runs in a thread of its own and this thread waits for a signal, so a signal
     handler never runs in the middle of the server's own code; ``on_ready(port)`` runs
-    before the first request is taken. A loop that ends without being asked to is an
-    error (so a service manager restarts the server), not a clean stop.
+    before the first request is taken. On the signal the web server and ``also_stop()``
+    (Caddy, the library's background work) are stopped together within one deadline
+    (hachi.stopping), and the report says how that went. A loop that ends without being
+    asked to is an error (so a service manager restarts the server), not a clean stop.
     """
     try:
         if on_ready is not None:
             on_ready(server.effective_port)
         if stop_signals is None:
             server.run()
-            return
+            return None
         failures: list[BaseException] = []
-        thread = threading.Thread(
-            target=_run_then_wake, args=(server, stop_signals, failures), name="hachi-http"
+        thread = threading.Thread(  # a daemon: a request stuck past the deadline holds no exit
+            target=_run_then_wake,
+            args=(server, stop_signals, failures),
+            name="hachi-http",
+            daemon=True,
         )
         thread.start()
         stop_signals.wait()
-        server.stop()
-        thread.join()
         if stop_signals.received is None:
+            thread.join()
             reason = f": {failures[0]!r}" if failures else ""
             raise HachiError(f"the web server stopped by itself{reason}") from (
                 failures[0] if failures else None
             )
+        others = also_stop() if also_stop is not None else []
+        return stop_together([Part.of("web server", server), *others])
     finally:
         server.stop()
 

@@ -25,6 +25,7 @@ import json
 import os
 import struct
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,26 @@ class _Int8Scorer(Protocol):
     ) -> NDArray[np.float32]: ...
 
 
-def build(f16_path: Path, f16: NDArray[np.float16], *, seed: int = 0) -> Path:
+class BuildStopped(Exception):
+    """``stopping`` was set: the build left off and wrote nothing."""
+
+
+def _check(stopping: threading.Event | None) -> None:
+    if stopping is not None and stopping.is_set():
+        raise BuildStopped
+
+
+def build(
+    f16_path: Path,
+    f16: NDArray[np.float16],
+    *,
+    seed: int = 0,
+    stopping: threading.Event | None = None,
+) -> Path:
     """Train, assign and write the index of the first ``len(f16)`` rows; returns its path.
+
+    ``stopping`` is looked at between iterations and chunks (a build over a large library
+    takes long enough to hold up a server's stop): BuildStopped, and nothing is left.
 
     Spherical k-means (centroids kept at unit length, rows assigned by dot product) on a
     fixed-seed sample, then every row goes to its nearest centroid. Memory stays at the
@@ -164,9 +183,10 @@ def build(f16_path: Path, f16: NDArray[np.float16], *, seed: int = 0) -> Path:
     """
     rows, dim = f16.shape
     lists = min(list_count(rows), rows)
-    centroids = train(f16, lists, seed)
+    centroids = train(f16, lists, seed, stopping)
     assign = np.empty(rows, np.int64)
     for lo in range(0, rows, ASSIGN_CHUNK_ROWS):
+        _check(stopping)
         chunk = np.asarray(f16[lo : lo + ASSIGN_CHUNK_ROWS], dtype=np.float32)
         assign[lo : lo + len(chunk)] = np.argmax(chunk @ centroids.T, axis=1)
     order = np.argsort(assign, kind="stable").astype(np.int64)
@@ -189,6 +209,7 @@ def build(f16_path: Path, f16: NDArray[np.float16], *, seed: int = 0) -> Path:
             _write_array(out, order)
             scales = np.empty(rows, np.float32)
             for lo in range(0, rows, ASSIGN_CHUNK_ROWS):
+                _check(stopping)
                 ids = order[lo : lo + ASSIGN_CHUNK_ROWS]
                 codes, scales[lo : lo + len(ids)] = vectors_q8.quantize(f16[ids])
                 out.write(codes.tobytes())
@@ -204,7 +225,9 @@ def build(f16_path: Path, f16: NDArray[np.float16], *, seed: int = 0) -> Path:
     return path
 
 
-def train(f16: NDArray[np.float16], lists: int, seed: int) -> NDArray[np.float32]:
+def train(
+    f16: NDArray[np.float16], lists: int, seed: int, stopping: threading.Event | None = None
+) -> NDArray[np.float32]:
     """Unit-length centroids by spherical k-means on a sample; empty lists are re-seeded."""
     rng = np.random.default_rng(seed)
     rows = len(f16)
@@ -212,6 +235,7 @@ def train(f16: NDArray[np.float16], lists: int, seed: int) -> NDArray[np.float32
     sample = np.asarray(f16[np.sort(rng.choice(rows, take, replace=False))], dtype=np.float32)
     centroids = sample[rng.choice(take, lists, replace=False)].copy()
     for _ in range(TRAIN_ITERATIONS):
+        _check(stopping)
         nearest = np.argmax(sample @ centroids.T, axis=1)
         sums = np.zeros_like(centroids)
         np.add.at(sums, nearest, sample)

@@ -32,13 +32,11 @@ def search() -> ResponseReturnValue:
     limit = query_int("limit", DEFAULT_SEARCH_LIMIT, 1, MAX_SEARCH_LIMIT)
     cursor = _cursor()
     more = query_int("more", 0, 0, MAX_MORE)
+    # The timeline in the same answer as the first page, so a client draws the headers
+    # and the scrubber with the first photos: one round trip, one ranking, instead of two.
     with_timeline = query_choice("timeline", BOOLEAN, "0") in ("1", "true")
-    page = search_page(library().search(q, limit=limit, cursor=cursor, more=more))
-    if with_timeline:
-        # In the same answer as the first page, so a client draws the headers and the
-        # scrubber with the first photos: one round trip instead of two.
-        page["timeline"] = None if page["order"] == "rank" else library().timeline(q, more)
-    return jsonify(page)
+    found = library().search(q, limit=limit, cursor=cursor, more=more, with_timeline=with_timeline)
+    return jsonify(search_page(found))
 
 
 def _cursor() -> str | None:
