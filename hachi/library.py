@@ -396,7 +396,8 @@ class Library:
         if not path.exists():
             original = self.original_path(photo_id)
             try:
-                picture = read_frame(original, at_s, MOMENT_SIDE, MOMENT_FRAME_BUDGET_S)
+                following = moments[index + 1] if index + 1 < len(moments) else None
+                picture = read_frame(original, at_s, MOMENT_SIDE, MOMENT_FRAME_BUDGET_S, following)
             except OSError as exc:  # gone or unreadable since the check
                 message = f"the video {photo_id} cannot be read: {exc.strerror}"
                 raise UnreadableFile(message) from None

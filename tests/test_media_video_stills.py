@@ -50,14 +50,26 @@ def test_the_picture_at_a_time_is_the_shot_then(shots: Path, at_s: float, colour
     assert min(picture.size) == 96
 
 
-def test_every_sampled_moment_gives_its_own_shot(tmp_path: Path) -> None:
-    """Decoded frame by frame (sparse keyframes), a moment starts at the frame sampled; with
-    dense keyframes a cut's moment starts a little early (see ``moments``), before it."""
-    path = shapes_video(tmp_path / "sparse.mp4", SHOTS)
+@pytest.mark.parametrize("gop", [None, 20])
+def test_every_sampled_moment_gives_its_own_shot(tmp_path: Path, gop: int | None) -> None:
+    """Decoded frame by frame (sparse keyframes) a moment starts at the frame sampled; with
+    a keyframe every 2 s a cut's moment starts a little early, and its picture is still the
+    keyframe after the cut, not the shot before."""
+    path = shapes_video(tmp_path / "shots.mp4", SHOTS, gop=gop)
     sampled = read_video(path, 96, 30).sampled.moments
     assert len(sampled) >= len(SHOTS)
-    for moment in sampled:
-        assert colour_of(read_frame(path, moment.at_s, 96, 10)) == colour_of(moment.image)
+    starts = [m.at_s for m in sampled]
+    for i, moment in enumerate(sampled):
+        following = starts[i + 1] if i + 1 < len(starts) else None
+        picture = read_frame(path, moment.at_s, 96, 10, following)
+        assert colour_of(picture) == colour_of(moment.image), moment.at_s
+
+
+def test_a_moment_before_a_cut_shows_the_cut(shots: Path) -> None:
+    """From 4 s (blue) the next keyframe, at 6 s, is the yellow star: a new shot."""
+    assert colour_of(read_frame(shots, 4.0, 64, 10)) == "yellow"
+    assert colour_of(read_frame(shots, 4.0, 64, 10, next_s=5.0)) == "blue"  # not past the next
+    assert colour_of(read_frame(shots, 3.5, 64, 10)) == "blue"  # 5.5 s: no cut by then
 
 
 def test_past_the_end_is_the_last_frame(shots: Path) -> None:

@@ -79,12 +79,15 @@ def read_poster(path: Path, min_side: int, budget_s: float) -> Moment:
             raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
 
 
-def read_frame(path: Path, at_s: float, min_side: int, budget_s: float) -> Image.Image:
-    """The picture at ``at_s`` (a moment's), decoded from the keyframe before it."""
+def read_frame(
+    path: Path, at_s: float, min_side: int, budget_s: float, next_s: float | None = None
+) -> Image.Image:
+    """The picture of the moment at ``at_s`` (the next starting at ``next_s``), decoded
+    from the keyframe before it."""
     with path.open("rb") as handle, _open(handle) as container:
         describe_container(container, path.suffix.lower())
         try:
-            return frame_at(container, at_s, min_side, budget_s)
+            return frame_at(container, at_s, min_side, budget_s, next_s)
         except (av.error.FFmpegError, MemoryError) as exc:
             raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
 
