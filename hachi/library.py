@@ -25,7 +25,7 @@ from hachi.catalog import photos as photos_db
 from hachi.catalog.db import transaction
 from hachi.catalog.handle import CatalogHandle
 from hachi.config import Settings
-from hachi.errors import BadRequest, ModelUnavailable, NotFound
+from hachi.errors import BadRequest, ModelUnavailable, NotFound, UnreadableFile
 from hachi.indexer.extract import VIDEO_SECONDS_PER_FILE, Extractor
 from hachi.indexer.folder_rules import FolderRules
 from hachi.indexer.progress import RUNNING_STATES, PlannedPass, job_progress
@@ -41,11 +41,14 @@ from hachi.media.thumbnails import (
     GRID,
     GRID_2X,
     KINDS,
+    MOMENT_SIDE,
     long_side,
+    moment_thumbnail_path,
+    moment_version,
     thumbnail_path,
     write_thumbnail,
 )
-from hachi.media.video import read_poster
+from hachi.media.video import read_frame, read_poster
 from hachi.ml.available import AvailableModels
 from hachi.search import engine, timeline
 from hachi.search.filters import SUGGEST_KINDS
@@ -54,6 +57,7 @@ from hachi.stopping import Part, StopReport, stop_together
 from hachi.textnorm import without_ocr_noise
 
 PLAN_TTL_S = 10.0  # how long a running job's pending-pass counts are reused
+MOMENT_FRAME_BUDGET_S = 10.0  # decoding one moment's picture, while a browser waits
 
 
 class Library:
@@ -422,6 +426,28 @@ class Library:
         if self.semantic is None:
             return []
         return analyses.moments_of(self.conn, self.semantic.model, photo_id)
+
+    def moment_thumbnail(self, photo_id: int, index: int) -> tuple[Path, str]:
+        """The picture of a video's ``index``-th moment (in ``moments`` order) and its
+        version: decoded on first view and kept under thumbs/ by content and time."""
+        row = self._row(photo_id)
+        if row["kind"] != "video":
+            raise NotFound(f"photo {photo_id} is not a video")
+        moments = self._moments(photo_id)
+        if not 0 <= index < len(moments):
+            raise NotFound(f"video {photo_id} has no moment {index} ({len(moments)} moments)")
+        at_s = moments[index]
+        path = moment_thumbnail_path(self.settings.thumbs_dir, row["content_hash"], at_s)
+        if not path.exists():
+            original = self.original_path(photo_id)
+            try:
+                following = moments[index + 1] if index + 1 < len(moments) else None
+                picture = read_frame(original, at_s, MOMENT_SIDE, MOMENT_FRAME_BUDGET_S, following)
+            except OSError as exc:  # gone or unreadable since the check
+                message = f"the video {photo_id} cannot be read: {exc.strerror}"
+                raise UnreadableFile(message) from None
+            write_thumbnail(picture, path, MOMENT_SIDE)
+        return path, moment_version(row["content_hash"], at_s)
 
     def video_mime(self, photo_id: int) -> str | None:
         """The container type of a video (None for a photo); NotFound for no such id."""

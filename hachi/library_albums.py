@@ -118,13 +118,19 @@ class Albums:
             removed = albums_db.remove_photos(self.conn, album_id, ids)
         return {**self.get(album_id), "removed": removed}
 
-    def selection(self, ids: Sequence[int] | None, query: str | None) -> list[int]:
+    def selection(
+        self, ids: Sequence[int] | None, query: str | None, excluded: Sequence[int] = ()
+    ) -> list[int]:
         """Photos to act on: ids chosen one by one (each must exist; those that do not are
-        named in one 404), or every photo a query finds ("select all N results")."""
+        named in one 404), or every photo a query finds ("select all N results") but the
+        ``excluded`` ones (unselected since: their number is small, the rest may not be)."""
         if (ids is None) == (query is None):
             raise BadRequest("send either 'ids' or 'query'", {"field": "ids"})
+        if excluded and query is None:
+            raise BadRequest("'except' goes with 'query' only", {"field": "except"})
         if query is not None:
-            return self.matching_ids(query)
+            left_out = set(excluded)
+            return [i for i in self.matching_ids(query) if i not in left_out]
         assert ids is not None
         self._check_ids(ids)
         return list(dict.fromkeys(ids))

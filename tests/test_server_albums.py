@@ -187,6 +187,52 @@ def test_download_by_link_as_a_browser_saves_it(client: FlaskClient) -> None:
     error_of(client.get("/api/selection/download?ids=987654"), 404)
 
 
+def test_all_of_a_query_but_the_photos_unselected_since(client: FlaskClient) -> None:
+    """ "Select all N" then unselect some: every action takes the other N - k photos,
+    results never loaded in the browser included."""
+    photo = ids(client)
+    left_out = [photo["a/IMG_0001.jpg"], photo["c/beach.jpg"]]
+    every = {p["id"] for p in call(client, "POST", "/api/selection/paths", json={"query": ""})
+             .get_json()["photos"]}  # fmt: skip
+    wanted = every - set(left_out)
+    body = {"query": "", "except": left_out}
+    paths = call(client, "POST", "/api/selection/paths", json=body).get_json()["photos"]
+    assert {p["id"] for p in paths} == wanted and len(paths) == len(FILES) - 2
+    archive = read_zip(call(client, "POST", "/api/selection/download", json=body))
+    assert len(archive.namelist()) == len(FILES) - 2 and "beach.jpg" not in archive.namelist()
+    link = read_zip(
+        client.get(f"/api/selection/download?query=&except={left_out[0]},{left_out[1]}")
+    )
+    assert sorted(link.namelist()) == sorted(archive.namelist())
+    album = call(client, "POST", "/api/albums", json={"name": "Most"}).get_json()
+    added = call(client, "POST", f"/api/albums/{album['id']}/photos", json=body).get_json()
+    assert added["added"] == len(FILES) - 2
+    found = client.get("/api/search?q=album:Most&limit=100").get_json()["results"]
+    assert {r["id"] for r in found} == wanted
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ids": [1], "except": [2]},  # unselecting goes with "all of a query" only
+        {"query": "", "except": []},
+        {"query": "", "except": [0]},
+        {"query": "", "except": "1,2"},
+    ],
+)
+def test_except_is_checked(client: FlaskClient, body: dict[str, Any]) -> None:
+    assert error_of(call(client, "POST", "/api/selection/paths", json=body), 400)["detail"] == {
+        "field": "except"
+    }
+
+
+def test_except_in_a_link_is_checked(client: FlaskClient) -> None:
+    for bad in ("query=&except=", "query=&except=1;2", "ids=1&except=2"):
+        assert error_of(client.get(f"/api/selection/download?{bad}"), 400)["detail"] == {
+            "field": "except"
+        }
+
+
 def test_a_file_gone_from_disk_is_named_in_the_zip(
     client: FlaskClient, served: tuple[Flask, Library, Path]
 ) -> None:

@@ -99,7 +99,7 @@ def test_every_private_route_is_401_without_credentials(app: Flask) -> None:
 
 def test_every_id_route_rejects_bad_ids_with_400(app: Flask, client: FlaskClient) -> None:
     id_routes = [(r, m) for r, m, _ in api_routes(app) if "_id>" in r]
-    assert len(id_routes) == 24
+    assert len(id_routes) == 25
     for rule, method in id_routes:
         for bad in BAD_IDS:
             response = call(client, method, fill(rule, bad))

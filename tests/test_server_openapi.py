@@ -156,11 +156,13 @@ def test_the_document_accepts_bodies_the_server_accepts(
 
 
 def test_path_ids_are_bounded_to_64_bits() -> None:
-    """Path parameters are ids, but for the content-addressed thumbnail's name."""
+    """Path parameters are ids, but for file names (a thumbnail's, a moment picture's)."""
     for op in documented_operations(openapi_document()).values():
         for param in op.get("parameters", []):
-            if param["in"] == "path" and op["operationId"] != "getThumbByContent":
+            if param["in"] == "path" and param["name"] != "name":
                 assert param["schema"]["maximum"] == 2**63 - 1
+            elif param["in"] == "path":
+                assert param["schema"]["pattern"].endswith("\\.webp$")
 
 
 def test_the_original_is_documented_with_image_types() -> None:

@@ -39,6 +39,10 @@ LARGE_WEBP_METHOD = 2
 GRID_MAX_SIDE = 640
 """Thumbnails up to this long side (grid tiles, face crops) are encoded with the grid effort."""
 
+MOMENT_SIDE = 160
+"""Long side of a video moment's picture in the strip under the player (shown about 80 px
+wide, so sharp on a 2x screen)."""
+
 HASH_SHARD_CHARS = 2
 """Leading hash characters naming the sub-folder: 256 folders keep each one small."""
 
@@ -90,6 +94,20 @@ def thumbnail_path(thumbs_dir: Path, content_hash: str, kind: str) -> Path:
     if len(content_hash) <= HASH_SHARD_CHARS or not content_hash.isalnum():
         raise ValueError(f"not a content hash: {content_hash!r}")
     return thumbs_dir / content_hash[:HASH_SHARD_CHARS] / f"{content_hash}.{kind}.webp"
+
+
+def moment_thumbnail_path(thumbs_dir: Path, content_hash: str, at_s: float) -> Path:
+    """``thumbs_dir/<hash[:2]>/<hash>.moment-<milliseconds>.webp``: the picture of a video
+    at a time, named by its content and that time, so a revisit (or a copy of the same
+    video) costs nothing."""
+    grid = thumbnail_path(thumbs_dir, content_hash, GRID)  # checks the hash
+    return grid.with_name(f"{content_hash}.moment-{round(at_s * 1000)}.webp")
+
+
+def moment_version(content_hash: str, at_s: float) -> str:
+    """What a moment picture's URL carries as ``v``: its content and time, so the URL of
+    another picture (a re-indexed video, other moments) is another URL."""
+    return f"{content_hash[:12]}-{round(at_s * 1000)}"
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hachi.media.thumbnails import GRID, GRID_2X, PREVIEW
+from hachi.media.thumbnails import GRID, GRID_2X, PREVIEW, moment_version
 
 
 def thumb_url(content_hash: str, kind: str) -> str:
@@ -47,9 +47,21 @@ def video_url(photo_id: int) -> str:
     return f"/api/photos/{photo_id}/video"
 
 
+def moment_urls(photo_id: int, content_hash: str, moments: list[float]) -> list[str]:
+    """The pictures of a video's moments, in ``moments`` order; each URL carries the
+    moment's content and time (``v``), so it is cached for good."""
+    return [
+        f"/api/photos/{photo_id}/moments/{n}.webp?v={moment_version(content_hash, at_s)}"
+        for n, at_s in enumerate(moments)
+    ]
+
+
 def photo_page(details: dict[str, Any]) -> dict[str, Any]:
     faces = [with_face_url(face) for face in details["faces"]]
-    urls = photo_urls(details["id"], details["content_hash"])
+    urls: dict[str, Any] = photo_urls(details["id"], details["content_hash"])
     if details.get("kind") == "video":
         urls["video_url"] = video_url(details["id"])
+        urls["moment_urls"] = moment_urls(
+            details["id"], details["content_hash"], details.get("moments") or []
+        )
     return {**details, **urls, "faces": faces}

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  CLOSE_SHARE, FLICK_SPEED, IDENTITY, MAX_SCALE, SWIPE_SHARE, clampView, dragOutcome, zoomAbout,
+  CLOSE_SHARE, FLICK_SPEED, IDENTITY, MAX_SCALE, SWIPE_SHARE, VIDEO_CONTROLS_PX, clampView,
+  dragOutcome, onVideoControls, zoomAbout,
 } from '../../frontend/src/lib/gestures.js';
 
 const box = { w: 400, h: 800 };
@@ -46,4 +47,15 @@ test('a zoomed photo pans only as far as its edges, and zoom stays within 1 and 
   assert.equal(big.y, -(400 * MAX_SCALE - 800) / 2);
   const two = clampView({ scale: 2, x: 0, y: 300 }, box, square);
   assert.equal(two.y, 0, 'at 2× the square photo is exactly as tall as the box: no vertical pan');
+});
+
+test("a touch on a video's bottom band is on its own controls, elsewhere on the video is not", () => {
+  const video = { left: 0, right: 375, top: 50, bottom: 650, width: 375, height: 600 };
+  assert.equal(onVideoControls({ x: 200, y: 640 }, video), true);
+  assert.equal(onVideoControls({ x: 10, y: 650 - VIDEO_CONTROLS_PX + 1 }, video), true);
+  assert.equal(onVideoControls({ x: 200, y: 650 - VIDEO_CONTROLS_PX - 1 }, video), false);
+  assert.equal(onVideoControls({ x: 200, y: 300 }, video), false);
+  assert.equal(onVideoControls({ x: 200, y: 700 }, video), false, 'below the video');
+  const small = { left: 0, right: 100, top: 0, bottom: 40, width: 100, height: 40 };
+  assert.equal(onVideoControls({ x: 50, y: 5 }, small), true, 'a short video is all controls');
 });

@@ -85,6 +85,16 @@ test('a slow search dims the old results and says it is searching', async () => 
   await input.fill('camera:nikon');
   await input.press('Enter');
   await page.getByTestId('searching').waitFor();
+  // the busy sign is the one shared spinner (the nav's indexing sign is the same one)
+  await page.getByTestId('searching').getByTestId('spinner').waitFor();
+  const spins = await page.evaluate(() => [...document.styleSheets]
+    .flatMap((sheet) => [...sheet.cssRules])
+    .filter((rule) => rule instanceof CSSKeyframesRule && /rotate\(360deg\)/.test(rule.cssText))
+    .map((rule) => rule.name));
+  assert.equal(spins.length, 1, `one spinning animation in the app's styles, not ${spins.join(', ')}`);
+  const turning = await page.getByTestId('searching').getByTestId('spinner')
+    .evaluate((el) => getComputedStyle(el).animationName);
+  assert.equal(turning, spins[0]);
   assert.equal(await resultCount().count(), 0, 'the old count is not shown as the answer');
   assert.equal(await page.getByTestId('results').getAttribute('aria-busy'), 'true');
   await screenshots(page, 'searching');

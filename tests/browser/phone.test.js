@@ -270,6 +270,14 @@ test('the nav shows indexing as it runs, on any page, and links to Folders', asy
   await sign.waitFor({ timeout: 10000 });
   assert.match(await sign.textContent(), /\d+%/);
   assert.equal(await sign.getAttribute('href'), '/folders');
+  const spinner = sign.getByTestId('spinner'); // the same spinner as "Searching…"
+  assert.equal(await spinner.getAttribute('aria-hidden'), 'true');
+  const turning = await spinner.evaluate((el) => getComputedStyle(el).animationName);
+  const searching = await page.evaluate(() => [...document.styleSheets]
+    .flatMap((sheet) => [...sheet.cssRules])
+    .filter((rule) => rule instanceof CSSKeyframesRule && /rotate\(360deg\)/.test(rule.cssText))
+    .map((rule) => rule.name));
+  assert.deepEqual(searching, [turning]);
   await screenshots(page, 'indexing-indicator');
   await sign.waitFor({ state: 'detached', timeout: 120000 });
 });

@@ -9,6 +9,21 @@ export const CLOSE_SHARE = 0.18; // of its height: a slow drag down this far clo
 export const FLICK_SPEED = 0.45; // px per ms: a flick this fast steps or closes at any distance
 export const DRAG_SLOP = 8; // px before a touch counts as a drag, not a tap
 export const DOUBLE_TAP_MS = 300;
+export const VIDEO_CONTROLS_PX = 64; // the band at the bottom of a <video> its own controls cover
+
+// Elements that take a touch for themselves: a gesture starting on one is theirs (a tap,
+// a scroll, a drag along a slider), never a swipe to the next photo. Controls marked
+// `data-swipe` lie over the photo as part of it (face boxes): swipes pass through them.
+export const CONTROLS = 'a, button, input, select, textarea, summary, label, [role=button], ' +
+  '[role=slider], [contenteditable], [data-no-swipe]';
+
+// Whether a point (client coordinates) lies on a <video>'s own controls: browsers draw
+// them along its bottom edge (the timeline, play, volume, full screen), inside the element,
+// so the page sees the touch on the <video> itself. `rect` is its bounding box.
+export function onVideoControls(point, rect) {
+  return point.x >= rect.left && point.x <= rect.right && point.y <= rect.bottom &&
+    point.y >= rect.bottom - Math.min(VIDEO_CONTROLS_PX, rect.height);
+}
 
 export const IDENTITY = Object.freeze({ scale: 1, x: 0, y: 0 });
 

@@ -1,6 +1,7 @@
 // Which search results are selected, kept apart from the grid that shows them.
 // Either photos chosen one by one (ids), or "all N results" of a query: the server then
-// acts on the query itself (`{ query }`), so results never loaded here are included.
+// acts on the query itself (`{ query }`), so results never loaded here are included; the
+// ones unselected since are sent as `except`, so all N but those stay selected.
 import { SvelteSet } from 'svelte/reactivity';
 import { api, withParams } from './api.js';
 
@@ -8,10 +9,11 @@ class Selection {
   ids = new SvelteSet();
   allOf = $state(null); // the query whose every result is selected, or null
   allTotal = $state(0);
+  except = new SvelteSet(); // with allOf: the results unselected since
   anchor = null; // the index a shift-click extends from
 
   get count() {
-    return this.allOf !== null ? this.allTotal : this.ids.size;
+    return this.allOf !== null ? Math.max(0, this.allTotal - this.except.size) : this.ids.size;
   }
 
   get active() {
@@ -19,42 +21,43 @@ class Selection {
   }
 
   has(id) {
-    return this.allOf !== null || this.ids.has(id);
+    return this.allOf !== null ? !this.except.has(id) : this.ids.has(id);
   }
 
-  // A toggle inside "all results" keeps the loaded ones (the rest cannot be listed here).
-  #leaveAll(items) {
-    if (this.allOf === null) return;
-    this.allOf = null;
-    for (const item of items) if (item) this.ids.add(item.id);
+  #select(id, on) {
+    if (this.allOf === null) {
+      if (on) this.ids.add(id);
+      else this.ids.delete(id);
+    } else if (on) this.except.delete(id);
+    else this.except.add(id);
   }
 
   toggle(items, index) {
     const item = items[index];
     if (!item) return;
-    this.#leaveAll(items);
-    if (this.ids.has(item.id)) this.ids.delete(item.id);
-    else this.ids.add(item.id);
+    this.#select(item.id, !this.has(item.id));
     this.anchor = index;
+    if (!this.active) this.clear();
   }
 
   // Shift-click: everything between the last toggled tile and this one joins.
   extend(items, index) {
     if (this.anchor === null) return this.toggle(items, index);
-    this.#leaveAll(items);
     const [from, to] = this.anchor < index ? [this.anchor, index] : [index, this.anchor];
-    for (let i = from; i <= to; i++) if (items[i]) this.ids.add(items[i].id);
+    for (let i = from; i <= to; i++) if (items[i]) this.#select(items[i].id, true);
     this.anchor = index;
   }
 
   selectAll(q, total) {
     this.ids.clear();
+    this.except.clear();
     this.allOf = q ?? '';
     this.allTotal = total;
   }
 
   clear() {
     this.ids.clear();
+    this.except.clear();
     this.allOf = null;
     this.allTotal = 0;
     this.anchor = null;
@@ -62,7 +65,8 @@ class Selection {
 
   // What the API's selection endpoints take.
   body() {
-    return this.allOf !== null ? { query: this.allOf } : { ids: [...this.ids] };
+    if (this.allOf === null) return { ids: [...this.ids] };
+    return this.except.size ? { query: this.allOf, except: [...this.except] } : { query: this.allOf };
   }
 
   async paths() {
@@ -75,6 +79,7 @@ class Selection {
   download() {
     const body = this.body();
     const params = body.query !== undefined ? { query: body.query } : { ids: body.ids.join(',') };
+    if (body.except) params.except = body.except.join(',');
     const link = document.createElement('a');
     link.href = withParams('/api/selection/download', params);
     link.download = 'hachi-photos.zip';

@@ -16,12 +16,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 import av
+from PIL import Image
 
 from hachi.errors import UnreadableFile
 from hachi.media.video.moments import Moment, Sampled, sample_moments, sample_poster
 from hachi.media.video.probe import VideoInfo, describe_container, iso_claimed_length
+from hachi.media.video.stills import frame_at
 
-__all__ = ["Moment", "SampledVideo", "VideoInfo", "probe_video", "read_poster", "read_video"]
+__all__ = [
+    "Moment",
+    "SampledVideo",
+    "VideoInfo",
+    "probe_video",
+    "read_frame",
+    "read_poster",
+    "read_video",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,19 @@ def read_poster(path: Path, min_side: int, budget_s: float) -> Moment:
         describe_container(container, path.suffix.lower())
         try:
             return sample_poster(container, min_side, budget_s)
+        except (av.error.FFmpegError, MemoryError) as exc:
+            raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
+
+
+def read_frame(
+    path: Path, at_s: float, min_side: int, budget_s: float, next_s: float | None = None
+) -> Image.Image:
+    """The picture of the moment at ``at_s`` (the next starting at ``next_s``), decoded
+    from the keyframe before it."""
+    with path.open("rb") as handle, _open(handle) as container:
+        describe_container(container, path.suffix.lower())
+        try:
+            return frame_at(container, at_s, min_side, budget_s, next_s)
         except (av.error.FFmpegError, MemoryError) as exc:
             raise UnreadableFile(f"the video cannot be decoded: {_reason(exc)}") from None
 

@@ -48,9 +48,17 @@ QUERY: Schema = {
 SELECTION: Schema = {
     "oneOf": [
         {**obj(("ids",), ids=IDS), "additionalProperties": False},
-        {**obj(("query",), query=text(MAX_QUERY_LENGTH)), "additionalProperties": False},
+        {
+            **obj(
+                ("query",),
+                query=text(MAX_QUERY_LENGTH),
+                **{"except": {**IDS, "description": "Left out of what the query finds."}},
+            ),
+            "additionalProperties": False,
+        },
     ],
-    "description": "Photos chosen by id, or every photo a query finds.",
+    "description": "Photos chosen by id, or every photo a query finds but those in `except` "
+    '(a "select all" with some unselected since).',
 }
 
 
@@ -171,7 +179,8 @@ def selection_paths() -> dict[str, Schema]:
     )
     link_download = operation(
         "downloadSelectionLink",
-        "The same zip as a link a browser can save: `ids` (comma-separated) or `query`.",
+        "The same zip as a link a browser can save: `ids` (comma-separated) or `query` "
+        "(and `except`).",
         "albums",
         {"200": download["responses"]["200"]},
         params=(
@@ -185,6 +194,15 @@ def selection_paths() -> dict[str, Schema]:
                 "Photo ids, comma-separated.",
             ),
             query("query", text(MAX_QUERY_LENGTH), "Every photo this query finds."),
+            query(
+                "except",
+                {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,19}(,[0-9]{1,19})*$",
+                    "maxLength": MAX_IDS_PARAM,
+                },
+                "With `query`: photo ids (comma-separated) left out of what it finds.",
+            ),
         ),
         errors=(400, 404, 503),
     )

@@ -231,7 +231,7 @@ def schemas() -> dict[str, Schema]:
             },
             notices={"type": "array", "items": STR},
         ),
-        "Photo": {**search_result_schema(), "additionalProperties": True},
+        "Photo": photo_schema(),
         "Suggestion": obj(
             ("kind", "value", "label"),
             kind={"enum": list(SUGGESTION_KINDS)},
@@ -308,6 +308,23 @@ def job_schema() -> Schema:
         },
         **counters,
     )
+
+
+def photo_schema() -> Schema:
+    """A search result's fields and more (EXIF, faces, text); a video's moments named."""
+    result = search_result_schema()
+    moments = {
+        "type": "array",
+        "items": NUM,
+        "description": "A video's sampled moments, seconds from its start (empty for a photo).",
+    }
+    pictures = {
+        "type": "array",
+        "items": STR,
+        "description": "A video's moment pictures, one per `moments` entry, in order.",
+    }
+    properties = {**result["properties"], "moments": moments, "moment_urls": pictures}
+    return {**result, "properties": properties, "additionalProperties": True}
 
 
 def search_result_schema() -> Schema:

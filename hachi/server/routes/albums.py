@@ -2,7 +2,8 @@
 acting on a selection of photos: their paths, or all of them as a streamed zip.
 
 A selection is ``{"ids": [...]}`` (photos chosen one by one) or ``{"query": "..."}``
-(every photo the query finds: "select all N results" without sending N ids).
+(every photo the query finds: "select all N results" without sending N ids), with
+``"except": [...]`` for the ones unselected after that.
 """
 
 from __future__ import annotations
@@ -44,28 +45,38 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise BadRequest(f"unknown field {unknown[0]!r}", {"field": unknown[0]})
 
 
-def _ids(value: object) -> list[int]:
+def _ids(value: object, field: str = "ids") -> list[int]:
     if not isinstance(value, list) or not value:
-        raise BadRequest("field 'ids' must be a non-empty list of photo ids", {"field": "ids"})
+        raise BadRequest(f"field {field!r} must be a non-empty list of photo ids", {"field": field})
     if len(value) > MAX_PHOTOS_PER_CALL:
-        raise BadRequest(f"at most {MAX_PHOTOS_PER_CALL} photo ids at a time", {"field": "ids"})
+        raise BadRequest(f"at most {MAX_PHOTOS_PER_CALL} photo ids at a time", {"field": field})
     ids = []
     for item in value:
         if isinstance(item, float) and item.is_integer():
             item = int(item)
         if not isinstance(item, int) or isinstance(item, bool) or not 0 < item <= MAX_ID:
             raise BadRequest(
-                "field 'ids' must hold photo ids (positive integers)", {"field": "ids"}
+                f"field {field!r} must hold photo ids (positive integers)", {"field": field}
             )
         ids.append(item)
     return ids
 
 
+def _ids_param(raw: str, field: str) -> list[int]:
+    """``1,2,3`` of a link's query string."""
+    parts = raw.split(",") if len(raw) <= MAX_IDS_PARAM else []
+    if not all(p.isascii() and p.isdigit() and 0 < len(p) <= 19 for p in parts):
+        raise BadRequest(f"{field} must be photo ids separated by commas", {"field": field})
+    return _ids([int(p) for p in parts], field)
+
+
 def _selection(body: dict[str, Any]) -> list[int]:
-    _only(body, {"ids", "query"})
+    """``ids``, or ``query`` with the ``except`` ids unselected after "select all"."""
+    _only(body, {"ids", "query", "except"})
     ids = _ids(body["ids"]) if "ids" in body else None
     query = _text_field(body, "query", MAX_QUERY_LENGTH)
-    return library().albums.selection(ids, query)
+    excluded = _ids(body["except"], "except") if "except" in body else []
+    return library().albums.selection(ids, query, excluded)
 
 
 @bp.get("/albums")
@@ -144,18 +155,14 @@ def download_link() -> ResponseReturnValue:
     arrives. A GET changes nothing, and the session cookie is SameSite=Strict, so another
     site cannot have it fetched with the user's session."""
     args = request.args
-    _only(dict(args), {"ids", "query"})
+    _only(dict(args), {"ids", "query", "except"})
     if ("ids" in args) == ("query" in args):
         raise BadRequest("send either 'ids' or 'query'", {"field": "ids"})
+    excluded = _ids_param(args["except"], "except") if "except" in args else []
     if "query" in args:
-        return _zip(
-            library().albums.selection(None, query_text("query", max_length=MAX_QUERY_LENGTH))
-        )
-    raw = args["ids"]
-    parts = raw.split(",") if len(raw) <= MAX_IDS_PARAM else []
-    if not all(p.isascii() and p.isdigit() and 0 < len(p) <= 19 for p in parts):
-        raise BadRequest("ids must be photo ids separated by commas", {"field": "ids"})
-    return _zip(library().albums.selection(_ids([int(p) for p in parts]), None))
+        query = query_text("query", max_length=MAX_QUERY_LENGTH)
+        return _zip(library().albums.selection(None, query, excluded))
+    return _zip(library().albums.selection(_ids_param(args["ids"], "ids"), None, excluded))
 
 
 def _zip(ids: list[int]) -> Response:
