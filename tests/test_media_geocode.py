@@ -372,3 +372,25 @@ def test_unloaded_geocoder_loads_again_on_the_next_lookup(gazetteer: Gazetteer) 
     again = geocoder.lookup(35.6895, 139.6917)
     assert first is not None and again == first
     assert len(loads) == 2  # the data was really dropped, then read again
+
+
+def test_names_read_back_as_given_with_empty_as_none() -> None:
+    from hachi.media.geocode import Names
+
+    names = Names(["Zürich", None, "São Paulo", "", "東京"])
+    assert len(names) == 5
+    assert [names[i] for i in range(5)] == ["Zürich", None, "São Paulo", None, "東京"]
+    assert names[-1] == "東京" and names[np.int64(2)] == "São Paulo"
+    assert names[1:3] == [None, "São Paulo"] and list(names) == names[:]
+    with pytest.raises(IndexError):
+        names[5]
+
+
+def test_the_loaded_gazetteer_keeps_its_strings_packed(gazetteer: Gazetteer) -> None:
+    """Kept as Python strings, the 155,000 names pinned ~100 MB of the parsed JSON."""
+    from hachi.media.geocode import Names
+
+    for table in (gazetteer.names, gazetteer.region_names, gazetteer.country_codes):
+        assert isinstance(table, Names)
+    assert len(gazetteer.names) == len(gazetteer.vectors) > 100_000
+    assert "Paris" in {gazetteer.names[i] for i in range(len(gazetteer.names))}
