@@ -30,9 +30,10 @@ from hachi.stopping import Stoppable
 
 log = logging.getLogger(__name__)
 RELEASE_GEOCODER_MIN_PHOTOS = 32
-"""After a whole-folder scan, or one this big, the gazetteer (~25 MB, ~95 MB more while it loads) is dropped before
-the faces and OCR passes (and so does not stay in an idle server); it reloads in ~5 s,
-which small jobs (a watched folder's few new files) should not pay every time."""
+"""After a whole-folder scan, or one this big, the gazetteer (~25 MB, ~95 MB more while it
+loads) is dropped before the faces and OCR passes (and so does not stay in an idle
+server); it reloads in about a second, which small jobs (a watched folder's few new files)
+should not pay every time."""
 IDLE_POLL_S = 2.0
 IMAGE_MODELS_IDLE_S = 60.0
 MIN_TIMED_FILES = 8  # a rescan that found a file or two says little about the scan's speed

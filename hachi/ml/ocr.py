@@ -50,6 +50,7 @@ OCR_MODEL = "rapidocr-ppocr-v6-small"
 # one, in one run at load 6.7 (the same text read). Photos are read on several threads
 # instead, each with its own engine, so both cores still work.
 ENGINE_THREADS = 1
+WHOLE_IMAGES_AT_ONCE = 2
 # The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
 BUNDLED_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -101,10 +102,11 @@ class TextReader(Model):
         # rapidocr keeps use_cls / use_rec as engine state between calls, so an engine is
         # never shared: each thread that reads gets its own (about 20 MB of weights).
         self._local = threading.local()
-        # The detector's activations grow with the pixels it sees (~200 MB for a whole
-        # working image): two whole photos at once would cost the memory budget more
-        # than the second core gains, so threads share one whole image's worth.
-        self._pixels = PixelBudget(max_side * max_side * 3 // 4)
+        # The detector's activations grow with the pixels it sees (~150 MB for a whole
+        # working image): however many threads read, at most two whole images' worth at
+        # once. (With one whole image's worth, photos that are read whole, most real
+        # ones, went through one at a time: the pass kept 1.5 of 2 cores busy.)
+        self._pixels = PixelBudget(WHOLE_IMAGES_AT_ONCE * max_side * max_side * 3 // 4)
 
     def load(self) -> None:
         try:
