@@ -136,6 +136,9 @@ def measure(home: Path, queries: int) -> dict[str, Any]:
         for i in range(queries - 1):
             server.get("/api/search", q=f"a red bicycle in the snow number {i}")
         report[f"after {queries} text queries"] = memory_mb(server.process.pid)
+        for place in ("Paris", "Kyoto", "Lagos"):  # the forward geocoder loads
+            server.get("/api/search", q=f"near:{place},20km")
+        report["after 3 near: queries"] = memory_mb(server.process.pid)
         time.sleep(4)  # idle: what the server keeps between searches
         report["idle 4 s later"] = memory_mb(server.process.pid)
         report["semantic"] = first.get("semantic")
