@@ -18,9 +18,11 @@ from hachi.catalog import folders as folders_db
 from hachi.catalog import jobs as jobs_db
 from hachi.catalog import model_settings
 from hachi.config import Settings
-from hachi.errors import BadRequest, ModelUnavailable, NotFound
+from hachi.errors import BadRequest, HachiError, ModelUnavailable, NotFound
 from hachi.indexer.downloads import ModelDownloader
+from hachi.indexer.towers import image_tower_state
 from hachi.ml.available import ENVIRONMENT, ActiveClip, AvailableModels, active_clip
+from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.faces.registry import INSIGHTFACE_PACKS
 from hachi.ml.manifest import NAME_PATTERN
 from hachi.ml.store import (
@@ -143,7 +145,16 @@ class ModelService:
             "library_choice": library_choice,
             "installed": _is_installed(self.settings, chosen.name),
             "download": download,
+            "image_tower": self.image_tower(chosen.name),
         }
+
+    def image_tower(self, name: str) -> dict[str, Any] | None:
+        """Which image tower indexes with model ``name`` and why (None: not installed)."""
+        try:
+            clip = ClipModel(model_dir(self.settings, name))
+        except HachiError:
+            return None
+        return image_tower_state(self._conn(), self.settings.clip_image_int8, clip).to_dict()
 
     def describe(self) -> dict[str, Any]:
         """The active model and every installed CLIP model, for the API and the UI."""

@@ -334,6 +334,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX duplicates_group ON duplicates (group_id);
     """,
+    # 13: which CLIP image tower indexes (int8 or float32), decided once per model files by
+    # comparing both on the library's first photos; and the check under way (how many
+    # photos' inputs its scratch file holds for sure).
+    """
+    CREATE TABLE tower_choices (
+        model TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        photos INTEGER NOT NULL,
+        p1_cosine REAL NOT NULL,
+        mean_cosine REAL NOT NULL,
+        min_cosine REAL NOT NULL,
+        tower TEXT NOT NULL CHECK (tower IN ('int8', 'float32')),
+        decided_at REAL NOT NULL,
+        PRIMARY KEY (model, fingerprint)
+    ) WITHOUT ROWID;
+    CREATE TABLE tower_checks (
+        model TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        photos INTEGER NOT NULL,
+        PRIMARY KEY (model, fingerprint)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -121,6 +121,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         for line in _describe_passes(job):
             print(f"    {line}")
     print(f"  CLIP model: {_describe_clip(status['models']['clip'])}")
+    if status["models"]["clip"].get("image_tower"):
+        print(f"  image tower: {status['models']['clip']['image_tower']['description']}")
     print(f"  {_watch_line(status['watch'])}")
     for notice in status["notices"]:
         print(f"  note: {notice}")

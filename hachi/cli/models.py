@@ -79,8 +79,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from hachi.ml.store import installed_models
 
     models = installed_models(settings)
+    with _library(settings) as library:
+        service = library.model_service
+        towers = {m.name: service.image_tower(m.name) for m in models if m.task == "clip"}
     if args.json:
-        print_json([m.to_dict() for m in models])
+        print_json([_listed(m.to_dict(), towers.get(m.name)) for m in models])
         return 0
     if not models:
         print(f"no models installed in {settings.models_path}")
@@ -88,7 +91,15 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         print(f"install the library's CLIP model with: hachi models pull {name}")
     for m in models:
         print(f"{m.name}\t{m.task}\t{m.size_bytes / MIB:.1f} MiB\t{m.source}")
+        tower = towers.get(m.name)
+        if tower is not None:
+            print(f"  image tower: {tower['description']}")
     return 0
+
+
+def _listed(model: dict[str, Any], tower: dict[str, Any] | None) -> dict[str, Any]:
+    """A CLIP model's entry says which image tower indexes with it and why."""
+    return {**model, "image_tower": tower} if model["task"] == "clip" else model
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -167,7 +178,7 @@ def cmd_quantize(args: argparse.Namespace, settings: Settings) -> int:
     if report.image_mean_cosine is not None:
         print(
             f"{name}: int8 image tower, mean cosine to float32 {report.image_mean_cosine:.5f}"
-            " (index with it: HACHI_CLIP_IMAGE_INT8=true)"
+            " (indexing uses it once it agrees with float32 on the library's first photos)"
         )
     return 0
 

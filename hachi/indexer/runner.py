@@ -159,7 +159,15 @@ def clip_stages(models: AvailableModels) -> list[Stage]:
     if models.clip is None:
         return []
     batch = models.clip_batch or ClipStage.batch_size
-    return [ClipStage(models.clip, models.settings.vectors_dir, batch_size=batch)]
+    settings = models.settings
+    stage = ClipStage(
+        models.clip,
+        settings.vectors_dir,
+        batch_size=batch,
+        tower_mode=settings.clip_image_int8,
+        scratch_dir=settings.scratch_dir,
+    )
+    return [stage]
 
 
 def pass_stages(models: AvailableModels) -> list[Stage]:

@@ -10,6 +10,7 @@ was installed or changed.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -21,6 +22,12 @@ from PIL import Image
 
 from hachi.catalog import analyses
 from hachi.catalog import faces as faces_db
+from hachi.catalog import towers as towers_db
+from hachi.catalog.db import transaction
+from hachi.catalog.towers import TowerChoice
+from hachi.config import IMAGE_INT8_OFF
+from hachi.indexer.tower_check import TowerCheck, remove_stale
+from hachi.indexer.towers import MIN_CHECK_PHOTOS, apply_image_tower
 from hachi.indexer.video_input import MomentInputs, MomentVectors
 from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.clip.preprocess import preprocess_image
@@ -28,6 +35,8 @@ from hachi.ml.faces.base import DetectedFace, FaceBackend
 from hachi.ml.ocr import TextReader
 from hachi.textnorm import without_ocr_noise
 from hachi.vectors import VectorStore, vector_file
+
+log = logging.getLogger(__name__)
 
 
 class Stage(ABC):
@@ -66,33 +75,80 @@ class Stage(ABC):
 
 
 class ClipStage(Stage):
-    """CLIP image embeddings into the model's own vector file (models never mix)."""
+    """CLIP image embeddings into the model's own vector file (models never mix).
+
+    ``tower_mode`` is HACHI_CLIP_IMAGE_INT8. In ``auto``, until the library has a decision
+    for this model's int8 image tower, the first still photos are also kept for the check
+    (``tower_check``), and once it is decided the stage goes on with the winning tower.
+    """
 
     task = "clip"
     per_moment = True
     encode_batch = 32  # moments of long videos are encoded in slices of this many
 
-    def __init__(self, clip: ClipModel, vectors_dir: Path, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        clip: ClipModel,
+        vectors_dir: Path,
+        batch_size: int = 16,
+        tower_mode: str = IMAGE_INT8_OFF,
+        scratch_dir: Path | None = None,
+    ) -> None:
         self.clip = clip
         self.model = clip.name
         self.vectors_dir = vectors_dir
         self.batch_size = batch_size
+        self.tower_mode = tower_mode
+        self.scratch_dir = scratch_dir or vectors_dir.parent / "tmp"
         self.min_side = min(clip.config.preprocess.image_size)
         self._store: VectorStore | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._check: TowerCheck | None = None
+        self._decided: TowerChoice | None = None  # measured; written with the next batch
+        self._recorded = False
 
     def begin(self, conn: sqlite3.Connection) -> None:
         committed = analyses.committed_rows(conn, self.model, self.clip.embed_dim)
         generation = analyses.vector_generation(conn, self.model)
         path = vector_file(self.vectors_dir, self.model, generation)
         self._store = VectorStore(path, self.clip.embed_dim, committed, search_copy=True)
+        self._conn = conn
+        state = apply_image_tower(conn, self.tower_mode, self.clip)
+        remove_stale(self.scratch_dir, towers_db.open_checks(conn))
+        if state.checking and state.fingerprint is not None:
+            self._check = TowerCheck(self.clip, self.scratch_dir, state.fingerprint)
+            self._check.open(conn)
 
     def end(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-        # the faces and OCR passes that follow load their models into this memory; a
-        # search by photo or the next job loads the tower again (~0.3 s)
-        self.clip.image_encoder.unload()
+        try:
+            self._finish_check()
+        finally:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            # the faces and OCR passes that follow load their models into this memory; a
+            # search by photo or the next job loads the tower again (~0.3 s)
+            self.clip.image_encoder.unload()
+
+    def _finish_check(self) -> None:
+        """A job that ends with enough photos checked decides with what it has; fewer
+        leave the check (and its file) to the next job."""
+        check, conn, self._check = self._check, self._conn, None
+        if check is None:
+            return
+        done = self._recorded
+        try:
+            enough = self._decided is not None or check.count >= MIN_CHECK_PHOTOS
+            if not done and enough and conn is not None and not conn.in_transaction:
+                choice = self._decided or check.measure()
+                with transaction(conn):
+                    towers_db.record_tower_choice(conn, choice)
+                done = True
+        except Exception:  # noqa: BLE001 - the check runs again next job; indexing stands
+            log.exception("checking the int8 image tower of %s failed", self.model)
+        finally:
+            self._decided, self._recorded = None, False
+            check.close(remove=done)
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return preprocess_image(image, self.clip.config.preprocess)
@@ -120,11 +176,32 @@ class ClipStage(Stage):
                 results.append(MomentVectors(item.times, item.poster, chunk))
             else:
                 results.append(chunk[0])
+        self._keep_for_check(prepared, results)
         return results
+
+    def _keep_for_check(self, prepared: Sequence[Any], results: Sequence[Any]) -> None:
+        """Still photos go to the tower check until it has its photos; then it decides,
+        and the next batch runs on the winner."""
+        check = self._check
+        if check is None or self._decided is not None:
+            return
+        stills = [
+            (p, r)
+            for p, r in zip(prepared, results, strict=True)
+            if not isinstance(r, MomentVectors)
+        ]
+        check.add([p for p, _ in stills], [r for _, r in stills])
+        if check.full:
+            self._decided = check.measure()
 
     def store(
         self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
     ) -> None:
+        if self._check is not None and self._decided is None:
+            self._check.commit(conn)
+        elif self._decided is not None and not self._recorded:
+            towers_db.record_tower_choice(conn, self._decided)  # with this batch's commit
+            self._recorded = True
         if not photo_ids:
             return
         assert self._store is not None, "begin() was not called"

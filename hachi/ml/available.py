@@ -8,7 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from hachi.config import DEFAULT_CLIP_MODEL, Settings
+from hachi.config import DEFAULT_CLIP_MODEL, IMAGE_INT8_ON, Settings
 from hachi.errors import HachiError
 from hachi.ml.clip.encoders import ClipModel
 from hachi.ml.faces.base import FaceBackend
@@ -98,7 +98,7 @@ class AvailableModels:
         try:
             self.clip = ClipModel(
                 model_dir(self.settings, self.clip_name),
-                int8=self.settings.clip_image_int8,
+                int8=self.settings.clip_image_int8 == IMAGE_INT8_ON,
                 text_int8=self.settings.clip_text_int8,
             )
         except HachiError as exc:

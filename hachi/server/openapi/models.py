@@ -6,6 +6,7 @@ from hachi.ml.manifest import NAME_PATTERN
 from hachi.server.openapi.parts import (
     BOOL,
     INT,
+    NUM,
     STR,
     Schema,
     json_content,
@@ -37,6 +38,40 @@ ACTIVE_MODEL: Schema = obj(
     library_choice=nullable("string"),
     installed=BOOL,
     download={"anyOf": [ref("Download"), {"type": "null"}]},
+    image_tower={
+        "anyOf": [ref("ImageTower"), {"type": "null"}],
+        "description": "Which image tower indexes with this model, and why (null: the "
+        "model is not installed).",
+    },
+)
+IMAGE_TOWER: Schema = obj(
+    ("tower", "reason", "checked_photos", "check_photos", "check", "description"),
+    tower={"enum": ["int8", "float32"]},
+    reason={
+        "enum": ["forced", "off", "absent", "agreed", "disagreed", "checking"],
+        "description": "forced/off: HACHI_CLIP_IMAGE_INT8=on/off; absent: the model has no "
+        "int8 image tower; agreed/disagreed: the check on the library's first photos chose "
+        "int8/float32; checking: that check is under way (float32 meanwhile).",
+    },
+    checked_photos={**INT, "description": "Photos the check has (or had) measured."},
+    check_photos={**INT, "description": "Photos the check measures before deciding."},
+    check={
+        "anyOf": [
+            obj(
+                ("fingerprint", "photos", "p1_cosine", "mean_cosine", "min_cosine", "tower"),
+                fingerprint=STR,
+                photos=INT,
+                p1_cosine=NUM,
+                mean_cosine=NUM,
+                min_cosine=NUM,
+                tower={"enum": ["int8", "float32"]},
+                decided_at=NUM,
+            ),
+            {"type": "null"},
+        ],
+        "description": "The recorded decision: cosines between the two towers' embeddings.",
+    },
+    description={**STR, "description": "One sentence for people, e.g. in `hachi status`."},
 )
 INSTALLED_MODEL: Schema = obj(
     ("name", "task", "size_bytes", "source", "active"),
@@ -57,6 +92,7 @@ def model_schemas() -> dict[str, Schema]:
     return {
         "Download": DOWNLOAD,
         "ActiveModel": ACTIVE_MODEL,
+        "ImageTower": IMAGE_TOWER,
         "InstalledModel": INSTALLED_MODEL,
         "Models": MODELS,
     }
