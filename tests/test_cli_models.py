@@ -231,13 +231,25 @@ def test_quantize_after_pull_reports_instead_of_failing(tmp_path: Path) -> None:
     install_model(settings, MODEL_DIR, name="good")
     said = quantize_after_pull(settings, "good")
     assert said.startswith("queries use an int8 text tower"), said
-    assert ClipModel(settings.models_path / "good", text_int8=True).text_quantized
+    assert "int8 image tower made" in said
+    good = ClipModel(settings.models_path / "good", text_int8=True)
+    assert good.text_quantized and good.has_image_int8
     broken = Path(shutil.copytree(MODEL_DIR, tmp_path / "broken"))
     (broken / "textual.onnx").write_bytes(b"not an onnx graph")
     install_model(settings, broken, name="broken")
     said = quantize_after_pull(settings, "broken")
-    assert said.startswith("queries stay on the float32 text tower"), said
+    assert said.startswith("queries and indexing stay on the float32 towers"), said
     assert not (settings.models_path / "broken" / "textual.int8.onnx").exists()
+    # an image graph the quantiser cannot read costs the image tower only
+    no_image = Path(shutil.copytree(MODEL_DIR, tmp_path / "no-image"))
+    (no_image / "visual.onnx").write_bytes(b"not an onnx graph")
+    install_model(settings, no_image, name="no-image")
+    said = quantize_after_pull(settings, "no-image")
+    assert said.startswith("queries use an int8 text tower") and "no int8 image tower" in said
+    folder = settings.models_path / "no-image"
+    assert (folder / "textual.int8.onnx").is_file()
+    assert not (folder / "visual.int8.onnx").exists()
+    assert "visual.int8.onnx" not in json.loads((folder / "model.json").read_text())["files"]
 
 
 def _status(capsys: pytest.CaptureFixture[str], home: Path) -> dict:

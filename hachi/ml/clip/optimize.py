@@ -5,7 +5,9 @@ Folders pulled from the manifest hold ONNX graphs made by others, in float32 onl
 queries run the whole float32 text tower (~55 ms for ViT-B-32 on two cores). Quantising
 that tower here gives the int8 copy ``hachi models export`` writes (about 3x faster at a
 fixed 77 tokens), measured against float32 and recorded in model.json, where the runtime
-reads whether it may use it. Optionally the image tower too, for ``HACHI_CLIP_IMAGE_INT8``.
+reads whether it may use it. The image tower too (about 4x cheaper to index with): after a
+pull whenever it can be made, on request for `hachi models quantize --image`; indexing
+uses it only once it agreed with float32 on the library's own first photos.
 
 The installed folder is never edited in place: its files are hard-linked (or copied) into a
 staging folder, the int8 graphs are added there, and the store swaps it in, so a search
@@ -42,17 +44,23 @@ class QuantizeReport:
     name: str
     text_min_cosine: float
     image_mean_cosine: float | None
+    image_error: str | None = None  # why the image tower could not be made (optional one)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "text_int8_min_cosine": self.text_min_cosine,
             "image_int8_mean_cosine": self.image_mean_cosine,
+            "image_int8_error": self.image_error,
         }
 
 
-def quantize_installed(settings: Settings, name: str, image: bool = False) -> QuantizeReport:
-    """Add (or redo) the int8 text tower, and the image one when asked, of model ``name``."""
+def quantize_installed(
+    settings: Settings, name: str, image: bool = False, image_optional: bool = False
+) -> QuantizeReport:
+    """Add (or redo) the int8 text tower, and the image one when asked, of model ``name``.
+    ``image_optional``: a graph the quantiser cannot handle leaves the model without an
+    int8 image tower (said in the report) instead of failing the text one too."""
     folder = model_dir(settings, name)
     meta = read_model_json(folder)
     if meta.get("task") != TASK:
@@ -60,7 +68,7 @@ def quantize_installed(settings: Settings, name: str, image: bool = False) -> Qu
     with model_lock(settings, name):
         staging = new_staging_dir(settings, name)
         try:
-            report = _quantize_into(staging, folder, meta, image)
+            report = _quantize_into(staging, folder, meta, image, image_optional)
             publish_staged(settings, staging, name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -68,26 +76,38 @@ def quantize_installed(settings: Settings, name: str, image: bool = False) -> Qu
 
 
 def quantize_after_pull(settings: Settings, name: str) -> str:
-    """Give a freshly pulled CLIP model its int8 text tower; a sentence saying how it went.
+    """Give a freshly pulled CLIP model its int8 towers; a sentence saying how it went.
 
-    Never fatal: the model works without it (queries then run the float32 tower), so a
-    failure is reported, not raised.
+    Never fatal: the model works without them (queries and indexing then run float32),
+    so a failure is reported, not raised.
     """
     try:
-        report = quantize_installed(settings, name)
+        report = quantize_installed(settings, name, image=True, image_optional=True)
     except Exception as exc:  # noqa: BLE001 - onnx and the quantiser raise many types
-        message = exc.message if isinstance(exc, HachiError) else f"{type(exc).__name__}: {exc}"
-        return f"queries stay on the float32 text tower (no int8 copy: {message})"
+        return f"queries and indexing stay on the float32 towers (no int8 copy: {_why(exc)})"
     if report.text_min_cosine < TEXT_INT8_MIN_COSINE:
-        return (
+        text = (
             f"int8 text tower made but not used: least cosine to float32 "
             f"{report.text_min_cosine:.4f} < {TEXT_INT8_MIN_COSINE}"
         )
-    return f"queries use an int8 text tower (least cosine to float32 {report.text_min_cosine:.4f})"
+    else:
+        text = (
+            f"queries use an int8 text tower (least cosine to float32 {report.text_min_cosine:.4f})"
+        )
+    if report.image_error is not None:
+        return f"{text}; no int8 image tower ({report.image_error})"
+    return (
+        f"{text}; int8 image tower made: indexing uses it once it agrees with float32 on "
+        f"the library's first photos"
+    )
+
+
+def _why(exc: Exception) -> str:
+    return exc.message if isinstance(exc, HachiError) else f"{type(exc).__name__}: {exc}"
 
 
 def _quantize_into(
-    staging: Path, folder: Path, meta: dict[str, Any], image: bool
+    staging: Path, folder: Path, meta: dict[str, Any], image: bool, image_optional: bool
 ) -> QuantizeReport:
     added = [TEXTUAL_INT8_FILE, *([VISUAL_INT8_FILE] if image else [])]
     files = [f for f in meta["files"] if f not in added]
@@ -95,11 +115,17 @@ def _quantize_into(
         _link_or_copy(folder / rel, staging / rel)
     write_model_json(staging, {**meta, "files": files})
     text = add_text_int8(staging, CHECK_TEXTS + INT8_CHECK_TEXTS)
-    image_cosine = None
+    image_cosine, image_error = None, None
     if image:
-        batch = preprocess_batch(check_images(), load_config(staging).preprocess)
-        image_cosine = add_image_int8(staging, batch)
-    return QuantizeReport(str(meta["name"]), text, image_cosine)
+        try:
+            batch = preprocess_batch(check_images(), load_config(staging).preprocess)
+            image_cosine = add_image_int8(staging, batch)
+        except Exception as exc:
+            if not image_optional:
+                raise
+            (staging / VISUAL_INT8_FILE).unlink(missing_ok=True)  # never listed: not kept
+            image_error = _why(exc)
+    return QuantizeReport(str(meta["name"]), text, image_cosine, image_error)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
