@@ -169,7 +169,7 @@ class Config:
 
 def models_for(settings: Settings, config: Config) -> AvailableModels:
     """Hachi's own discovery for the default configuration, the same parts otherwise."""
-    if config == Config(settings.workers, int8=settings.clip_image_int8):
+    if config == Config(settings.workers, int8=settings.clip_image_int8 == "on"):
         models = AvailableModels.discover(settings)
     else:
         models = AvailableModels(settings, clip_batch=config.batch)

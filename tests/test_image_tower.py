@@ -336,3 +336,61 @@ def test_stale_scratch_files_are_removed(home: Path, tmp_path: Path) -> None:
     _index(settings, folder)
     assert not stale.exists()
     assert len(_scratch_files(settings)) == 1  # the open check's own file stays
+
+
+def test_an_int8_graph_that_cannot_run_never_fails_photos(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    settings = _settings(home, model="shapes-broken")
+    settings.ensure_dirs()
+    broken = Path(shutil.copytree(SHAPES, tmp_path / "broken"))
+    (broken / VISUAL_INT8_FILE).write_bytes(b"not an onnx graph")
+    install_model(settings, broken, name="shapes-broken")
+    folder = tmp_path / "photos"
+    _photos(folder, CHECK_PHOTOS + 10, seed=21)  # the check fills mid-job, then fails
+    _index(settings, folder)
+    assert _catalog(settings, "SELECT COUNT(*) FROM failed_files") == [(0,)]
+    failed = _catalog(settings, "SELECT COUNT(*) FROM analyses WHERE error IS NOT NULL")
+    assert failed == [(0,)]
+    assert set(_towers_used(settings, "shapes-broken").values()) == {FLOAT32}
+    assert len(_towers_used(settings, "shapes-broken")) == CHECK_PHOTOS + 10
+    assert _catalog(settings, "SELECT * FROM tower_choices") == []
+    assert _status_tower(settings)["reason"] == "checking"  # tried again next job
+
+
+def test_status_models_list_and_api_say_which_tower_and_why(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from hachi.cli.main import main
+    from tests.server_fixtures import create_token, running_app
+
+    settings = _settings(home)
+    folder = tmp_path / "photos"
+    _photos(folder, MIN_CHECK_PHOTOS + 2, seed=22)
+    _index(settings, folder)
+    (p1,) = _catalog(settings, "SELECT p1_cosine FROM tower_choices")[0]
+    said = f"int8: agreed with float32 on your first {MIN_CHECK_PHOTOS + 2} photos"
+    said += f", 1st percentile cosine {p1:.4f}"
+
+    for key, value in (("CLIP_MODEL", "shapes-clip"), ("CLIP_IMAGE_INT8", "auto")):
+        monkeypatch.setenv(f"HACHI_{key}", value)
+    assert main(["status", "--home", str(home)]) == 0
+    assert f"image tower: {said}" in capsys.readouterr().out
+    assert main(["status", "--json", "--home", str(home)]) == 0
+    tower = json.loads(capsys.readouterr().out)["models"]["clip"]["image_tower"]
+    assert (tower["tower"], tower["reason"], tower["description"]) == (INT8, "agreed", said)
+    assert tower["check"]["photos"] == MIN_CHECK_PHOTOS + 2
+    assert main(["models", "list", "--home", str(home)]) == 0
+    assert f"  image tower: {said}" in capsys.readouterr().out
+    assert main(["models", "list", "--json", "--home", str(home)]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["image_tower"]["description"] == said
+
+    with running_app(settings) as (app, _library):
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {create_token(settings)}"}
+        answer = client.get("/api/status", headers=headers)
+        assert answer.status_code == 200
+        assert answer.get_json()["models"]["clip"]["image_tower"]["description"] == said
+        assert client.get("/api/status").status_code == 401

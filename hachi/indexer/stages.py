@@ -191,8 +191,15 @@ class ClipStage(Stage):
             if not isinstance(r, MomentVectors)
         ]
         check.add([p for p, _ in stills], [r for _, r in stills])
-        if check.full:
+        if not check.full:
+            return
+        try:
             self._decided = check.measure()
+        except Exception:  # noqa: BLE001 - an int8 graph that cannot run must not fail photos
+            log.exception("checking the int8 image tower of %s failed", self.model)
+            self.clip.use_image_tower(False)
+            self._check = None  # float32 for the rest of the job; the next job tries again
+            check.close()
 
     def store(
         self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Sequence[Any]
