@@ -84,9 +84,3 @@ def set_checked_photos(conn: sqlite3.Connection, model: str, fingerprint: str, p
         " ON CONFLICT (model, fingerprint) DO UPDATE SET photos = excluded.photos",
         (model, fingerprint, photos),
     )
-
-
-def open_checks(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(model, fingerprint) of every check under way, to keep their scratch files."""
-    rows = conn.execute("SELECT model, fingerprint FROM tower_checks").fetchall()
-    return [(str(m), str(f)) for m, f in rows]

@@ -114,9 +114,12 @@ class ClipStage(Stage):
         self._store = VectorStore(path, self.clip.embed_dim, committed, search_copy=True)
         self._conn = conn
         state = apply_image_tower(conn, self.tower_mode, self.clip)
-        remove_stale(self.scratch_dir, towers_db.open_checks(conn))
-        if state.checking and state.fingerprint is not None:
-            self._check = TowerCheck(self.clip, self.scratch_dir, state.fingerprint)
+        checking = state.fingerprint if state.checking else None
+        # one check file at most: another model's or an older export's goes (its count
+        # then reads as zero, should that model come back)
+        remove_stale(self.scratch_dir, [(self.model, checking)] if checking else [])
+        if checking is not None:
+            self._check = TowerCheck(self.clip, self.scratch_dir, checking)
             self._check.open(conn)
 
     def end(self) -> None:

@@ -42,7 +42,7 @@ def scratch_name(model: str, fingerprint: str) -> str:
 
 
 def remove_stale(scratch_dir: Path, keep: Sequence[tuple[str, str]]) -> None:
-    """Delete check files no open check owns (decided, another model, an older export)."""
+    """Delete every check file but ``keep``'s (decided, another model, an older export)."""
     wanted = {scratch_name(m, f) for m, f in keep}
     for path in scratch_dir.glob(f"{FILE_PREFIX}*"):
         if path.name not in wanted:
