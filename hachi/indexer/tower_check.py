@@ -113,6 +113,7 @@ class TowerCheck:
         """Encode the kept inputs with the int8 tower (float32's session dropped first)
         and decide; the model is left on the winning tower."""
         assert self._file is not None, "open() was not called"
+        started = time.monotonic()
         self.clip.use_image_tower(True)
         cosines = np.concatenate(
             [self._cosines(start) for start in range(0, self.count, ENCODE_SLICE)]
@@ -131,7 +132,12 @@ class TowerCheck:
             decided_at=time.time(),
         )
         log.info(
-            "%s image tower: %s (%d photos, p1 cosine %.5f)", choice.model, tower, choice.photos, p1
+            "%s image tower: %s (%d photos, 1st percentile cosine %.5f; checked in %.1f s)",
+            choice.model,
+            tower,
+            choice.photos,
+            p1,
+            time.monotonic() - started,
         )
         return choice
 
