@@ -123,6 +123,22 @@ class _Picker:
         return 0
 
 
+class PacketDecoder:
+    """Decodes packets, passing over ones that fail (a damaged stretch of a file) until
+    more than ``MAX_BAD_PACKETS`` have: then the file is given up."""
+
+    def __init__(self) -> None:
+        self.bad = 0
+
+    def frames(self, packet: Any) -> list[Any] | None:
+        """The packet's frames; [] for one that failed; None once too many have."""
+        try:
+            return list(packet.decode())
+        except (av.error.InvalidDataError, av.error.UndefinedError, ValueError):
+            self.bad += 1
+            return None if self.bad > MAX_BAD_PACKETS else []
+
+
 def sample_moments(
     container: Any,
     duration_s: float | None,
@@ -141,7 +157,8 @@ def sample_moments(
     keyframes = _Keyframes(sampling.keyframes_only)
     picker = _Picker(sampling, min_side, 0)
     deadline = clock() + budget_s
-    frames = bad = 0
+    frames = 0
+    packets = PacketDecoder()
     for packet in container.demux(stream):
         if clock() > deadline:
             if not picker.moments:
@@ -149,13 +166,9 @@ def sample_moments(
             break
         if keyframes.skips(packet):
             continue
-        try:
-            decoded = packet.decode()
-        except (av.error.InvalidDataError, av.error.UndefinedError, ValueError):
-            bad += 1
-            if bad > MAX_BAD_PACKETS:
-                break
-            continue
+        decoded = packets.frames(packet)
+        if decoded is None:
+            break
         for frame in decoded:
             frames += 1
             if picker.rotation == 0 and frames == 1:

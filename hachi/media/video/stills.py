@@ -25,8 +25,8 @@ from PIL import Image
 from hachi.errors import UnreadableFile
 from hachi.media.video.moments import (
     DENSE_KEYFRAMES_S,
-    MAX_BAD_PACKETS,
     SCENE_SHARE,
+    PacketDecoder,
     _changed_share,
     _picture,
     _rotation,
@@ -97,7 +97,8 @@ def frame_at(
     _seek(container, stream, at_s)
     search = _Search(at_s, next_s)
     deadline = time.monotonic() + budget_s
-    frames = bad = 0
+    frames = 0
+    packets = PacketDecoder()
     for packet in container.demux(stream):
         if time.monotonic() > deadline or frames >= MAX_FRAMES_TO_MOMENT:
             break
@@ -105,13 +106,9 @@ def frame_at(
             if _packet_time(packet, stream) > search.until_s:
                 break  # no keyframe before the end of the look-ahead
             continue
-        try:
-            decoded = packet.decode()
-        except (av.error.InvalidDataError, av.error.UndefinedError, ValueError):
-            bad += 1
-            if bad > MAX_BAD_PACKETS:
-                break
-            continue
+        decoded = packets.frames(packet)
+        if decoded is None:
+            break
         for frame in decoded:
             frames += 1
             shown = search.offer(frame, _time_of(frame, frames, stream))
