@@ -93,12 +93,14 @@ test('a photo dropped on the page ranks photos like it first', async () => {
 });
 
 test('a photo search with a filter reads well and survives a reload', async () => {
-  await page.goto('/?q=file%3Ablue');
+  // stack:off: the blue squares are near-duplicates, which the indexer stacks a moment
+  // after the job; the reload must not meet a different stacking than the first search
+  await page.goto('/?q=file%3Ablue%20stack%3Aoff');
   await resultCount().waitFor();
   await dropFile(SEARCH_PHOTO);
   const query = page.getByTestId('photo-query');
   await query.filter({ hasText: 'probe_blue_square.jpg' }).waitFor();
-  assert.match(await query.innerText(), /probe_blue_square\.jpg matching file:blue/);
+  assert.match(await query.innerText(), /probe_blue_square\.jpg matching file:blue stack:off/);
   await page.waitForURL(/[?&]photo=/);
   await page.waitForFunction(() => document.querySelector('.grid a.tile')?.title.startsWith('blue_square_'));
   const before = await tileNames();
