@@ -11,21 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hachi.cli.library_command import with_library
 from hachi.cli.output import print_json
 from hachi.cli.results import add_result_format, print_results
-from hachi.config import Settings
 from hachi.library import Library
-
-
-def _with_library(fn: Callable[[Library, argparse.Namespace], int]) -> Callable[..., int]:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        library = Library(settings)
-        try:
-            return fn(library, args)
-        finally:
-            library.close()
-
-    return handler
 
 
 def _describe(album: dict[str, Any]) -> str:
@@ -34,7 +23,7 @@ def _describe(album: dict[str, Any]) -> str:
     return f"{album['photos']} photos"
 
 
-@_with_library
+@with_library
 def cmd_albums_list(library: Library, args: argparse.Namespace) -> int:
     albums = library.albums.listed()
     if args.json:
@@ -45,7 +34,7 @@ def cmd_albums_list(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_create(library: Library, args: argparse.Namespace) -> int:
     album = library.albums.create(args.name, args.query)
     if args.json:
@@ -54,7 +43,7 @@ def cmd_albums_create(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_add(library: Library, args: argparse.Namespace) -> int:
     album = library.albums.named(args.name)
     done = library.albums.add(album["id"], args.ids)
@@ -64,7 +53,7 @@ def cmd_albums_add(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_remove(library: Library, args: argparse.Namespace) -> int:
     album = library.albums.named(args.name)
     done = library.albums.remove(album["id"], args.ids)
@@ -75,7 +64,7 @@ def cmd_albums_remove(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_rename(library: Library, args: argparse.Namespace) -> int:
     album = library.albums.named(args.name)
     renamed = library.albums.update(album["id"], name=args.new_name)
@@ -83,7 +72,7 @@ def cmd_albums_rename(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_delete(library: Library, args: argparse.Namespace) -> int:
     album = library.albums.named(args.name)
     library.albums.delete(album["id"])
@@ -91,7 +80,7 @@ def cmd_albums_delete(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_albums_show(library: Library, args: argparse.Namespace) -> int:
     """The album's photos, printed as `hachi search album:"NAME"` prints them."""
     album = library.albums.named(args.name)

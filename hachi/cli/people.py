@@ -7,23 +7,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hachi.cli.library_command import with_library
 from hachi.cli.output import print_json
-from hachi.config import Settings
 from hachi.library import Library
 
 
-def _with_library(fn: Callable[[Library, argparse.Namespace], int]) -> Callable[..., int]:
-    def handler(args: argparse.Namespace, settings: Settings) -> int:
-        library = Library(settings)
-        try:
-            return fn(library, args)
-        finally:
-            library.close()
-
-    return handler
-
-
-@_with_library
+@with_library
 def cmd_people_list(library: Library, args: argparse.Namespace) -> int:
     people = library.people.listed(include_hidden=args.all, min_faces=1 if args.all else 2)
     if args.json:
@@ -38,34 +27,34 @@ def cmd_people_list(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_people_name(library: Library, args: argparse.Namespace) -> int:
     person = library.people.rename(args.id, " ".join(args.name))
     print(f"Person {person['id']} is now {person['name']!r}.", file=sys.stderr)
     return 0
 
 
-@_with_library
+@with_library
 def cmd_people_merge(library: Library, args: argparse.Namespace) -> int:
     person = library.people.merge(args.id, args.into_id)
     print(f"Merged {args.id} into {person['id']} ({person['name'] or 'unnamed'}).", file=sys.stderr)
     return 0
 
 
-@_with_library
+@with_library
 def cmd_people_hide(library: Library, args: argparse.Namespace) -> int:
     library.people.hide(args.id, not args.show)
     return 0
 
 
-@_with_library
+@with_library
 def cmd_people_recluster(library: Library, args: argparse.Namespace) -> int:
     changed = library.people.update(full=True)
     print(f"Re-clustered: {changed} faces changed person.", file=sys.stderr)
     return 0
 
 
-@_with_library
+@with_library
 def cmd_faces(library: Library, args: argparse.Namespace) -> int:
     faces = library.people.faces(person_id=args.person)
     rows = [
@@ -80,13 +69,13 @@ def cmd_faces(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-@_with_library
+@with_library
 def cmd_face_not(library: Library, args: argparse.Namespace) -> int:
     library.people.reject_face(args.face_id)
     return 0
 
 
-@_with_library
+@with_library
 def cmd_face_is(library: Library, args: argparse.Namespace) -> int:
     target = " ".join(args.person)
     if target.isdigit():
