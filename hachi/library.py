@@ -301,16 +301,6 @@ class Library:
             )
         return page
 
-    def _search(
-        self,
-        q: str,
-        limit: int,
-        cursor: str | None,
-        more: int,
-        vector: NDArray[np.float32] | None = None,
-    ) -> dict[str, Any]:
-        return self._result(q, limit, cursor, more, vector).to_dict()
-
     def _result(
         self,
         q: str,
@@ -379,7 +369,8 @@ class Library:
                 {"install": f"hachi models pull {self.models.clip_name}"},
             )
         image = decode_image(data, 256, "upload").image
-        return self._search(q, limit, cursor, more, self.semantic.image_vector(image))
+        vector = self.semantic.image_vector(image)
+        return self._result(q, limit, cursor, more, vector).to_dict()
 
     def _row(self, photo_id: int) -> dict[str, Any]:
         rows = queries.photo_rows(self.conn, [photo_id])

@@ -188,16 +188,12 @@ class DlibBackend(FaceBackend):
         if max(image.size) * factor < GATE_MIN_SIDE:
             return True  # scanned whole by the detection pass anyway
         side = max(1, round(self.detect_long_side / GATE_REDUCTION))
-        copy = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+        copy = _gate_source(image)
         if max(copy.size) > side:
             scale = side / max(copy.size)
             size = (max(1, round(copy.width * scale)), max(1, round(copy.height * scale)))
             copy = copy.resize(size, Image.Resampling.BOX)
-        quarter = rgb_array(copy)
-        skin = regions.skin_tiles(quarter, GATE_TILE, regions.SKIN_TILE_SHARE * SCREEN_LENIENCY)
-        detail = regions.textured_tiles(
-            quarter, GATE_TILE, regions.FEATURE_TILE_SHARE * SCREEN_LENIENCY
-        )
+        skin, detail = _gate_tiles(rgb_array(copy), SCREEN_LENIENCY)
         return bool((skin & detail).any())
 
     def _detect(self, image: Image.Image, detector: Any) -> list[RawFace]:
@@ -236,10 +232,8 @@ def face_regions(image: Image.Image, factor: float = 1.0) -> list[regions.Rect]:
     if max(width, height) < GATE_MIN_SIDE:
         return [(0, 0, width, height)]
     reduction = max(1, round(GATE_REDUCTION / factor))
-    copy = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
-    quarter = rgb_array(copy.reduce(reduction))
-    skin = regions.skin_tiles(quarter, GATE_TILE)
-    detail = regions.textured_tiles(quarter, GATE_TILE)
+    quarter = rgb_array(_gate_source(image).reduce(reduction))
+    skin, detail = _gate_tiles(quarter)
     size = (quarter.shape[1], quarter.shape[0])
     found = regions.regions(skin, GATE_TILE, (GATE_MARGIN, GATE_MARGIN), size, keep=detail)
     return [
@@ -252,6 +246,22 @@ def face_regions(image: Image.Image, factor: float = 1.0) -> list[regions.Rect]:
         )
         for x0, y0, x1, y1 in regions.scaled_up(found, reduction, size, image.size)
     ]
+
+
+def _gate_source(image: Image.Image) -> Image.Image:
+    """``image`` in a mode the gate's copy can be shrunk in (palettes and the like are not)."""
+    return image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGB")
+
+
+def _gate_tiles(
+    copy: NDArray[np.uint8], leniency: float = 1.0
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The skin-coloured tiles and the detailed tiles of the gate's copy, at ``leniency``
+    of the gate's thresholds (the scan's screen asks for less of each)."""
+    return (
+        regions.skin_tiles(copy, GATE_TILE, regions.SKIN_TILE_SHARE * leniency),
+        regions.textured_tiles(copy, GATE_TILE, regions.FEATURE_TILE_SHARE * leniency),
+    )
 
 
 def _shape_points(shape: Any) -> NDArray[np.float64]:
