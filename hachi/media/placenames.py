@@ -101,7 +101,7 @@ class _Table:
 
     @classmethod
     def build(cls, records: list[dict[str, Any]], countries: dict[str, str]) -> _Table:
-        keyed = [(fold(rec["city"]), rec) for rec in records if fold(rec["city"])]
+        keyed = [(key, rec) for rec in records if (key := fold(rec["city"]))]
         keyed.sort(key=lambda item: (item[0], -int(item[1]["population"])))
         codes: dict[str, int] = {}
         for _, rec in keyed:
