@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -399,3 +400,58 @@ def test_only_a_first_index_loads_the_places_before_its_photos(tmp_path: Path) -
         while run_next_job(settings, extractor, models=lib.models):
             pass
     assert len(loads) == 1, "an unchanged rescan did not load the places"
+
+
+class ThreadStage(Stage):
+    """A real stage that notes which thread runs it and what it stored."""
+
+    task = "threads"
+    model = "threads-1"
+    min_side = 16
+    batch_size = 4
+
+    def __init__(self, on_readers: bool) -> None:
+        self.on_readers = on_readers
+        self.run_on: list[str] = []
+        self.stored: list[tuple[int, tuple[int, int]]] = []
+
+    def prepare(self, image: Image.Image) -> Any:
+        return image.size
+
+    def run(self, prepared: Sequence[Any]) -> list[Any]:
+        self.run_on += [threading.current_thread().name] * len(prepared)
+        return list(prepared)
+
+    def store(self, conn: sqlite3.Connection, photo_ids: Sequence[int], results: Any) -> None:
+        for pid, result in zip(photo_ids, results, strict=True):
+            self.stored.append((pid, result))
+            analyses.record_analysis(conn, pid, self.task, self.model)
+
+
+@pytest.mark.parametrize("on_readers", [True, False])
+def test_a_pass_runs_a_reader_stage_on_its_reader_threads(
+    settings: Settings, tmp_path: Path, on_readers: bool
+) -> None:
+    """Faces and OCR run one photo at a time on the pass's reader threads, where they decode
+    (so both cores work); other stages run in batches on the calling thread. Either way
+    every photo's result is stored once."""
+    photos = tmp_path / "photos"
+    for i in range(10):
+        write_photo(photos / f"p{i}.jpg", Shot(seed=i))
+    index(settings, photos)
+    stage = ThreadStage(on_readers)
+    conn = connect(settings.catalog_path)
+    try:
+        with Library(settings) as library:
+            assert run_pass(conn, library.rescan().id, stage, workers=2) == 10
+    finally:
+        conn.close()
+    readers = {name for name in stage.run_on if name.startswith("hachi-threads")}
+    if on_readers:
+        assert len(stage.run_on) == 10 and readers == set(stage.run_on)
+    else:
+        assert stage.run_on == [threading.current_thread().name] * 10
+    assert sorted(pid for pid, _ in stage.stored) == [
+        row[0] for row in rows(settings, "SELECT id FROM photos ORDER BY id")
+    ]
+    assert all(size[0] > 0 and size[1] > 0 for _, size in stage.stored)

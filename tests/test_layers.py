@@ -7,6 +7,8 @@ modules that import each other, fail here before they tangle the code.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +109,15 @@ def test_no_import_cycles() -> None:
         if node not in index:
             visit(node)
     assert not cycles, cycles
+
+
+def test_starting_the_cli_server_or_indexer_loads_neither_onnx_nor_opencv() -> None:
+    """onnx (17 MB, 0.8 s) only builds the search kernels and OpenCV (15 MB) only
+    normalises photos for CLIP: a `hachi` command, the server and the indexer import them
+    when that work first comes, not at start."""
+    script = (
+        "import sys, hachi.cli.main, hachi.server.app, hachi.indexer.runner; "
+        "loaded = sorted({'onnx', 'cv2'} & set(sys.modules)); "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -72,7 +72,7 @@ def run_next_job(
                 and folders_db.any_never_scanned(conn, job.folder_ids)
             ):
                 # a first index: load the gazetteer before the CLIP tower, so that the two
-                # loads' transient peaks (~140 and ~200 MB) never add up. A rescan (at every
+                # loads' transient peaks (~120 and ~200 MB) never add up. A rescan (at every
                 # start, and every HACHI_RESCAN_HOURS) mostly finds nothing new: it loads the
                 # places lazily, only for a geotagged new photo.
                 extractor.geocoder.load()
