@@ -218,6 +218,41 @@ def test_threads_read_with_their_own_engines_and_agree_with_one_thread() -> None
     reader.unload()
 
 
+def test_whole_images_share_one_detector_and_read_as_one_thread_does() -> None:
+    """A photo read whole has its detector input run by the one shared session, whichever
+    thread reads it; what every thread reads is what one thread reads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ("KING STREET", "CAFE ROMA", "EXIT 24")
+    photos = [
+        sign((1600, 1200), text, (200 + 150 * i, 500), 70, ("lightblue", "black"))[0]
+        for i, text in enumerate(texts)
+    ]
+    reader = TextReader(max_side=OCR_INDEX_SIDE, gate=False)
+    serial = [squash(reader.read_text(photo)) for photo in photos]
+    assert serial == [squash(text) for text in texts]
+    shared = reader.shared_detector
+    assert shared is not None
+    assert (shared.engines, shared.runs) == (1, len(photos))
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda p: squash(reader.read_text(p)), photos * 3)) == serial * 3
+    assert shared.engines == 3, "the main thread's engine and each reader thread's"
+    assert shared.runs == 4 * len(photos)
+    reader.unload()
+    assert reader.shared_detector is None
+
+
+def test_crops_stay_on_each_threads_own_detector() -> None:
+    """A sign the gate finds in a small area is detected in a crop, on the reading
+    thread's own session: the shared one never runs."""
+    photo, _box = sign((1600, 1200), "EXIT 24", (600, 500), 60, ("lightblue", "black"))
+    reader = TextReader(max_side=OCR_INDEX_SIDE)
+    assert squash(reader.read_text(photo)) == "EXIT24"
+    shared = reader.shared_detector
+    assert shared is not None and shared.engines == 1 and shared.runs == 0
+    reader.unload()
+
+
 def test_the_pixel_budget_lets_small_crops_share_and_big_ones_run_alone() -> None:
     import threading
     import time

@@ -38,7 +38,9 @@ from PIL import Image
 from hachi.errors import ModelUnavailable
 from hachi.ml import regions
 from hachi.ml.base import Model
-from hachi.ml.sessions import trim_heap
+from hachi.ml.sessions import create_session, trim_heap
+
+log = logging.getLogger(__name__)
 
 OCR_PACKAGE = "rapidocr"
 # One minor version: the bundled models (and so the file names below) change between minors.
@@ -50,7 +52,17 @@ OCR_MODEL = "rapidocr-ppocr-v6-small"
 # one, in one run at load 6.7 (the same text read). Photos are read on several threads
 # instead, each with its own engine, so both cores still work.
 ENGINE_THREADS = 1
-WHOLE_IMAGES_AT_ONCE = 2
+# Whole working images are different. rapidocr runs its detector without ONNX Runtime's
+# memory arena, so each 1280 x 960 px image faulted in ~270 MB of fresh activations: 296
+# ms on one thread. The same graph with an arena (and no per-shape memory plan) takes 152
+# ms on two threads for 270 CPU-ms, and holds ~250 MB through the pass. So every thread's
+# engine hands detector inputs of more than ``SHARED_DETECTOR_SHARE`` of a working image
+# to one shared session on every core, one at a time; smaller ones (crops) run on the
+# thread's own session, at most ``CROP_PIXELS_AT_ONCE`` working images' worth at once
+# across threads. Recognition goes on in each thread. (Two whole images in the detector
+# at once, one per thread, took the OCR pass to 746 MB.)
+SHARED_DETECTOR_SHARE = 0.55  # more than any crop: the gate reads larger areas whole
+CROP_PIXELS_AT_ONCE = 0.6
 # The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
 BUNDLED_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -102,11 +114,7 @@ class TextReader(Model):
         # rapidocr keeps use_cls / use_rec as engine state between calls, so an engine is
         # never shared: each thread that reads gets its own (about 20 MB of weights).
         self._local = threading.local()
-        # The detector's activations grow with the pixels it sees (~150 MB for a whole
-        # working image): however many threads read, at most two whole images' worth at
-        # once. (With one whole image's worth, photos that are read whole, most real
-        # ones, went through one at a time: the pass kept 1.5 of 2 cores busy.)
-        self._pixels = PixelBudget(WHOLE_IMAGES_AT_ONCE * max_side * max_side * 3 // 4)
+        self._shared: SharedDetector | None = None
 
     def load(self) -> None:
         try:
@@ -114,24 +122,36 @@ class TextReader(Model):
         except ImportError as exc:
             raise _missing_package() from exc
         quiet_rapidocr_logger()
-        self._params = engine_params(
-            bundled_model_paths(), self.max_side, self.min_score, self.threads
+        models = bundled_model_paths()
+        self._params = engine_params(models, self.max_side, self.min_score, self.threads)
+        working = self.max_side * self.max_side * 3 // 4  # a 4:3 working image's pixels
+        self._shared = SharedDetector(
+            models["Det"],
+            int(SHARED_DETECTOR_SHARE * working),
+            PixelBudget(int(CROP_PIXELS_AT_ONCE * working)),
         )
         self._engine()  # the loading thread's engine: a broken install fails here
 
     def release(self) -> None:
         self._params = None
         self._local = threading.local()  # every thread's engine goes with the old one
+        self._shared = None
 
     def _engine(self) -> Any:
         engine = getattr(self._local, "engine", None)
         if engine is None:
             from rapidocr import RapidOCR
 
-            assert self._params is not None, "load() was not called"
+            assert self._params is not None and self._shared, "load() was not called"
             engine = RapidOCR(params=self._params)
+            self._shared.serve(engine)
             self._local.engine = engine
         return engine
+
+    @property
+    def shared_detector(self) -> SharedDetector | None:
+        """The detector whole images share (None until loaded)."""
+        return self._shared
 
     def predict(self, image: Image.Image) -> list[TextLine]:
         """Lines of text in reading order (top to bottom, then left to right)."""
@@ -151,10 +171,11 @@ class TextReader(Model):
             )
         ]
         if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in areas) * 4 >= size[0] * size[1]:
-            # A large read leaves ~150 MB of freed activations in this thread's malloc
-            # arena, where the other reader thread's next large read cannot reuse them: two
-            # such arenas held the OCR pass at ~560 MB where one thread needs ~430. Handing
-            # them back costs ~20 ms, on photos whose reading costs ~300.
+            # A large read leaves freed buffers (a big crop's activations on this thread's
+            # own detector, the recogniser's) in this thread's malloc arena, where the
+            # other reader thread cannot reuse them: two such arenas once held the OCR
+            # pass at ~560 MB where one thread needed ~430. Handing them back costs a few
+            # ms, on photos whose reading costs 100-300.
             trim_heap()
         lines = [
             _to_line(quad, text, score, scale, image.size)
@@ -171,8 +192,7 @@ class TextReader(Model):
         """Bounds of the lines rapidocr's detector alone finds in ``area``, in ``pixels``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        with self._pixels.held(crop.shape[0] * crop.shape[1]):
-            result = self._engine()(crop, use_det=True, use_cls=False, use_rec=False)
+        result = self._engine()(crop, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(result, "boxes", None)
         if boxes is None:
             return []
@@ -184,8 +204,7 @@ class TextReader(Model):
         """(corners in ``pixels``, text, score) of each line rapidocr reads in ``area``."""
         x0, y0, x1, y1 = area
         crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        with self._pixels.held(crop.shape[0] * crop.shape[1]):
-            result = self._engine()(crop, use_det=True, use_cls=True, use_rec=True)
+        result = self._engine()(crop, use_det=True, use_cls=True, use_rec=True)
         boxes = getattr(result, "boxes", None)
         texts = getattr(result, "txts", None) or ()
         scores = getattr(result, "scores", None) or ()
@@ -206,7 +225,7 @@ class TextReader(Model):
 
 
 class PixelBudget:
-    """At most ``limit`` pixels in the detector at once, across threads; a call larger than
+    """At most ``limit`` pixels in detectors at once, across threads; a call larger than
     the whole budget still runs, alone."""
 
     def __init__(self, limit: int) -> None:
@@ -225,6 +244,71 @@ class PixelBudget:
             with self._changed:
                 self._in_use -= pixels
                 self._changed.notify_all()
+
+
+class SharedDetector:
+    """One text detector session on every core, with an arena, for the large inputs of
+    every thread's engine, one at a time; smaller ones stay on each engine's own session
+    within ``budget`` (see ``SHARED_DETECTOR_SHARE``). rapidocr takes no session options,
+    so each engine's detector gets a :class:`_Routed` session in place of its own."""
+
+    def __init__(self, model: Path, min_pixels: int, budget: PixelBudget) -> None:
+        self.model = model
+        self.min_pixels = min_pixels
+        self.budget = budget
+        self.engines = 0  # engines whose detector this serves
+        self.runs = 0  # inputs it ran
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def serve(self, engine: Any) -> bool:
+        """Routes ``engine``'s large detections here; False, and the engine left as it
+        was, when this rapidocr keeps its detector's session elsewhere."""
+        detector = engine._load_det_model()
+        # rapidocr normalises the detector's input in float64 (its mean and std are
+        # float64 arrays), 26 ms of a whole image's read; in float32 it is the same input
+        # within rounding, in a third of the time.
+        for name in ("mean", "std"):
+            value = getattr(detector, name, None)
+            if value is not None:
+                setattr(detector, name, np.array(list(value), dtype=np.float32))
+        holder: Any = getattr(detector, "session", None)
+        own = getattr(holder, "session", None)
+        if holder is None or own is None or not hasattr(own, "run"):
+            log.warning("rapidocr's text detector has no session to share; it stays on one core")
+            return False
+        holder.session = _Routed(own, self)
+        with self._lock:
+            self.engines += 1
+        return True
+
+    def run(self, outputs: Any, feed: dict[str, Any], *args: Any) -> Any:
+        with self._lock:
+            if self._session is None:
+                self._session = create_session(self.model, plan_memory=False)
+            self.runs += 1
+            return self._session.run(outputs, feed, *args)
+
+
+class _Routed:
+    """A detector session that hands inputs of ``shared.min_pixels`` or more to the
+    shared detector and runs the rest on the thread's own session, within the shared
+    budget; everything else is the own session's."""
+
+    def __init__(self, own: Any, shared: SharedDetector) -> None:
+        self._own = own
+        self._shared = shared
+
+    def run(self, outputs: Any, feed: dict[str, Any], *args: Any) -> Any:
+        image = next(iter(feed.values()))
+        pixels = int(image.shape[-1]) * int(image.shape[-2])
+        if pixels >= self._shared.min_pixels:
+            return self._shared.run(outputs, feed, *args)
+        with self._shared.budget.held(pixels):
+            return self._own.run(outputs, feed, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._own, name)
 
 
 def ocr_installed() -> bool:

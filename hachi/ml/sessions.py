@@ -40,6 +40,7 @@ def create_session(
     providers: Sequence[str] | None = None,
     *,
     prepack: bool = True,
+    plan_memory: bool = True,
 ) -> ort.InferenceSession:
     """Open an ONNX graph (a file, or serialised bytes for the graphs Hachi builds itself);
     a missing file is a ModelUnavailable, not a crash. ``providers`` narrows the choice.
@@ -47,7 +48,13 @@ def create_session(
     ``prepack=False`` keeps ONNX Runtime from re-laying out the weights for its matrix
     kernels while loading: for the float32 ViT-B-32 image tower that transient copy is the
     indexer's memory peak (630 -> 432 MB loading the tower alone), for ~10 % more CPU per
-    batch (``bench/bench_index_memory.py``)."""
+    batch (``bench/bench_index_memory.py``).
+
+    ``plan_memory=False`` has ONNX Runtime allocate each tensor from its arena as it is
+    needed instead of one block planned per input shape: for a graph that sees many
+    shapes (text detection on whole photos of any aspect) the arena then stays at the
+    largest live set (~250 MB for a 1280 x 960 photo) instead of growing with each new
+    shape's plan."""
     if isinstance(model, Path) and not model.is_file():
         raise ModelUnavailable(f"model file missing: {model}", {"path": str(model)})
     options = ort.SessionOptions()
@@ -60,6 +67,7 @@ def create_session(
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if not prepack:
         options.add_session_config_entry("session.disable_prepacking", "1")
+    options.enable_mem_pattern = plan_memory
     chosen = [p for p in available_providers() if providers is None or p in providers]
     source = str(model) if isinstance(model, Path) else model
     return ort.InferenceSession(
