@@ -53,9 +53,10 @@ OCR_MODEL = "rapidocr-ppocr-v6-small"
 # instead, each with its own engine, so both cores still work.
 ENGINE_THREADS = 1
 # Whole working images are different. rapidocr runs its detector without ONNX Runtime's
-# memory arena, so each 1280 x 960 px image faulted in ~270 MB of fresh activations: 296
-# ms on one thread. The same graph with an arena (and no per-shape memory plan) takes 152
-# ms on two threads for 270 CPU-ms, and holds ~250 MB through the pass. So every thread's
+# memory arena, so each 960 x 720 px image (the indexer's size) faults in fresh
+# activations, up to ~280 MB: 149 ms on one thread. The same graph with an arena and no
+# per-shape memory plan takes 73 ms on two threads for 128 CPU-ms, and holds ~120 MB
+# through the pass (1280 x 960: 296 ms, against 152 for 270 CPU-ms). So every thread's
 # engine hands detector inputs of more than ``SHARED_DETECTOR_SHARE`` of a working image
 # to one shared session on every core, one at a time; smaller ones (crops) run on the
 # thread's own session, at most ``CROP_PIXELS_AT_ONCE`` working images' worth at once
@@ -266,8 +267,8 @@ class SharedDetector:
         was, when this rapidocr keeps its detector's session elsewhere."""
         detector = engine._load_det_model()
         # rapidocr normalises the detector's input in float64 (its mean and std are
-        # float64 arrays), 26 ms of a whole image's read; in float32 it is the same input
-        # within rounding, in a third of the time.
+        # float64 arrays), 26 ms of a 1280 px image's read; in float32 it is the same
+        # input within rounding, in about half the time.
         for name in ("mean", "std"):
             value = getattr(detector, name, None)
             if value is not None:

@@ -53,7 +53,7 @@ def create_session(
     ``plan_memory=False`` has ONNX Runtime allocate each tensor from its arena as it is
     needed instead of one block planned per input shape: for a graph that sees many
     shapes (text detection on whole photos of any aspect) the arena then stays at the
-    largest live set (~250 MB for a 1280 x 960 photo) instead of growing with each new
+    largest live set (~120 MB for a 960 x 720 photo) instead of growing with each new
     shape's plan."""
     if isinstance(model, Path) and not model.is_file():
         raise ModelUnavailable(f"model file missing: {model}", {"path": str(model)})
