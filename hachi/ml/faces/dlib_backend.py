@@ -122,7 +122,10 @@ class DlibBackend(FaceBackend):
 
     name = "dlib"
     dim = 128
-    concurrent = True  # dlib releases the GIL while it works; each thread has its own copies
+    # Each thread has its own copies. dlib's HOG detector lets go of the GIL while it works
+    # (1.7 cores on two threads), its ResNet does not (1.0): on photos of people the pass
+    # keeps ~1.45 of 2 cores busy (bench/bench_throughput.py --faces 5).
+    concurrent = True
 
     def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, gate: bool = True) -> None:
         super().__init__()
