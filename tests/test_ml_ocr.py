@@ -218,9 +218,10 @@ def test_threads_read_with_their_own_engines_and_agree_with_one_thread() -> None
     reader.unload()
 
 
-def test_whole_images_share_one_detector_and_read_as_one_thread_does() -> None:
-    """A photo read whole has its detector input run by the one shared session, whichever
-    thread reads it; what every thread reads is what one thread reads."""
+def test_every_thread_detects_with_the_one_shared_session() -> None:
+    """Whichever thread reads a photo, its detection runs on the one shared session (the
+    main thread's engine and each reader thread's are served by it), and every thread
+    reads what one thread reads."""
     from concurrent.futures import ThreadPoolExecutor
 
     texts = ("KING STREET", "CAFE ROMA", "EXIT 24")
@@ -228,7 +229,7 @@ def test_whole_images_share_one_detector_and_read_as_one_thread_does() -> None:
         sign((1600, 1200), text, (200 + 150 * i, 500), 70, ("lightblue", "black"))[0]
         for i, text in enumerate(texts)
     ]
-    reader = TextReader(max_side=OCR_INDEX_SIDE, gate=False)
+    reader = TextReader(max_side=OCR_INDEX_SIDE, gate=False)  # one detection a photo
     serial = [squash(reader.read_text(photo)) for photo in photos]
     assert serial == [squash(text) for text in texts]
     shared = reader.shared_detector
@@ -242,41 +243,12 @@ def test_whole_images_share_one_detector_and_read_as_one_thread_does() -> None:
     assert reader.shared_detector is None
 
 
-def test_crops_stay_on_each_threads_own_detector() -> None:
-    """A sign the gate finds in a small area is detected in a crop, on the reading
-    thread's own session: the shared one never runs."""
+def test_a_crop_is_detected_then_read_on_the_shared_session() -> None:
+    """A sign the gate finds in a small area: the detector alone looks at the crop, then
+    the crop is read; both detections go through the shared session."""
     photo, _box = sign((1600, 1200), "EXIT 24", (600, 500), 60, ("lightblue", "black"))
     reader = TextReader(max_side=OCR_INDEX_SIDE)
     assert squash(reader.read_text(photo)) == "EXIT24"
     shared = reader.shared_detector
-    assert shared is not None and shared.engines == 1 and shared.runs == 0
+    assert shared is not None and (shared.engines, shared.runs) == (1, 2)
     reader.unload()
-
-
-def test_the_pixel_budget_lets_small_crops_share_and_big_ones_run_alone() -> None:
-    import threading
-    import time
-
-    from hachi.ml.ocr import PixelBudget
-
-    budget = PixelBudget(100)
-    inside: list[int] = []
-    most = [0]
-    lock = threading.Lock()
-
-    def hold(pixels: int) -> None:
-        with budget.held(pixels):
-            with lock:
-                inside.append(pixels)
-                most[0] = max(most[0], sum(inside))
-            time.sleep(0.05)
-            with lock:
-                inside.remove(pixels)
-
-    threads = [threading.Thread(target=hold, args=(n,)) for n in (40, 40, 90, 150, 30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert most[0] <= 150, "never more than the budget, save one oversized call alone"
-    assert not inside

@@ -25,8 +25,6 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,18 +50,17 @@ OCR_MODEL = "rapidocr-ppocr-v6-small"
 # one, in one run at load 6.7 (the same text read). Photos are read on several threads
 # instead, each with its own engine, so both cores still work.
 ENGINE_THREADS = 1
-# Whole working images are different. rapidocr runs its detector without ONNX Runtime's
-# memory arena, so each 960 x 720 px image (the indexer's size) faults in fresh
-# activations, up to ~280 MB: 149 ms on one thread. The same graph with an arena and no
+# The detector is different. rapidocr runs it without ONNX Runtime's memory arena, so
+# every call faults in fresh activations (up to ~280 MB for a whole 960 x 720 px image,
+# the indexer's size): 149 ms on one thread. The same graph with an arena and no
 # per-shape memory plan takes 73 ms on two threads for 128 CPU-ms, and holds ~120 MB
 # through the pass (1280 x 960: 296 ms, against 152 for 270 CPU-ms). So every thread's
-# engine hands detector inputs of more than ``SHARED_DETECTOR_SHARE`` of a working image
-# to one shared session on every core, one at a time; smaller ones (crops) run on the
-# thread's own session, at most ``CROP_PIXELS_AT_ONCE`` working images' worth at once
-# across threads. Recognition goes on in each thread. (Two whole images in the detector
-# at once, one per thread, took the OCR pass to 746 MB.)
-SHARED_DETECTOR_SHARE = 0.55  # more than any crop: the gate reads larger areas whole
-CROP_PIXELS_AT_ONCE = 0.6
+# engine hands its detection to one shared session on every core, one call at a time,
+# and goes on with the rest of its reading (recognition, the next photo's gate) in its
+# own thread. On bench/bench_throughput.py's library that read the same text and boxes
+# in 91-94 -> 85-89 OCR CPU-ms a photo, peak RSS 589-600 -> 505-534 MB (against
+# detecting crops on each thread's own session and whole photos on the shared one); two
+# whole photos in two threads' own detectors at once had taken the pass to 746 MB.
 # The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
 BUNDLED_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -125,12 +122,7 @@ class TextReader(Model):
         quiet_rapidocr_logger()
         models = bundled_model_paths()
         self._params = engine_params(models, self.max_side, self.min_score, self.threads)
-        working = self.max_side * self.max_side * 3 // 4  # a 4:3 working image's pixels
-        self._shared = SharedDetector(
-            models["Det"],
-            int(SHARED_DETECTOR_SHARE * working),
-            PixelBudget(int(CROP_PIXELS_AT_ONCE * working)),
-        )
+        self._shared = SharedDetector(models["Det"])
         self._engine()  # the loading thread's engine: a broken install fails here
 
     def release(self) -> None:
@@ -172,11 +164,11 @@ class TextReader(Model):
             )
         ]
         if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in areas) * 4 >= size[0] * size[1]:
-            # A large read leaves freed buffers (a big crop's activations on this thread's
-            # own detector, the recogniser's) in this thread's malloc arena, where the
-            # other reader thread cannot reuse them: two such arenas once held the OCR
-            # pass at ~560 MB where one thread needed ~430. Handing them back costs a few
-            # ms, on photos whose reading costs 100-300.
+            # A large read leaves freed buffers (the detector's input and output maps,
+            # the recogniser's batches) in this thread's malloc arena, where the other
+            # reader thread cannot reuse them: two such arenas once held the OCR pass at
+            # ~560 MB where one thread needed ~430. Handing them back costs a few ms, on
+            # photos whose reading costs 100-200.
             trim_heap()
         lines = [
             _to_line(quad, text, score, scale, image.size)
@@ -225,46 +217,21 @@ class TextReader(Model):
         return "\n".join(" ".join(line.text for line in row) for row in rows(self.predict(image)))
 
 
-class PixelBudget:
-    """At most ``limit`` pixels in detectors at once, across threads; a call larger than
-    the whole budget still runs, alone."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._in_use = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def held(self, pixels: int) -> Iterator[None]:
-        with self._changed:
-            self._changed.wait_for(lambda: self._in_use == 0 or self._in_use + pixels <= self.limit)
-            self._in_use += pixels
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._in_use -= pixels
-                self._changed.notify_all()
-
-
 class SharedDetector:
-    """One text detector session on every core, with an arena, for the large inputs of
-    every thread's engine, one at a time; smaller ones stay on each engine's own session
-    within ``budget`` (see ``SHARED_DETECTOR_SHARE``). rapidocr takes no session options,
-    so each engine's detector gets a :class:`_Routed` session in place of its own."""
+    """The one text detector session of every thread's engine: every core, an arena, no
+    per-shape memory plan, one call at a time (see ``ENGINE_THREADS``). rapidocr takes
+    no session options, so :meth:`serve` puts this in place of each engine's own."""
 
-    def __init__(self, model: Path, min_pixels: int, budget: PixelBudget) -> None:
+    def __init__(self, model: Path) -> None:
         self.model = model
-        self.min_pixels = min_pixels
-        self.budget = budget
         self.engines = 0  # engines whose detector this serves
-        self.runs = 0  # inputs it ran
+        self.runs = 0  # detections it ran
         self._session: Any = None
         self._lock = threading.Lock()
 
     def serve(self, engine: Any) -> bool:
-        """Routes ``engine``'s large detections here; False, and the engine left as it
-        was, when this rapidocr keeps its detector's session elsewhere."""
+        """Detects for ``engine`` from now on; False, and the engine left as it was, when
+        this rapidocr keeps its detector's session elsewhere."""
         detector = engine._load_det_model()
         # rapidocr normalises the detector's input in float64 (its mean and std are
         # float64 arrays), 26 ms of a 1280 px image's read; in float32 it is the same
@@ -274,42 +241,28 @@ class SharedDetector:
             if value is not None:
                 setattr(detector, name, np.array(list(value), dtype=np.float32))
         holder: Any = getattr(detector, "session", None)
-        own = getattr(holder, "session", None)
-        if holder is None or own is None or not hasattr(own, "run"):
+        if holder is None or not hasattr(getattr(holder, "session", None), "run"):
             log.warning("rapidocr's text detector has no session to share; it stays on one core")
             return False
-        holder.session = _Routed(own, self)
+        holder.session = self
         with self._lock:
             self.engines += 1
         return True
 
     def run(self, outputs: Any, feed: dict[str, Any], *args: Any) -> Any:
         with self._lock:
-            if self._session is None:
-                self._session = create_session(self.model, plan_memory=False)
             self.runs += 1
-            return self._session.run(outputs, feed, *args)
+            return self._opened().run(outputs, feed, *args)
 
-
-class _Routed:
-    """A detector session that hands inputs of ``shared.min_pixels`` or more to the
-    shared detector and runs the rest on the thread's own session, within the shared
-    budget; everything else is the own session's."""
-
-    def __init__(self, own: Any, shared: SharedDetector) -> None:
-        self._own = own
-        self._shared = shared
-
-    def run(self, outputs: Any, feed: dict[str, Any], *args: Any) -> Any:
-        image = next(iter(feed.values()))
-        pixels = int(image.shape[-1]) * int(image.shape[-2])
-        if pixels >= self._shared.min_pixels:
-            return self._shared.run(outputs, feed, *args)
-        with self._shared.budget.held(pixels):
-            return self._own.run(outputs, feed, *args)
+    def _opened(self) -> Any:
+        if self._session is None:
+            self._session = create_session(self.model, plan_memory=False)
+        return self._session
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._own, name)
+        """The session's inputs and outputs, which rapidocr reads on each call."""
+        with self._lock:
+            return getattr(self._opened(), name)
 
 
 def ocr_installed() -> bool:
