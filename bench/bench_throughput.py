@@ -13,8 +13,8 @@ mix, whose generated landscapes are smoother than real scenes. It is written onc
 bench/data/throughput/. Each run indexes a fresh home with the real `hachi index` as a
 subprocess (random-weight ViT-B-32 float32, which costs what the real one does; dlib faces;
 OCR; all defaults otherwise) and samples the child every 50 ms: its CPU time
-(/proc/<pid>/stat, every thread), its RSS, and which pass runs (the job's phase in the
-catalog). Reported per pass: wall seconds, CPU-ms per photo of the library, and how many
+(/proc/<pid>/stat, every thread, and its own worker processes'), its RSS (plus its
+workers'), and which pass runs (the job's phase in the catalog). Reported per pass: wall seconds, CPU-ms per photo of the library, and how many
 of the two cores the pass kept busy; for the whole run photos/s and the peak RSS.
 
 With --baseline the same library is first indexed by another checkout (PYTHONPATH), so the
@@ -107,11 +107,35 @@ def library(plain: int, signs: int, faces: int = 1) -> list[Path]:
 
 
 def _cpu_seconds(pid: int) -> float | None:
+    """CPU time of ``pid``, of its children that ended, and of those still running (the
+    faces pass describes faces in a worker process)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+    # utime, stime, cutime, cstime (fields 14 to 17)
+    total = sum(int(v) for v in fields[11:15]) / TICKS
+    for kid in _children(pid):
+        total += _cpu_seconds(kid) or 0.0
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def _children_rss_mb(pid: int) -> int:
+    total = 0
+    for kid in _children(pid):
+        mem = status_mb(kid)
+        total += (mem["VmRSS"] if mem else 0) + _children_rss_mb(kid)
+    return total
 
 
 def _phase(catalog: Path) -> str | None:
@@ -160,8 +184,10 @@ def run(code_root: Path, folder: Path, extra_env: dict[str, str]) -> dict[str, A
                 name = _phase(home / "catalog.db") or "start"
                 mem = status_mb(child.pid)
                 if mem is not None:
-                    peak = max(peak, mem["VmHWM"])
-                    rss[name] = max(rss.get(name, 0), mem["VmRSS"])
+                    # with the worker processes' memory, when there are any
+                    kids = _children_rss_mb(child.pid)
+                    peak = max(peak, mem["VmHWM"], mem["VmRSS"] + kids)
+                    rss[name] = max(rss.get(name, 0), mem["VmRSS"] + kids)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -248,3 +250,60 @@ def test_threads_share_one_backend_and_find_what_one_thread_finds() -> None:
         assert [f.box for f in faces] == [f.box for f in expected], name
         for got, want in zip(faces, expected, strict=True):
             np.testing.assert_allclose(got.embedding, want.embedding, atol=1e-6)
+
+
+def _described_in_thread(image: Image.Image, faces: list[DetectedFace]) -> list[np.ndarray]:
+    """What dlib's ResNet says of ``faces`` when it cuts the chips from the photo itself."""
+    import dlib
+
+    from hachi.ml.faces.base import rgb_array
+    from hachi.ml.faces.dlib_backend import CHIP_PADDING, DESCRIPTOR_FILE, SHAPE_PREDICTOR_FILE
+
+    weights = locate_weights()
+    pixels = rgb_array(image)
+    aligner = dlib.shape_predictor(str(weights / SHAPE_PREDICTOR_FILE))
+    shapes = dlib.full_object_detections()
+    for face in faces:
+        x, y, w, h = face.box
+        shapes.append(aligner(pixels, dlib.rectangle(x, y, x + w, y + h)))
+    net = dlib.face_recognition_model_v1(str(weights / DESCRIPTOR_FILE))
+    vectors = net.compute_face_descriptor(pixels, shapes, 0, CHIP_PADDING)
+    return [np.asarray(v) / np.linalg.norm(v) for v in vectors]
+
+
+def test_faces_are_described_in_a_process_of_their_own_with_dlibs_own_vectors() -> None:
+    """dlib's ResNet holds the GIL, so a worker process describes the chips the reader
+    threads cut: the vectors are those dlib computes from the photo itself."""
+    corpus_labels()
+    image = open_photo("group_obama_biden.jpg")
+    backend = DlibBackend()
+    faces = backend.predict(image)
+    process = backend._descriptors
+    assert process is not None and process.pid is not None and process.pid != os.getpid()
+    expected = _described_in_thread(image, faces)
+    assert len(faces) == len(expected) == 3
+    for face, vector in zip(faces, expected, strict=True):
+        assert float(np.abs(face.embedding - vector).max()) < 1e-5
+    pid = process.pid
+    backend.unload()
+    assert backend._descriptors is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the worker ended with the backend's pass
+
+
+def test_a_killed_descriptor_process_leaves_the_pass_describing_in_its_threads() -> None:
+    corpus_labels()
+    image = open_photo("obama_4.jpg")
+    backend = DlibBackend()
+    [before] = backend.predict(image)
+    process = backend._descriptors
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    [after] = backend.predict(image)  # the worker is gone: this thread describes
+    assert process.pid is None
+    assert float(np.abs(after.embedding - before.embedding).max()) < 1e-5
+    backend.unload()
+    [again] = backend.predict(image)  # the next pass starts a new worker
+    assert backend._descriptors is not None and backend._descriptors.pid is not None
+    assert float(np.abs(again.embedding - before.embedding).max()) < 1e-5
+    backend.unload()

@@ -46,6 +46,7 @@ from hachi.ml.faces.base import (
     scale_box,
     scale_points,
 )
+from hachi.ml.faces.dlib_descriptors import DescriptorProcess
 
 INSTALL_COMMAND = "pip install dlib-bin face_recognition_models"
 WEIGHTS_PACKAGE = "face_recognition_models"
@@ -57,6 +58,7 @@ MIN_DETECTION_SCORE = 0.0  # dlib's own threshold; corpus false positives all sc
 MIN_FACE_PIXELS = 36  # narrower faces (in the working image) embed unreliably
 DESCRIPTOR_JITTERS = 0  # jittering multiplies embed time; no measurable gain on the corpus
 CHIP_PADDING = 0.25  # the padding dlib's ResNet was trained with
+CHIP_SIZE = 150  # px, the aligned chip dlib's ResNet takes
 
 GATE_REDUCTION = 4  # the skin gate looks at a copy about this many times smaller
 GATE_TILE = 16  # px of that copy: ~64 px of the detection image, under a face's 80
@@ -73,14 +75,15 @@ SCREEN_LENIENCY = 0.5
 RawFace = tuple[tuple[float, float, float, float], float]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Models:
     """One thread's copies: dlib's detector and ResNet keep scratch state between calls,
-    so two threads must never share one (dlib documents them as not thread-safe)."""
+    so two threads must never share one (dlib documents them as not thread-safe). The
+    ResNet is made only when the descriptor process cannot be had."""
 
     detector: Any
     shapes: Any
-    encoder: Any
+    encoder: Any = None
 
 
 def locate_weights() -> Path:
@@ -123,8 +126,8 @@ class DlibBackend(FaceBackend):
     name = "dlib"
     dim = 128
     # Each thread has its own copies. dlib's HOG detector lets go of the GIL while it works
-    # (1.7 cores on two threads), its ResNet does not (1.0): on photos of people the pass
-    # keeps ~1.45 of 2 cores busy (bench/bench_throughput.py --faces 5).
+    # (1.7 cores on two threads), its ResNet does not (1.0), so faces are described in a
+    # process of their own (:mod:`hachi.ml.faces.dlib_descriptors`).
     concurrent = True
 
     def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, gate: bool = True) -> None:
@@ -135,13 +138,19 @@ class DlibBackend(FaceBackend):
         self._dlib: Any = None
         self._weights: Path | None = None
         self._local = threading.local()
+        self._descriptors: DescriptorProcess | None = None
 
     def load(self) -> None:
         self._weights = locate_weights()
         self._dlib = _import_dlib()
         self._models()  # the loading thread's copies: a bad weight file fails here
+        self._dlib.face_recognition_model_v1(str(self._weights / DESCRIPTOR_FILE))  # and here
+        self._descriptors = DescriptorProcess(self._weights / DESCRIPTOR_FILE, DESCRIPTOR_JITTERS)
 
     def release(self) -> None:
+        if self._descriptors is not None:
+            self._descriptors.close()
+        self._descriptors = None
         self._dlib = self._weights = None
         self._local = threading.local()  # every thread's copies go with the old one
 
@@ -154,7 +163,6 @@ class DlibBackend(FaceBackend):
             models = _Models(
                 dlib.get_frontal_face_detector(),
                 dlib.shape_predictor(str(self._weights / SHAPE_PREDICTOR_FILE)),
-                dlib.face_recognition_model_v1(str(self._weights / DESCRIPTOR_FILE)),
             )
             self._local.models = models
         return models
@@ -169,9 +177,14 @@ class DlibBackend(FaceBackend):
         shapes = self._dlib.full_object_detections()
         for box, _ in raw:
             shapes.append(models.shapes(pixels, self._dlib.rectangle(*map(round, box))))
-        vectors = models.encoder.compute_face_descriptor(
-            pixels, shapes, DESCRIPTOR_JITTERS, CHIP_PADDING
-        )
+        # The chips dlib's compute_face_descriptor(pixels, shapes) would cut itself.
+        chips = [
+            np.asarray(chip)
+            for chip in self._dlib.get_face_chips(pixels, shapes, CHIP_SIZE, CHIP_PADDING)
+        ]
+        vectors = self._descriptors.describe(chips) if self._descriptors else None
+        if vectors is None:
+            vectors = self._encoder(models).compute_face_descriptor(chips, DESCRIPTOR_JITTERS)
         return [
             DetectedFace(
                 box=scale_box(box, image.size, scale),
@@ -181,6 +194,15 @@ class DlibBackend(FaceBackend):
             )
             for (box, score), shape, vector in zip(raw, shapes, vectors, strict=True)
         ]
+
+    def _encoder(self, models: _Models) -> Any:
+        """This thread's own ResNet, for when the descriptor process cannot be had."""
+        if models.encoder is None:
+            assert self._weights is not None, "load() was not called"
+            models.encoder = self._dlib.face_recognition_model_v1(
+                str(self._weights / DESCRIPTOR_FILE)
+            )
+        return models.encoder
 
     def might_hold_faces(self, image: Image.Image) -> bool:
         """Whether any tile of a copy the size the detection gate looks at is both skin
