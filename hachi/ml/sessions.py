@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,11 +90,9 @@ def limit_heap_arenas(count: int = HEAP_ARENAS) -> None:
     and a trim (``bench/bench_server_memory.py``; indexing peaks in
     ``bench/bench_index_memory.py``).
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(M_ARENA_MAX, count)
-    except (OSError, AttributeError):
-        return
 
 
 def trim_heap() -> None:
@@ -102,8 +101,17 @@ def trim_heap() -> None:
     Loading a graph on a server thread leaves ~100 MB of freed buffers in that thread's
     malloc arena, which would otherwise count against the server's memory for good.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once: ``find_library`` runs ``ldconfig -p`` in a child
+    process on every call, and the OCR pass trims after each photo it reads whole (a fork
+    of the indexer each time, which also showed up as a second copy of its memory)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
