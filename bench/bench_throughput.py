@@ -14,8 +14,9 @@ bench/data/throughput/. Each run indexes a fresh home with the real `hachi index
 subprocess (random-weight ViT-B-32 float32, which costs what the real one does; dlib faces;
 OCR; all defaults otherwise) and samples the child every 50 ms: its CPU time
 (/proc/<pid>/stat, every thread, and its own worker processes'), its RSS (plus its
-workers'), and which pass runs (the job's phase in the catalog). Reported per pass: wall seconds, CPU-ms per photo of the library, and how many
-of the two cores the pass kept busy; for the whole run photos/s and the peak RSS.
+workers'), and which pass runs (the job's phase in the catalog). Reported per pass: wall
+seconds, CPU-ms per photo of the library, and how many of the two cores the pass kept
+busy; for the whole run photos/s and the peak RSS.
 
 With --baseline the same library is first indexed by another checkout (PYTHONPATH), so the
 before and after figures come from one command under the same load; --rounds alternates
@@ -131,9 +132,15 @@ def _children(pid: int) -> list[int]:
 
 
 def _children_rss_mb(pid: int) -> int:
+    """RSS of ``pid``'s worker processes: the spawned ones only, since a forked child
+    (a subprocess before its exec) shares the parent's pages and would count them twice."""
     total = 0
     for kid in _children(pid):
-        mem = status_mb(kid)
+        try:
+            command = Path(f"/proc/{kid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        mem = status_mb(kid) if b"multiprocessing" in command else None
         total += (mem["VmRSS"] if mem else 0) + _children_rss_mb(kid)
     return total
 
