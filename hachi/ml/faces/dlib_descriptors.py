@@ -76,15 +76,12 @@ class DescriptorProcess:
             return pool.submit(_describe, chips, self.jitters).result()
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             log.warning("the face descriptor process failed (%s); describing in-thread", exc)
-            self._give_up()
+            self._drop(failed=True)
             return None
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-            self._failed = False
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Ends the worker; the next ``describe`` starts another."""
+        self._drop(failed=False)
 
     def _started(self) -> ProcessPoolExecutor | None:
         with self._lock:
@@ -101,9 +98,11 @@ class DescriptorProcess:
                     self._failed = True
             return self._pool
 
-    def _give_up(self) -> None:
+    def _drop(self, failed: bool) -> None:
+        """Ends the worker (a broken one without waiting); ``failed`` keeps the rest of
+        this pass from starting another."""
         with self._lock:
             pool, self._pool = self._pool, None
-            self._failed = True
+            self._failed = failed
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=not failed, cancel_futures=True)
