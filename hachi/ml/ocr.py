@@ -143,7 +143,7 @@ class TextReader(Model):
 
     @property
     def shared_detector(self) -> SharedDetector | None:
-        """The detector whole images share (None until loaded)."""
+        """The text detector session every reading thread shares (None until loaded)."""
         return self._shared
 
     def predict(self, image: Image.Image) -> list[TextLine]:
