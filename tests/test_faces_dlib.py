@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -140,6 +138,31 @@ def test_reduced_copy_reports_original_pixels() -> None:
     assert np.allclose(small.box, big.box, atol=big.box[2] * 0.08)
     assert np.allclose(small.landmarks, big.landmarks, atol=big.box[2] * 0.05)
     assert float(np.linalg.norm(small.embedding - big.embedding)) < 0.2
+
+
+@pytest.mark.parametrize("size", [(2000, 1500), (8000, 1000)])
+def test_a_photo_larger_than_the_detection_size_is_reduced_and_its_face_found(
+    size: tuple[int, int],
+) -> None:
+    """A 12 MP JPEG reaches the detector 1.25x too large (2000 px), a panorama several
+    times: each is reduced to the detection size and the face found where it is in the
+    photo's own pixels."""
+    corpus_labels()
+    face = open_photo("obama_4.jpg").convert("RGB")
+    [alone] = DlibBackend().predict(face)
+    width, height = size
+    assert detection_plan(size)[0] == DETECT_LONG_SIDE / width
+    canvas = Image.new("RGB", (width, height), (40, 90, 150))
+    scale = height / face.height
+    enlarged = face.resize((round(face.width * scale), height), Image.Resampling.BICUBIC)
+    left = (width - enlarged.width) // 2
+    canvas.paste(enlarged, (left, 0))
+    [found] = DlibBackend().predict(canvas)
+    x, y, w, h = found.box
+    ax, ay, aw, ah = (v * scale for v in alone.box)
+    ax += left
+    overlap = max(0, min(x + w, ax + aw) - max(x, ax)) * max(0, min(y + h, ay + ah) - max(y, ay))
+    assert overlap / (w * h + aw * ah - overlap) > 0.5  # HOG's box sizes come in steps
 
 
 def test_gate_scans_skin_coloured_areas_and_skips_photos_without() -> None:
@@ -271,39 +294,29 @@ def _described_in_thread(image: Image.Image, faces: list[DetectedFace]) -> list[
     return [np.asarray(v) / np.linalg.norm(v) for v in vectors]
 
 
-def test_faces_are_described_in_a_process_of_their_own_with_dlibs_own_vectors() -> None:
-    """dlib's ResNet holds the GIL, so a worker process describes the chips the reader
-    threads cut: the vectors are those dlib computes from the photo itself."""
+def test_faces_are_described_on_onnx_runtime_with_dlibs_own_vectors() -> None:
+    """dlib's ResNet runs as an ONNX graph built from its own weights: the vectors are
+    those dlib computes from the photo itself, so libraries indexed before keep their
+    people."""
     corpus_labels()
     image = open_photo("group_obama_biden.jpg")
     backend = DlibBackend()
     faces = backend.predict(image)
-    process = backend._descriptors
-    assert process is not None and process.pid is not None and process.pid != os.getpid()
+    assert backend.describes_with_onnx
     expected = _described_in_thread(image, faces)
     assert len(faces) == len(expected) == 3
     for face, vector in zip(faces, expected, strict=True):
         assert float(np.abs(face.embedding - vector).max()) < 1e-5
-    pid = process.pid
     backend.unload()
-    assert backend._descriptors is None
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # the worker ended with the backend's pass
+    assert not backend.describes_with_onnx
 
 
-def test_a_killed_descriptor_process_leaves_the_pass_describing_in_its_threads() -> None:
+def test_without_the_onnx_graph_dlib_describes_the_same_faces() -> None:
     corpus_labels()
     image = open_photo("obama_4.jpg")
-    backend = DlibBackend()
-    [before] = backend.predict(image)
-    process = backend._descriptors
-    assert process is not None and process.pid is not None
-    os.kill(process.pid, signal.SIGKILL)
-    [after] = backend.predict(image)  # the worker is gone: this thread describes
-    assert process.pid is None
-    assert float(np.abs(after.embedding - before.embedding).max()) < 1e-5
-    backend.unload()
-    [again] = backend.predict(image)  # the next pass starts a new worker
-    assert backend._descriptors is not None and backend._descriptors.pid is not None
-    assert float(np.abs(again.embedding - before.embedding).max()) < 1e-5
-    backend.unload()
+    [onnx_face] = DlibBackend().predict(image)
+    backend = DlibBackend(onnx_resnet=False)
+    [dlib_face] = backend.predict(image)
+    assert not backend.describes_with_onnx
+    assert dlib_face.box == onnx_face.box
+    assert float(np.abs(dlib_face.embedding - onnx_face.embedding).max()) < 1e-5

@@ -1,4 +1,5 @@
-"""The default face backend: dlib's HOG detector, 5-point aligner and 128-d ResNet.
+"""The default face backend: dlib's HOG detector, 5-point aligner and 128-d ResNet (the
+ResNet run on ONNX Runtime, from dlib's own weights: :mod:`hachi.ml.faces.dlib_resnet`).
 
 Its weights ship inside the ``face_recognition_models`` pip package, so it works with no
 download. That package's ``__init__`` imports ``pkg_resources`` (gone from current
@@ -27,6 +28,7 @@ sepia) is scanned whole. ``gate=False`` scans every photo whole (the old path, k
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,9 @@ from hachi.ml.faces.base import (
     scale_box,
     scale_points,
 )
-from hachi.ml.faces.dlib_descriptors import DescriptorProcess
+from hachi.ml.sessions import create_session
+
+log = logging.getLogger(__name__)
 
 INSTALL_COMMAND = "pip install dlib-bin face_recognition_models"
 WEIGHTS_PACKAGE = "face_recognition_models"
@@ -78,8 +82,8 @@ RawFace = tuple[tuple[float, float, float, float], float]
 @dataclass
 class _Models:
     """One thread's copies: dlib's detector and ResNet keep scratch state between calls,
-    so two threads must never share one (dlib documents them as not thread-safe). The
-    ResNet is made only when the descriptor process cannot be had."""
+    so two threads must never share one (dlib documents them as not thread-safe). dlib's
+    own ResNet is made only when its ONNX graph cannot be built."""
 
     detector: Any
     shapes: Any
@@ -110,6 +114,20 @@ def _import_dlib() -> Any:
     return dlib
 
 
+def _resnet_session(weights: Path) -> Any:
+    """dlib's ResNet on ONNX Runtime, one core a call (the reader threads are the
+    parallelism); None, with a warning, when the file does not read as that network."""
+    # Imported here: ``onnx`` takes 0.5-1 s of CPU to import, which the scan (where this
+    # module serves the faces screen) should not pay; the faces pass pays it once.
+    from hachi.ml.faces.dlib_resnet import resnet_graph
+
+    try:
+        return create_session(resnet_graph(weights), threads=1)
+    except Exception as exc:  # noqa: BLE001 - dlib's own kernels describe the same faces
+        log.warning("describing faces with dlib's own ResNet: no ONNX graph of it (%s)", exc)
+        return None
+
+
 def detection_plan(
     size: tuple[int, int], detect_long_side: int = DETECT_LONG_SIDE
 ) -> tuple[float, int]:
@@ -121,16 +139,20 @@ def detection_plan(
 
 
 class DlibBackend(FaceBackend):
-    """HOG + 5-point + ResNet; 128-d embeddings, CPU only, about 0.1 s per face."""
+    """HOG + 5-point + ResNet; 128-d embeddings, CPU only."""
 
     name = "dlib"
     dim = 128
-    # Each thread has its own copies. dlib's HOG detector lets go of the GIL while it works
-    # (1.7 cores on two threads), its ResNet does not (1.0), so faces are described in a
-    # process of their own (:mod:`hachi.ml.faces.dlib_descriptors`).
+    # Each thread has its own detector and aligner; dlib's HOG detector lets go of the GIL
+    # while it works (1.7 cores on two threads). Faces are described by one ONNX Runtime
+    # session of dlib's ResNet (:mod:`hachi.ml.faces.dlib_resnet`), which every thread
+    # runs at once on its own core: about 3 ms a face where dlib's kernels took 58, one
+    # face at a time, holding the GIL.
     concurrent = True
 
-    def __init__(self, detect_long_side: int = DETECT_LONG_SIDE, gate: bool = True) -> None:
+    def __init__(
+        self, detect_long_side: int = DETECT_LONG_SIDE, gate: bool = True, onnx_resnet: bool = True
+    ) -> None:
         super().__init__()
         self.detect_long_side = detect_long_side
         self.gate = gate
@@ -138,19 +160,25 @@ class DlibBackend(FaceBackend):
         self._dlib: Any = None
         self._weights: Path | None = None
         self._local = threading.local()
-        self._descriptors: DescriptorProcess | None = None
+        self.onnx_resnet = onnx_resnet
+        self._resnet: Any = None  # the ONNX Runtime session, when it could be built
 
     def load(self) -> None:
         self._weights = locate_weights()
         self._dlib = _import_dlib()
         self._models()  # the loading thread's copies: a bad weight file fails here
-        self._dlib.face_recognition_model_v1(str(self._weights / DESCRIPTOR_FILE))  # and here
-        self._descriptors = DescriptorProcess(self._weights / DESCRIPTOR_FILE, DESCRIPTOR_JITTERS)
+        resnet = self._weights / DESCRIPTOR_FILE
+        self._resnet = _resnet_session(resnet) if self.onnx_resnet else None
+        if self._resnet is None:
+            self._dlib.face_recognition_model_v1(str(resnet))  # and here, not in a reader
+
+    @property
+    def describes_with_onnx(self) -> bool:
+        """Whether faces are described on ONNX Runtime (else with dlib's own kernels)."""
+        return self._resnet is not None
 
     def release(self) -> None:
-        if self._descriptors is not None:
-            self._descriptors.close()
-        self._descriptors = None
+        self._resnet = None
         self._dlib = self._weights = None
         self._local = threading.local()  # every thread's copies go with the old one
 
@@ -182,8 +210,9 @@ class DlibBackend(FaceBackend):
             np.asarray(chip)
             for chip in self._dlib.get_face_chips(pixels, shapes, CHIP_SIZE, CHIP_PADDING)
         ]
-        vectors = self._descriptors.describe(chips) if self._descriptors else None
-        if vectors is None:
+        if self._resnet is not None:
+            vectors = self._resnet.run(None, {"chips": np.stack(chips)})[0]
+        else:
             vectors = self._encoder(models).compute_face_descriptor(chips, DESCRIPTOR_JITTERS)
         return [
             DetectedFace(
@@ -196,7 +225,7 @@ class DlibBackend(FaceBackend):
         ]
 
     def _encoder(self, models: _Models) -> Any:
-        """This thread's own ResNet, for when the descriptor process cannot be had."""
+        """This thread's own dlib ResNet, for when its ONNX graph cannot be built."""
         if models.encoder is None:
             assert self._weights is not None, "load() was not called"
             models.encoder = self._dlib.face_recognition_model_v1(
