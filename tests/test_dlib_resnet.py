@@ -70,6 +70,10 @@ def test_a_file_of_another_network_is_refused() -> None:
         build_model(without_last)
     with pytest.raises(ValueError, match="not the network dlib publishes"):
         build_model(read_layers(b"\x00" * 1000))
+    assert isinstance(layers[-2], Pool) and layers[-2].size == (0, 0)
+    windows_at_the_end = [*layers[:-2], Pool("avg", (1, 1), (1, 1), (0, 0)), layers[-1]]
+    with pytest.raises(ValueError, match="not the network dlib publishes"):
+        build_model(windows_at_the_end)  # the last layer must see one value a channel
 
 
 def test_layers_that_do_not_connect_are_refused() -> None:

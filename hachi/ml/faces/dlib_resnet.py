@@ -20,6 +20,7 @@ the caller then describes faces with dlib itself.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,7 @@ class _Reader:
     def real(self) -> float:
         mantissa = self.integer()
         exponent = self.integer()
-        return float(np.ldexp(float(mantissa), exponent))
+        return math.ldexp(mantissa, exponent)
 
     def floats(self) -> NDArray[np.float32]:
         version = self.integer()
@@ -257,6 +258,11 @@ class _Layers:
     def next_is(self, kind: type[Layer]) -> bool:
         return bool(self._queue) and isinstance(self._queue[0], kind)
 
+    def next_is_window_pool(self) -> bool:
+        """Whether a pool over windows comes next (a down block's; not the whole plane's)."""
+        head = self._queue[0] if self._queue else None
+        return isinstance(head, Pool) and head.size != (0, 0)
+
     def take(self, kind: type[L]) -> L:
         layer = self._queue.pop(0) if self._queue else None
         if not isinstance(layer, kind):
@@ -280,18 +286,15 @@ def build_model(layers: list[Layer]) -> onnx.ModelProto:
     while records.next_is(Conv):  # residual blocks: two convolutions, then the add
         inner = graph.relu(graph.conv(x, records.take(Conv), records.take(Affine)))
         block = graph.conv(inner, records.take(Conv), records.take(Affine))
-        down = records.next_is(Pool) and records.take(Pool)  # a down block pools its input
-        skip = graph.pool(x, down) if down and down.size != (0, 0) else x
+        # a down block's average pool comes after its convolutions and pools its input
+        skip = graph.pool(x, records.take(Pool)) if records.next_is_window_pool() else x
         x = graph.relu(graph.add(block, skip))
         blocks += 1
-        if down and down.size == (0, 0):
-            x = graph.pool(x, down)  # the average over the whole plane that ends the body
-            break
-    else:
-        x = graph.pool(x, records.take(Pool))
+    x = graph.pool(x, records.take(Pool))  # the average over the whole plane
     dense = records.take(Dense)
     channels = graph.shapes[x][0]
-    if not records.done() or blocks == 0 or dense.weights.shape[0] != channels:
+    whole_plane = graph.shapes[x][1:] == (1, 1)
+    if not records.done() or not blocks or not whole_plane or dense.weights.shape[0] != channels:
         raise ValueError("the face ResNet file is not the network dlib publishes")
     flat = graph.node("Flatten", [x], (channels, 1, 1), axis=1)
     out = graph.node(
