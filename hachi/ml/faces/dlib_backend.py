@@ -199,10 +199,9 @@ class DlibBackend(FaceBackend):
     def predict(self, image: Image.Image, scale: float = 1.0) -> list[DetectedFace]:
         self.ensure_loaded()
         models = self._models()
-        raw = self._detect(image, models.detector)
-        if not raw:
+        raw, pixels = self._detect(image, models.detector)
+        if not raw or pixels is None:
             return []
-        pixels = rgb_array(image)
         shapes = self._dlib.full_object_detections()
         for box, _ in raw:
             shapes.append(models.shapes(pixels, self._dlib.rectangle(*map(round, box))))
@@ -251,21 +250,26 @@ class DlibBackend(FaceBackend):
         skin, detail = _gate_tiles(rgb_array(copy), SCREEN_LENIENCY)
         return bool((skin & detail).any())
 
-    def _detect(self, image: Image.Image, detector: Any) -> list[RawFace]:
-        """HOG boxes in the pixels of ``image``, strongest first, small ones dropped."""
+    def _detect(
+        self, image: Image.Image, detector: Any
+    ) -> tuple[list[RawFace], NDArray[np.uint8] | None]:
+        """HOG boxes in the pixels of ``image``, strongest first, small ones dropped; and
+        those pixels at full size (None when the gate found nowhere to look), which the
+        landmarks and chips are cut from."""
         factor, upsample = detection_plan(image.size, self.detect_long_side)
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         areas = face_regions(image, factor) if self.gate else [(0, 0, *size)]
         if not areas:
-            return []
-        pixels = rgb_array(image)
+            return [], None
+        full = rgb_array(image)
+        pixels = full
         if factor < 1:
             # Averaging areas: Pillow's bilinear (its filter widened for the reduction) took
             # 30 ms for a 12 MP photo's 2000 px decode, OpenCV's areas take ~14, and find the
             # same faces. OpenCV's bilinear (4 ms) aliases: it lost a face a twentieth of
             # the photo's width (tests/test_people.py).
             pixels = np.asarray(
-                cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8
+                cv2.resize(full, size, interpolation=cv2.INTER_AREA), dtype=np.uint8
             )
         faces: list[RawFace] = []
         for x0, y0, x1, y1 in areas:
@@ -280,7 +284,7 @@ class DlibBackend(FaceBackend):
                 )
                 if box[2] - box[0] >= MIN_FACE_PIXELS and score >= MIN_DETECTION_SCORE:
                     faces.append((box, float(score)))
-        return sorted(faces, key=lambda face: -face[1])
+        return sorted(faces, key=lambda face: -face[1]), full
 
 
 def face_regions(image: Image.Image, factor: float = 1.0) -> list[regions.Rect]:
