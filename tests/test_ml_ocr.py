@@ -182,6 +182,30 @@ def test_reduced_bgr_keeps_aspect_and_channel_order() -> None:
     assert small.shape == (200, 300, 3) and factor == 1.0
 
 
+@pytest.mark.parametrize("size", [(2000, 1500), (4032, 3024), (6000, 4000), (900, 600)])
+def test_an_area_reduced_alone_has_the_whole_reductions_pixels(size: tuple[int, int]) -> None:
+    """The reader reduces only the gate's rectangles; what the detector sees there must be
+    what it saw when the whole photo was reduced (within one level of rounding), or a
+    crop could read differently from the photo."""
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    image = Image.fromarray(noise).resize(size, Image.Resampling.BICUBIC)  # detail at all scales
+    whole, scale = reduced_bgr(image, 1280)
+    height, width = whole.shape[:2]
+    for area in [
+        (0, 0, width, height),
+        (3, 5, 67, 90),
+        (101, 37, 333, 201),
+        (width - 70, height - 50, width, height),
+    ]:
+        x0, y0, x1, y1 = area
+        crop, factor = reduced_bgr(image, 1280, area)
+        assert factor == scale and crop.shape == (y1 - y0, x1 - x0, 3)
+        assert crop.flags["C_CONTIGUOUS"]
+        difference = np.abs(crop.astype(np.int16) - whole[y0:y1, x0:x1].astype(np.int16))
+        assert difference.max() <= 1, area
+
+
 def test_reading_order_groups_words_on_one_row() -> None:
     right = TextLine("WORLD", 0.9, (300, 105, 100, 40))
     left = TextLine("HELLO", 0.9, (100, 100, 100, 40))
@@ -239,16 +263,19 @@ def test_every_thread_detects_with_the_one_shared_session() -> None:
         assert list(pool.map(lambda p: squash(reader.read_text(p)), photos * 3)) == serial * 3
     assert shared.engines == 3, "the main thread's engine and each reader thread's"
     assert shared.runs == 4 * len(photos)
+    assert shared.small_runs == 0, "a whole photo is detected on every core"
     reader.unload()
     assert reader.shared_detector is None
 
 
-def test_a_crop_is_detected_then_read_on_the_shared_session() -> None:
-    """A sign the gate finds in a small area: the detector alone looks at the crop, then
-    the crop is read; both detections go through the shared session."""
+def test_a_crop_is_read_with_one_detection_on_the_one_thread_session() -> None:
+    """A sign the gate finds in a small area: the crop alone is reduced and read, with one
+    detection, which goes to the shared detector's one-thread session for small crops
+    (a whole photo's goes to the session on every core: the test above)."""
     photo, _box = sign((1600, 1200), "EXIT 24", (600, 500), 60, ("lightblue", "black"))
     reader = TextReader(max_side=OCR_INDEX_SIDE)
     assert squash(reader.read_text(photo)) == "EXIT24"
     shared = reader.shared_detector
-    assert shared is not None and (shared.engines, shared.runs) == (1, 2)
+    assert shared is not None
+    assert (shared.engines, shared.runs, shared.small_runs) == (1, 1, 1)
     reader.unload()

@@ -11,9 +11,9 @@ whatever size the model actually saw.
 
 Most photos hold no text, so the reader first looks for where text could be (tiles whose
 pixel rows cross several sharp strokes, in the working image and in a quarter-size copy
-for big or soft words: :mod:`hachi.ml.regions`), then runs the detector alone inside
-those rectangles, at the same resolution, and detection with recognition only where it
-finds lines. A photo with no candidate costs a few milliseconds and is never reduced in
+for big or soft words: :mod:`hachi.ml.regions`), then reduces and reads only those
+rectangles, at the same resolution (one detection each; recognition only where it finds
+lines). A photo with no candidate costs a few milliseconds and is never reduced in
 colour; most of the rest cost a fraction of the whole-photo pass. ``gate=False`` reads
 the whole photo every time (the old path, kept for ``bench/bench_gates.py``, which
 measures that the gate loses nothing the whole-photo pass reads).
@@ -61,6 +61,12 @@ ENGINE_THREADS = 1
 # in 91-94 -> 85-89 OCR CPU-ms a photo, peak RSS 589-600 -> 505-534 MB (against
 # detecting crops on each thread's own session and whole photos on the shared one); two
 # whole photos in two threads' own detectors at once had taken the pass to 746 MB.
+# Except for the gate's small rectangles, which go to a second session of the same graph
+# on one thread, run by each reading thread at once: an image that small keeps a second
+# thread mostly waiting (a 224 x 160 px crop: 24 CPU-ms on two threads, 15 on one, where
+# a whole 1280 x 960 photo takes about the same either way), and one planned block per
+# shape is small there (the planned arena is also ~15 % faster on such crops).
+SMALL_DETECTION_PIXELS = 640 * 480
 # The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
 BUNDLED_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -155,14 +161,10 @@ class TextReader(Model):
         areas = text_regions(rgb, size) if self.gate else [whole]
         if not areas:
             return []
-        pixels = reduced_bgr(rgb, self.max_side)[0]
-        read = [
-            line
-            for area in areas
-            for line in (
-                self._read(pixels, area) if area == whole else self._read_area(pixels, area)
-            )
-        ]
+        reduction = Reduction(rgb, size)  # only the areas' own pixels are reduced
+        read: list[Read] = []
+        for area in areas:
+            read += self._read(reduction.bgr(area), (area[0], area[1]))
         if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in areas) * 4 >= size[0] * size[1]:
             # A large read leaves freed buffers (the detector's input and output maps,
             # the recogniser's batches) in this thread's malloc arena, where the other
@@ -177,26 +179,9 @@ class TextReader(Model):
         ]
         return reading_order(lines)
 
-    def _read_area(self, pixels: NDArray[np.uint8], area: regions.Rect) -> list[Read]:
-        """Reads ``area`` when the text detector alone finds lines there."""
-        return self._read(pixels, area) if self._detect(pixels, area) else []
-
-    def _detect(self, pixels: NDArray[np.uint8], area: regions.Rect) -> list[regions.Rect]:
-        """Bounds of the lines rapidocr's detector alone finds in ``area``, in ``pixels``."""
-        x0, y0, x1, y1 = area
-        crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
-        result = self._engine()(crop, use_det=True, use_cls=False, use_rec=False)
-        boxes = getattr(result, "boxes", None)
-        if boxes is None:
-            return []
-        return [
-            _bounds(np.asarray(quad, dtype=np.float64).reshape(-1, 2) + (x0, y0)) for quad in boxes
-        ]
-
-    def _read(self, pixels: NDArray[np.uint8], area: regions.Rect) -> list[Read]:
-        """(corners in ``pixels``, text, score) of each line rapidocr reads in ``area``."""
-        x0, y0, x1, y1 = area
-        crop = np.ascontiguousarray(pixels[y0:y1, x0:x1])
+    def _read(self, crop: NDArray[np.uint8], origin: tuple[int, int]) -> list[Read]:
+        """(corners in the reduced photo, text, score) of each line rapidocr reads in
+        ``crop``, whose top left corner is ``origin`` there."""
         result = self._engine()(crop, use_det=True, use_cls=True, use_rec=True)
         boxes = getattr(result, "boxes", None)
         texts = getattr(result, "txts", None) or ()
@@ -205,7 +190,7 @@ class TextReader(Model):
             return []
         return [
             (
-                np.asarray(quad, dtype=np.float64).reshape(-1, 2) + (x0, y0),
+                np.asarray(quad, dtype=np.float64).reshape(-1, 2) + origin,
                 str(text).strip(),
                 float(score),
             )
@@ -218,15 +203,19 @@ class TextReader(Model):
 
 
 class SharedDetector:
-    """The one text detector session of every thread's engine: every core, an arena, no
-    per-shape memory plan, one call at a time (see ``ENGINE_THREADS``). rapidocr takes
-    no session options, so :meth:`serve` puts this in place of each engine's own."""
+    """The text detector of every thread's engine: for whole photos and large areas one
+    session on every core, with an arena and no per-shape memory plan, one call at a
+    time; for the gate's small rectangles a one-thread session that every thread runs at
+    once (see ``ENGINE_THREADS`` and ``SMALL_DETECTION_PIXELS``). rapidocr takes no
+    session options, so :meth:`serve` puts this in place of each engine's own."""
 
     def __init__(self, model: Path) -> None:
         self.model = model
         self.engines = 0  # engines whose detector this serves
         self.runs = 0  # detections it ran
+        self.small_runs = 0  # of which on the one-thread session for small crops
         self._session: Any = None
+        self._small: Any = None
         self._lock = threading.Lock()
 
     def serve(self, engine: Any) -> bool:
@@ -250,6 +239,12 @@ class SharedDetector:
         return True
 
     def run(self, outputs: Any, feed: dict[str, Any], *args: Any) -> Any:
+        if all(_pixels(value) <= SMALL_DETECTION_PIXELS for value in feed.values()):
+            with self._lock:
+                self.runs += 1
+                self.small_runs += 1
+                session = self._small_opened()
+            return session.run(outputs, feed, *args)  # thread-safe, without the lock
         with self._lock:
             self.runs += 1
             return self._opened().run(outputs, feed, *args)
@@ -259,10 +254,21 @@ class SharedDetector:
             self._session = create_session(self.model, plan_memory=False)
         return self._session
 
+    def _small_opened(self) -> Any:
+        if self._small is None:
+            self._small = create_session(self.model, threads=1)
+        return self._small
+
     def __getattr__(self, name: str) -> Any:
         """The session's inputs and outputs, which rapidocr reads on each call."""
         with self._lock:
             return getattr(self._opened(), name)
+
+
+def _pixels(value: Any) -> int:
+    """Pixels of one image of a detector input (batch, channels, height, width)."""
+    shape: tuple[int, ...] = tuple(getattr(value, "shape", ()))
+    return int(shape[-1]) * int(shape[-2]) if len(shape) >= 2 else 0
 
 
 def ocr_installed() -> bool:
@@ -344,15 +350,46 @@ def reduced_size(size: tuple[int, int], max_side: int) -> tuple[tuple[int, int],
     return (max(1, round(size[0] / scale)), max(1, round(size[1] / scale))), scale
 
 
-def reduced_bgr(image: Image.Image, max_side: int) -> tuple[NDArray[np.uint8], float]:
-    """The photo as a BGR array whose long side is at most ``max_side``, and the factor
-    that maps its pixels back to the original (original = reduced * factor)."""
+def reduced_bgr(
+    image: Image.Image, max_side: int, area: regions.Rect | None = None
+) -> tuple[NDArray[np.uint8], float]:
+    """The photo as a BGR array whose long side is at most ``max_side``, or only ``area``
+    of that reduced photo (x0, y0, x1, y1 in its pixels), and the factor that maps its
+    pixels back to the original (original = reduced * factor)."""
     rgb = image.convert("RGB") if image.mode != "RGB" else image
     size, scale = reduced_size(rgb.size, max_side)
-    if size != rgb.size:
-        rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    array = np.asarray(rgb, dtype=np.uint8)
-    return np.ascontiguousarray(array[:, :, ::-1]), scale
+    return Reduction(rgb, size).bgr(area), scale
+
+
+class Reduction:
+    """An RGB photo reduced to ``size``, made one area at a time.
+
+    Most photos leave the reader a few small rectangles, and reducing the whole photo
+    cost more than reading them. Pillow centres the filter of every output pixel of an
+    area where the whole reduction would, and reads past the area's edge, so an area's
+    pixels are the whole reduction's (within a level of rounding). A photo many times
+    larger than ``size`` is first box-reduced by a whole factor, once, as Pillow's own
+    ``reducing_gap`` would; every area is then cut from that same copy."""
+
+    GAP = 2.0
+
+    def __init__(self, rgb: Image.Image, size: tuple[int, int]) -> None:
+        self.size = size
+        factor = int(min(rgb.width / size[0], rgb.height / size[1]) / self.GAP)
+        factor = factor if factor > 1 and size != rgb.size else 1
+        self.source = rgb.reduce(factor) if factor > 1 else rgb
+        self.sx = rgb.width / factor / size[0]
+        self.sy = rgb.height / factor / size[1]
+
+    def bgr(self, area: regions.Rect | None = None) -> NDArray[np.uint8]:
+        """``area`` of the reduction (the whole of it by default) as a BGR array."""
+        x0, y0, x1, y1 = area or (0, 0, *self.size)
+        if self.size == self.source.size:
+            part = self.source.crop((x0, y0, x1, y1)) if area is not None else self.source
+        else:
+            box = (x0 * self.sx, y0 * self.sy, x1 * self.sx, y1 * self.sy)
+            part = self.source.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box)
+        return np.ascontiguousarray(np.asarray(part, dtype=np.uint8)[:, :, ::-1])
 
 
 def text_regions(image: Image.Image, size: tuple[int, int]) -> list[regions.Rect]:
@@ -397,15 +434,6 @@ def _same_row(a: TextLine, b: TextLine) -> bool:
 
 def _centre_y(line: TextLine) -> float:
     return line.box[1] + line.box[3] / 2
-
-
-def _bounds(quad: NDArray[np.float64]) -> regions.Rect:
-    return (
-        int(quad[:, 0].min()),
-        int(quad[:, 1].min()),
-        int(np.ceil(quad[:, 0].max())),
-        int(np.ceil(quad[:, 1].max())),
-    )
 
 
 def _to_line(quad: Any, text: Any, score: Any, scale: float, size: tuple[int, int]) -> TextLine:
