@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from hachi.vectors import VectorStore, remove_vector_files
 from hachi.vectors import q8 as vectors_q8
+from hachi.vectors.kernel import Int8DotKernel
 from hachi.vectors.q8 import copy_paths, quantize, quantize_query
 
 DIM = 512  # CLIP width: the error bound below depends on it
@@ -66,6 +67,28 @@ def test_query_quantisation_carries_its_offset_correction() -> None:
     assert q8.shape == (DIM, 1) and q8.dtype == np.int8
     assert offset == vectors_q8.OFFSET * int(q8.astype(np.int64).sum())
     assert scale == pytest.approx(1 / np.linalg.norm(q8.astype(np.float64)), rel=1e-6)
+
+
+@pytest.mark.parametrize("widened", [None, False, True], ids=["this CPU", "fast", "widened"])
+def test_int8_dot_products_are_exact_at_the_extremes(widened: bool | None) -> None:
+    """The largest stored bytes against the largest query components: the products a
+    16-bit pair sum saturates on (AVX2 without VNNI). Chosen by default (``None``), the
+    kernel must be exact on this CPU; forced, the widened graph must be exact anywhere,
+    and the fast one exactly where the kernel's own probe found it does not saturate."""
+    kernel = Int8DotKernel(widened=widened)
+    rng = np.random.default_rng(3)
+    extremes = rng.choice(np.array([1, 255], np.uint8), (64, DIM))
+    matrix = np.concatenate([extremes, rng.integers(1, 256, (64, DIM), dtype=np.uint8)])
+    column = rng.choice(np.array([-127, 127], np.int8), DIM)
+    column[: DIM // 2] = 127  # every pair of the first half is 255 x 127 where a row is 255
+    offset = float(vectors_q8.OFFSET * int(column.astype(np.int64).sum()))
+    ones = np.ones(len(matrix), np.float32)
+    dots = kernel.scores(matrix, ones, column.reshape(-1, 1), 1.0, offset)
+    exact = (matrix.astype(np.int64) - vectors_q8.OFFSET) @ column.astype(np.int64)
+    if widened is False:
+        assert np.array_equal(dots, exact.astype(np.float32)) == (not kernel.saturates)
+    else:
+        np.testing.assert_array_equal(dots, exact.astype(np.float32))
 
 
 def test_approximate_scores_are_close_to_exact(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,11 +85,25 @@ class Int8DotKernel:
     its threads and runs its integer kernels (AVX512-VNNI where the CPU has it). The offset
     correction and the two scales are three in-place numpy passes over the result (timings
     against the float16 kernel: ``bench/RESULTS.md``).
+
+    On x86 CPUs with AVX2 but no VNNI (most AMD Zen 1-3 and pre-2019 Intel servers), ONNX
+    Runtime's uint8 x int8 kernel adds pairs of products in 16 bits and saturates: rows
+    stored about 128 times query components up to 127 came out up to 0.02 off, where the
+    search allows 0.003. So the kernel first multiplies a row of 255s by a column of 127s,
+    and where that is not exact it runs a uint8 x uint8 graph with both zero points in
+    the graph (the query moved by 128 too): exact on every CPU, the same precision, about
+    a third slower than the fast kernel on the CPU that needs it.
     """
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, widened: bool | None = None) -> None:
+        """``widened``: the uint8 x uint8 graph (True) or the fast one (False) whatever
+        the CPU does; by default the fast one unless it saturates here."""
         count = threads or max(1, min(MAX_SEARCH_THREADS, os.cpu_count() or 1))
         self._session = create_session(_int8_dot_model(), threads=count, providers=CPU_ONLY)
+        self.saturates = _saturates(self._session)  # the fast graph, on this CPU
+        self.widened = self.saturates if widened is None else widened
+        if self.widened:
+            self._session = create_session(_uint8_dot_model(), threads=count, providers=CPU_ONLY)
 
     def scores(
         self,
@@ -102,12 +116,29 @@ class Int8DotKernel:
         """``(matrix - 128) @ query * row_scales * query_scale`` in float32, one per row."""
         if len(matrix) == 0:
             return np.zeros(0, np.float32)
-        (dots,) = self._session.run(None, {"A": matrix, "B": query})
+        if self.widened:  # the graph takes both 128s off itself: no offset to correct
+            column = (query.astype(np.int16) + ZERO_POINT).astype(np.uint8)
+            (dots,) = self._session.run(None, {"A": matrix, "B": column})
+            offset = 0.0
+        else:
+            (dots,) = self._session.run(None, {"A": matrix, "B": query})
         out = np.asarray(dots, dtype=np.int32).reshape(-1).astype(np.float32)
         out -= np.float32(offset)
         out *= row_scales
         out *= np.float32(query_scale)
         return out
+
+
+ZERO_POINT = 128  # of the stored rows (``hachi.vectors.q8.OFFSET``) and the widened query
+PROBE_LENGTH = 64
+
+
+def _saturates(session: Any) -> bool:
+    """Whether the uint8 x int8 graph gets the largest dot product Hachi asks of it wrong."""
+    rows = np.full((1, PROBE_LENGTH), 255, np.uint8)
+    column = np.full((PROBE_LENGTH, 1), 127, np.int8)
+    (dots,) = session.run(None, {"A": rows, "B": column})
+    return int(np.asarray(dots).reshape(-1)[0]) != PROBE_LENGTH * 255 * 127
 
 
 def _split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -161,6 +192,26 @@ def _int8_dot_model() -> bytes:
             helper.make_tensor_value_info("B", TensorProto.INT8, ["d", "one"]),
         ],
         [helper.make_tensor_value_info("Y", TensorProto.INT32, ["n", "one"])],
+    )
+    return _model(graph)
+
+
+def _uint8_dot_model() -> bytes:
+    """Y[n, 1] = (A[n, d] - 128) @ (B[d, 1] - 128) in int32, A and B uint8."""
+    from onnx import TensorProto, helper
+
+    zero_points = [
+        helper.make_tensor(name, TensorProto.UINT8, [], [ZERO_POINT]) for name in ("a0", "b0")
+    ]
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B", "a0", "b0"], ["Y"])],
+        "uint8_dot",
+        [
+            helper.make_tensor_value_info("A", TensorProto.UINT8, ["n", "d"]),
+            helper.make_tensor_value_info("B", TensorProto.UINT8, ["d", "one"]),
+        ],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["n", "one"])],
+        initializer=zero_points,
     )
     return _model(graph)
 
