@@ -201,6 +201,8 @@ def test_quantize_adds_measured_int8_towers_to_an_installed_model(
     assert after["text_int8_min_cosine"] == round(report["text_int8_min_cosine"], 6)
     assert 0.99 < report["text_int8_min_cosine"] < 1.0
     assert 0.999 < report["image_int8_mean_cosine"] < 1.0
+    low, high = _weight_range(folder / "visual.int8.onnx")
+    assert -64 <= low and high <= 64, "7-bit weights: 2 x 255 x 64 fits 16 bits on every CPU"
     model = ClipModel(folder, int8=True, text_int8=True)
     assert model.text_quantized == (report["text_int8_min_cosine"] >= TEXT_INT8_MIN_COSINE)
     texts = ["a red circle", "a blue star"]
@@ -211,6 +213,21 @@ def test_quantize_adds_measured_int8_towers_to_an_installed_model(
     again = json.loads((folder / "model.json").read_text())
     assert sorted(again["files"]) == sorted(after["files"])
     assert all((folder / f).is_file() for f in again["files"])
+
+
+def _weight_range(graph: Path) -> tuple[int, int]:
+    """The least and greatest int8 weight of a quantised graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(graph))
+    weights = [
+        numpy_helper.to_array(tensor)
+        for tensor in model.graph.initializer
+        if tensor.data_type == onnx.TensorProto.INT8 and len(tensor.dims) == 2
+    ]
+    assert weights, "the graph has int8 weight matrices"
+    return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
 
 
 def test_quantize_refuses_what_it_cannot_quantize(

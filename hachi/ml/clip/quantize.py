@@ -30,7 +30,7 @@ QUANTIZED_OPS = ("MatMul", "Gemm")
 TEXT_QUANTIZED_OPS = ("MatMul",)
 
 
-def _quantize(source: Path, target: Path, ops: Sequence[str]) -> Path:
+def _quantize(source: Path, target: Path, ops: Sequence[str], reduce_range: bool = False) -> Path:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # onnx missing from this environment
@@ -38,7 +38,11 @@ def _quantize(source: Path, target: Path, ops: Sequence[str]) -> Path:
     logging.disable(logging.WARNING)  # its advice to pre-process is for static quantisation
     try:
         quantize_dynamic(
-            source, target, weight_type=QuantType.QInt8, op_types_to_quantize=list(ops)
+            source,
+            target,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(ops),
+            reduce_range=reduce_range,
         )
     finally:
         logging.disable(logging.NOTSET)
@@ -46,8 +50,20 @@ def _quantize(source: Path, target: Path, ops: Sequence[str]) -> Path:
 
 
 def quantize_image_tower(model_dir: Path) -> Path:
-    """Write ``visual.int8.onnx`` next to ``visual.onnx`` and return its path."""
-    return _quantize(model_dir / VISUAL_FILE, model_dir / VISUAL_INT8_FILE, QUANTIZED_OPS)
+    """Write ``visual.int8.onnx`` next to ``visual.onnx`` and return its path.
+
+    Its weights are quantised to 7 bits (``reduce_range``). On x86 CPUs with AVX2 but no
+    VNNI, ONNX Runtime's uint8 x int8 kernels add pairs of products in 16 bits, and with
+    8-bit weights a batch of photos saturates them: ViT-B-32's embeddings then agreed with
+    float32 at a mean cosine of 0.989 (0.983 at worst), under the 0.995 the library's check
+    asks, so such a CPU indexed with the float32 tower. With 7 bits no pair can saturate,
+    and the same CPU measured 0.9996 (the tower ~6 % slower, still ~1.8x cheaper than
+    float32). The same graph then gives the same vectors on every CPU. The text tower
+    keeps 8 bits: a query is one row, which did not saturate, and 7 bits cost it
+    agreement (least cosine 0.9988 -> 0.9962)."""
+    return _quantize(
+        model_dir / VISUAL_FILE, model_dir / VISUAL_INT8_FILE, QUANTIZED_OPS, reduce_range=True
+    )
 
 
 def quantize_text_tower(model_dir: Path) -> Path:
