@@ -272,7 +272,7 @@ def test_a_crop_is_read_with_one_detection_on_the_one_thread_session() -> None:
     """A sign the gate finds in a small area: the crop alone is reduced and read, with one
     detection, which goes to the shared detector's one-thread session for small crops
     (a whole photo's goes to the session on every core: the test above)."""
-    photo, _box = sign((1600, 1200), "EXIT 24", (600, 500), 60, ("lightblue", "black"))
+    photo, _box = sign((1600, 1200), "EXIT 24", (600, 500), 40, ("lightblue", "black"))
     reader = TextReader(max_side=OCR_INDEX_SIDE)
     assert squash(reader.read_text(photo)) == "EXIT24"
     shared = reader.shared_detector

@@ -65,8 +65,10 @@ ENGINE_THREADS = 1
 # on one thread, run by each reading thread at once: an image that small keeps a second
 # thread mostly waiting (a 224 x 160 px crop: 24 CPU-ms on two threads, 15 on one, where
 # a whole 1280 x 960 photo takes about the same either way), and one planned block per
-# shape is small there (the planned arena is also ~15 % faster on such crops).
-SMALL_DETECTION_PIXELS = 640 * 480
+# shape is small there (the planned arena is also ~15 % faster on such crops). Up to
+# 640 x 480 px the one thread still cost less CPU, but two such crops at once took the
+# OCR pass's peak RSS from 574-605 to 620-633 MB (bench/bench_throughput.py).
+SMALL_DETECTION_PIXELS = 512 * 256
 # The ONNX files inside the wheel's ``models`` folder, by rapidocr config section.
 BUNDLED_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
