@@ -14,6 +14,7 @@ import pytest
 
 from hachi.cli import main
 from hachi.ml.clip.encoders import TEXT_INT8_MIN_COSINE, ClipModel
+from hachi.ml.sessions import int8_products_saturate
 
 MODEL_DIR = Path(__file__).parents[1] / "models" / "test" / "shapes-clip"
 
@@ -203,6 +204,9 @@ def test_quantize_adds_measured_int8_towers_to_an_installed_model(
     assert 0.999 < report["image_int8_mean_cosine"] < 1.0
     low, high = _weight_range(folder / "visual.int8.onnx")
     assert -64 <= low and high <= 64, "7-bit weights: 2 x 255 x 64 fits 16 bits on every CPU"
+    low, high = _weight_range(folder / "textual.int8.onnx")
+    seven_bits = -64 <= low and high <= 64
+    assert seven_bits == int8_products_saturate(), "the text tower: 8 bits unless they saturate"
     model = ClipModel(folder, int8=True, text_int8=True)
     assert model.text_quantized == (report["text_int8_min_cosine"] >= TEXT_INT8_MIN_COSINE)
     texts = ["a red circle", "a blue star"]

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
 from hachi.errors import ModelUnavailable
@@ -74,6 +75,39 @@ def create_session(
     return ort.InferenceSession(
         source, sess_options=options, providers=chosen or list(providers or ())
     )
+
+
+SATURATION_PROBE_LENGTH = 64
+
+
+@functools.cache
+def int8_products_saturate() -> bool:
+    """Whether ONNX Runtime's uint8 x int8 integer kernels get large products wrong here.
+
+    On x86 CPUs with AVX2 but no VNNI (most AMD Zen 1-3 and pre-2019 Intel servers) they
+    add pairs of products in 16 bits, which 255 x 127 + 255 x 127 overflows; with VNNI,
+    on ARM, or on an accelerator they do not. Every int8 path in Hachi (the search copy's
+    kernel, the quantised CLIP towers) runs on these kernels, so each asks this once: a row
+    of 255s times a column of 127s, compared with the exact product."""
+    from onnx import TensorProto, helper  # 17 MB and 0.8 s to import: only when asked
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "saturation_probe",
+        [
+            helper.make_tensor_value_info("A", TensorProto.UINT8, [1, SATURATION_PROBE_LENGTH]),
+            helper.make_tensor_value_info("B", TensorProto.INT8, [SATURATION_PROBE_LENGTH, 1]),
+        ],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [1, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    session = create_session(
+        model.SerializeToString(), threads=1, providers=("CPUExecutionProvider",)
+    )
+    rows = np.full((1, SATURATION_PROBE_LENGTH), 255, np.uint8)
+    column = np.full((SATURATION_PROBE_LENGTH, 1), 127, np.int8)
+    (product,) = session.run(None, {"A": rows, "B": column})
+    return int(np.asarray(product).reshape(-1)[0]) != SATURATION_PROBE_LENGTH * 255 * 127
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)

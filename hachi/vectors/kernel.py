@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hachi.ml.sessions import create_session
+from hachi.ml.sessions import create_session, int8_products_saturate
 
 if TYPE_CHECKING:
     from onnx import GraphProto
@@ -89,8 +89,8 @@ class Int8DotKernel:
     On x86 CPUs with AVX2 but no VNNI (most AMD Zen 1-3 and pre-2019 Intel servers), ONNX
     Runtime's uint8 x int8 kernel adds pairs of products in 16 bits and saturates: rows
     stored about 128 times query components up to 127 came out up to 0.02 off, where the
-    search allows 0.003. So the kernel first multiplies a row of 255s by a column of 127s,
-    and where that is not exact it runs a uint8 x uint8 graph with both zero points in
+    search allows 0.003. So where ``hachi.ml.sessions.int8_products_saturate`` finds
+    that, the kernel runs a uint8 x uint8 graph with both zero points in
     the graph (the query moved by 128 too): exact on every CPU, the same precision, about
     a third slower than the fast kernel on the CPU that needs it.
     """
@@ -100,7 +100,7 @@ class Int8DotKernel:
         the CPU does; by default the fast one unless it saturates here."""
         count = threads or max(1, min(MAX_SEARCH_THREADS, os.cpu_count() or 1))
         self._session = create_session(_int8_dot_model(), threads=count, providers=CPU_ONLY)
-        self.saturates = _saturates(self._session)  # the fast graph, on this CPU
+        self.saturates = int8_products_saturate()  # the fast graph, on this CPU
         self.widened = self.saturates if widened is None else widened
         if self.widened:
             self._session = create_session(_uint8_dot_model(), threads=count, providers=CPU_ONLY)
@@ -130,15 +130,6 @@ class Int8DotKernel:
 
 
 ZERO_POINT = 128  # of the stored rows (``hachi.vectors.q8.OFFSET``) and the widened query
-PROBE_LENGTH = 64
-
-
-def _saturates(session: Any) -> bool:
-    """Whether the uint8 x int8 graph gets the largest dot product Hachi asks of it wrong."""
-    rows = np.full((1, PROBE_LENGTH), 255, np.uint8)
-    column = np.full((PROBE_LENGTH, 1), 127, np.int8)
-    (dots,) = session.run(None, {"A": rows, "B": column})
-    return int(np.asarray(dots).reshape(-1)[0]) != PROBE_LENGTH * 255 * 127
 
 
 def _split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
