@@ -79,7 +79,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hachi
 
-test-fast: $(STAMP) system-deps
+# run-deps too: the serve and intake tests behind Caddy (the setpriv one among them) are in
+# this suite, and on a fresh machine they skipped, Caddy arriving only with browser-deps.
+test-fast: $(STAMP) system-deps run-deps
 	$(BIN)/pytest -q -rs -m "not slow" --ignore=$(PARITY_TESTS)
 
 test-slow: $(STAMP) system-deps browser-deps $(BROWSER_TESTS)/node_modules/.package-lock.json
