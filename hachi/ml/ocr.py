@@ -377,8 +377,7 @@ class Reduction:
 
     def __init__(self, rgb: Image.Image, size: tuple[int, int]) -> None:
         self.size = size
-        factor = int(min(rgb.width / size[0], rgb.height / size[1]) / self.GAP)
-        factor = factor if factor > 1 and size != rgb.size else 1
+        factor = max(1, int(min(rgb.width / size[0], rgb.height / size[1]) / self.GAP))
         self.source = rgb.reduce(factor) if factor > 1 else rgb
         self.sx = rgb.width / factor / size[0]
         self.sy = rgb.height / factor / size[1]

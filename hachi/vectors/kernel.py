@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hachi.ml.sessions import create_session, int8_products_saturate
+from hachi.vectors.q8 import OFFSET
 
 if TYPE_CHECKING:
     from onnx import GraphProto
@@ -99,11 +100,10 @@ class Int8DotKernel:
         """``widened``: the uint8 x uint8 graph (True) or the fast one (False) whatever
         the CPU does; by default the fast one unless it saturates here."""
         count = threads or max(1, min(MAX_SEARCH_THREADS, os.cpu_count() or 1))
-        self._session = create_session(_int8_dot_model(), threads=count, providers=CPU_ONLY)
         self.saturates = int8_products_saturate()  # the fast graph, on this CPU
         self.widened = self.saturates if widened is None else widened
-        if self.widened:
-            self._session = create_session(_uint8_dot_model(), threads=count, providers=CPU_ONLY)
+        graph = _uint8_dot_model() if self.widened else _int8_dot_model()
+        self._session = create_session(graph, threads=count, providers=CPU_ONLY)
 
     def scores(
         self,
@@ -117,7 +117,7 @@ class Int8DotKernel:
         if len(matrix) == 0:
             return np.zeros(0, np.float32)
         if self.widened:  # the graph takes both 128s off itself: no offset to correct
-            column = (query.astype(np.int16) + ZERO_POINT).astype(np.uint8)
+            column = (query.astype(np.int16) + OFFSET).astype(np.uint8)
             (dots,) = self._session.run(None, {"A": matrix, "B": column})
             offset = 0.0
         else:
@@ -127,9 +127,6 @@ class Int8DotKernel:
         out *= row_scales
         out *= np.float32(query_scale)
         return out
-
-
-ZERO_POINT = 128  # of the stored rows (``hachi.vectors.q8.OFFSET``) and the widened query
 
 
 def _split_rows(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -192,7 +189,7 @@ def _uint8_dot_model() -> bytes:
     from onnx import TensorProto, helper
 
     zero_points = [
-        helper.make_tensor(name, TensorProto.UINT8, [], [ZERO_POINT]) for name in ("a0", "b0")
+        helper.make_tensor(name, TensorProto.UINT8, [], [OFFSET]) for name in ("a0", "b0")
     ]
     graph = helper.make_graph(
         [helper.make_node("MatMulInteger", ["A", "B", "a0", "b0"], ["Y"])],
